@@ -1,0 +1,52 @@
+"""One exception hierarchy. Translated to UsageError / exit codes / HTTP only at the edges."""
+
+from __future__ import annotations
+
+
+class MirrorNeuronError(Exception):
+    """Base class: every error this package raises on purpose."""
+
+
+class InvalidInput(MirrorNeuronError):
+    """The caller passed something we reject (bad step name, unknown option, ...)."""
+
+
+class SidecarError(MirrorNeuronError):
+    """The sidecar cannot be used: unreadable, corrupted, or locked."""
+
+
+class SchemaTooNew(SidecarError):
+    """The sidecar was written by a newer mirrorneuron_nb than this one."""
+
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        super().__init__(
+            f"sidecar {path} has schema version {found}, this mirrorneuron_nb supports up to "
+            f"{supported}: upgrade mirrorneuron_nb to use it"
+        )
+        self.found = found
+        self.supported = supported
+
+
+class DuplicateStep(InvalidInput):
+    """Two different cells of one notebook use the same step name."""
+
+
+class UnknownStep(InvalidInput):
+    """A command named a step the sidecar does not know."""
+
+
+class CheckpointUnavailable(MirrorNeuronError):
+    """A checkpointed value cannot be loaded (missing/corrupt blob, untrusted signature)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class UntrustedCheckpoint(CheckpointUnavailable):
+    """A pickle stream was not signed with this user's key: loading it could run foreign code."""
+
+
+class NotCheckpointable(MirrorNeuronError):
+    """A value cannot be serialized; the reason names what is wrong with it."""

@@ -1,0 +1,70 @@
+"""Read `%%mn_step` cells from a saved notebook: their order, cell ids and code."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidInput
+
+STEP_MAGIC = "%%mn_step"
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class StepCell:
+    name: str
+    position: int
+    cell_id: str | None
+    body: str
+
+
+def validate_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise InvalidInput(
+            f"invalid step name {name!r}: use letters, digits, '_' and '-' (at most 128)"
+        )
+    return name
+
+
+def split_cell(source: str) -> tuple[str, str] | None:
+    """(magic line arguments, body) for a `%%mn_step` cell, else None."""
+    stripped = source.lstrip()
+    if not stripped.startswith(STEP_MAGIC):
+        return None
+    line, _, body = stripped.partition("\n")
+    rest = line[len(STEP_MAGIC) :]
+    if rest and not rest[0].isspace():
+        return None
+    return rest.strip(), body
+
+
+def step_cells(path: Path) -> list[StepCell]:
+    """The step cells in notebook order. An unreadable notebook yields no cells."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    out: list[StepCell] = []
+    for cell in data.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        parsed = split_cell("".join(source) if isinstance(source, list) else source)
+        if parsed is None or not parsed[0]:
+            continue
+        name = parsed[0].split()[0]
+        out.append(StepCell(name, len(out), cell.get("id"), parsed[1]))
+    return out
+
+
+def duplicates(cells: list[StepCell]) -> list[str]:
+    seen: set[str] = set()
+    dup: list[str] = []
+    for cell in cells:
+        if cell.name in seen and cell.name not in dup:
+            dup.append(cell.name)
+        seen.add(cell.name)
+    return dup

@@ -1,0 +1,62 @@
+"""Plain-text formatting shared by magics and CLI: sizes, durations, times, tables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+
+def format_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def format_when(ts: float | None, now: float | None = None) -> str:
+    if ts is None:
+        return "-"
+    ago = (now or time.time()) - ts
+    if ago < 60:
+        return f"{max(ago, 0):.0f} s ago"
+    if ago < 3600:
+        return f"{ago / 60:.0f} min ago"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def describe(value: Any) -> str:
+    """A short type-and-shape summary for resume reports."""
+    kind = type(value).__name__
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None and dtype is not None and not callable(shape):
+        return f"{kind} {dtype} {tuple(shape)}"
+    if shape is not None and not callable(shape):
+        return f"{kind} {tuple(shape)}"
+    try:
+        return f"{kind} len={len(value)}"
+    except TypeError:
+        return kind
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])

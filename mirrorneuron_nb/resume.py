@@ -1,0 +1,103 @@
+"""Rebuild a namespace from checkpoints, in notebook order, and say what came back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import persist
+from .errors import CheckpointUnavailable, UnknownStep
+from .models import VarEntry
+from .render import describe, format_bytes, format_duration, table
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Restored:
+    name: str
+    step: str
+    summary: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Missing:
+    name: str
+    step: str
+    reason: str
+
+
+@dataclass
+class ResumeReport:
+    restored: list[Restored] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def render(self) -> str:
+        if not self.steps and not self.skipped:
+            return "mn_resume: nothing to restore (no step has succeeded yet)"
+        total = sum(r.size for r in self.restored)
+        lines = [
+            f"mn_resume: restored {len(self.restored)} variable(s) from {len(self.steps)} "
+            f"step(s) in {format_duration(self.seconds)} ({format_bytes(total)})"
+        ]
+        if self.restored:
+            rows = [[r.name, r.summary, format_bytes(r.size), r.step] for r in self.restored]
+            lines.append(table(["name", "type", "size", "step"], rows))
+        if self.missing:
+            lines.append("not restored:")
+            for m in self.missing:
+                lines.append(f"  {m.name} (step {m.step}): {m.reason} -> re-run step {m.step!r}")
+        for step, why in self.skipped:
+            lines.append(f"step {step!r} not restored: {why}")
+        return "\n".join(lines)
+
+
+def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> ResumeReport:
+    began = time.perf_counter()
+    report = ResumeReport()
+    steps = store.steps()
+    names = [s.name for s in steps]
+    if to is not None:
+        if to not in names:
+            raise UnknownStep(
+                f"--to names unknown step {to!r}; known: {', '.join(names) or 'none'}"
+            )
+        steps = steps[: names.index(to) + 1]
+    variables = store.current_variables()
+    # Later steps override earlier ones: decide the final owner of each name first,
+    # so a value that a later step replaced is never loaded at all.
+    final: dict[str, tuple[str, VarEntry]] = {}
+    for s in steps:
+        if not s.status.good:
+            report.skipped.append((s.name, f"its last run is {s.status.value}"))
+            continue
+        if s.checkpoint_id is None:
+            continue
+        report.steps.append(s.name)
+        for var in variables.get(s.name, []):
+            final[var.name] = (s.name, var)
+    ordered = sorted(final.items(), key=lambda item: persist.load_order(item[1][1]))
+    loaded: dict[str, Any] = {}
+    for name, (step, var) in ordered:
+        if var.serializer == persist.DELETED:
+            namespace.pop(name, None)
+            continue
+        if var.error is not None:
+            report.missing.append(Missing(name, step, var.error))
+            continue
+        try:
+            value = persist.load(store.blobs, var, namespace)
+        except CheckpointUnavailable as exc:
+            report.missing.append(Missing(name, step, exc.reason))
+            continue
+        # Bind at once: later values may refer to notebook functions/classes by name.
+        namespace[name] = value
+        loaded[name] = value
+        report.restored.append(Restored(name, step, describe(value), var.size))
+    report.restored.sort(key=lambda r: (report.steps.index(r.step), r.name))
+    report.seconds = time.perf_counter() - began
+    return report

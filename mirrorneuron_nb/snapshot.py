@@ -1,0 +1,370 @@
+"""Serialize, fingerprint and restore values.
+
+A value becomes a small *stream* (pickle protocol 5, or a JSON header for raw arrays)
+plus zero-copy *buffers* (array memory). Buffers are stored as content-addressed blobs
+and come back as copy-on-write memory maps, so large arrays are neither copied on save
+nor read eagerly on restore. Serializers are looked up by type in a registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import marshal
+import pickle
+import sys
+import types
+import uuid
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .errors import CheckpointUnavailable, NotCheckpointable, UntrustedCheckpoint
+from .hashing import digest, digest_parts
+from .trust import sign, verify
+
+# Buffers smaller than this stay inside the stream: one blob file each would cost more.
+INLINE_BUFFER_BYTES = 64 * 1024
+
+
+@dataclass
+class Snapshot:
+    """A serialized value, not yet written anywhere."""
+
+    serializer: str
+    type_name: str
+    stream: bytes
+    buffers: list[memoryview] = field(default_factory=list)
+    buffer_keys: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.stream) + sum(b.nbytes for b in self.buffers)
+
+
+class Serializer(Protocol):
+    name: str
+
+    def dump(self, value: Any) -> tuple[bytes, list[memoryview]]: ...
+
+    def load(self, stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> Any: ...
+
+
+# -- the registry ---------------------------------------------------------------------------
+
+_BY_TYPE: dict[str, Serializer] = {}
+_BY_NAME: dict[str, Serializer] = {}
+
+
+def register(type_path: str, serializer: Serializer) -> None:
+    """Use `serializer` for values whose type (or a base) is `module.QualName`.
+
+    Keys are strings so registering numpy or pandas never imports them.
+    """
+    _BY_TYPE[type_path] = serializer
+    _BY_NAME[serializer.name] = serializer
+
+
+def serializer_for(value: Any) -> Serializer:
+    for klass in type(value).__mro__:
+        found = _BY_TYPE.get(f"{klass.__module__}.{klass.__qualname__}")
+        if found is not None:
+            return found
+    return PICKLE
+
+
+def type_name(value: Any) -> str:
+    klass = type(value)
+    module = klass.__module__
+    return (
+        klass.__qualname__
+        if module in ("builtins", "__main__")
+        else f"{module}.{klass.__qualname__}"
+    )
+
+
+# -- pickle with notebook-defined functions and classes by value ------------------------------
+
+_class_ids: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
+_load_namespace: dict[str, Any] = {}
+_loaded_classes: dict[str, type] = {}
+
+
+def _main_module() -> Any:
+    return sys.modules.get("__main__")
+
+
+def _reachable(obj: Any) -> bool:
+    """True if pickling `obj` by reference (module + qualname) would find this very object."""
+    target: Any = _main_module()
+    for part in obj.__qualname__.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            return False
+    return target is obj
+
+
+def _rebuild_function(
+    code: bytes,
+    name: str,
+    qualname: str,
+    defaults: Any,
+    kwdefaults: Any,
+    closure: tuple[Any, ...] | None,
+    attrs: dict[str, Any],
+) -> types.FunctionType:
+    cells = None if closure is None else tuple(types.CellType(v) for v in closure)
+    fn = types.FunctionType(marshal.loads(code), _load_namespace, name, defaults, cells)
+    fn.__qualname__ = qualname
+    fn.__kwdefaults__ = kwdefaults
+    fn.__dict__.update(attrs)
+    return fn
+
+
+def _new_class(
+    metaclass: type, name: str, qualname: str, bases: tuple[type, ...], class_id: str
+) -> type:
+    # One class object per definition across every value restored in this process,
+    # so instances restored from different variables still pass isinstance().
+    known = _loaded_classes.get(class_id)
+    if known is not None:
+        return known
+    cls = metaclass(name, bases, {"__module__": "__main__", "__qualname__": qualname})
+    _loaded_classes[class_id] = cls
+    _class_ids[cls] = class_id
+    return cls
+
+
+def _set_class_state(cls: type, attrs: dict[str, Any]) -> type:
+    for key, value in attrs.items():
+        if key not in ("__module__", "__qualname__"):
+            setattr(cls, key, value)
+    return cls
+
+
+_SKIPPED_CLASS_ATTRS = frozenset({"__dict__", "__weakref__"})
+
+
+class _Pickler(pickle.Pickler):
+    """Protocol-5 pickler that saves notebook-defined functions and classes by value."""
+
+    def __init__(self, file: Any, root: Any, buffer_callback: Callable[[Any], Any]) -> None:
+        super().__init__(file, protocol=5, buffer_callback=buffer_callback)
+        self._root = root
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.FunctionType) and obj.__module__ == "__main__":
+            if obj is not self._root and _reachable(obj):
+                return NotImplemented
+            closure = (
+                None if obj.__closure__ is None else tuple(c.cell_contents for c in obj.__closure__)
+            )
+            return _rebuild_function, (
+                marshal.dumps(obj.__code__),
+                obj.__name__,
+                obj.__qualname__,
+                obj.__defaults__,
+                obj.__kwdefaults__,
+                closure,
+                dict(obj.__dict__),
+            )
+        if isinstance(obj, type) and obj.__module__ == "__main__":
+            if obj is not self._root and _reachable(obj):
+                return NotImplemented
+            class_id = _class_ids.setdefault(obj, uuid.uuid4().hex)
+            slots = set(getattr(obj, "__slots__", ()) or ())
+            attrs = {
+                k: v
+                for k, v in obj.__dict__.items()
+                if k not in _SKIPPED_CLASS_ATTRS and k not in slots
+            }
+            return (
+                _new_class,
+                (type(obj), obj.__name__, obj.__qualname__, obj.__bases__, class_id),
+                attrs,
+                None,
+                None,
+                _set_class_state,
+            )
+        return NotImplemented
+
+
+class PickleSerializer:
+    name = "pickle"
+
+    def dump(self, value: Any) -> tuple[bytes, list[memoryview]]:
+        buffers: list[memoryview] = []
+
+        def keep(buf: pickle.PickleBuffer) -> bool:
+            raw = buf.raw()
+            if raw.nbytes < INLINE_BUFFER_BYTES:
+                return True  # true means: serialize this one in-band
+            buffers.append(raw)
+            return False
+
+        out = io.BytesIO()
+        _Pickler(out, value, keep).dump(value)
+        return out.getvalue(), buffers
+
+    def load(self, stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> Any:
+        global _load_namespace
+        previous, _load_namespace = _load_namespace, namespace
+        try:
+            return pickle.loads(stream, buffers=buffers)
+        finally:
+            _load_namespace = previous
+
+
+class ModuleSerializer:
+    """Modules are restored by importing them again."""
+
+    name = "module"
+
+    def dump(self, value: Any) -> tuple[bytes, list[memoryview]]:
+        return value.__name__.encode(), []
+
+    def load(self, stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> Any:
+        return importlib.import_module(stream.decode())
+
+
+class NumpySerializer:
+    """Plain ndarrays: a JSON header and the raw memory, with no pickle involved."""
+
+    name = "numpy"
+
+    def dump(self, value: Any) -> tuple[bytes, list[memoryview]]:
+        import numpy as np
+
+        if value.dtype.hasobject or type(value) is not np.ndarray:
+            return PICKLE.dump(value)
+        order = "F" if value.flags.f_contiguous and not value.flags.c_contiguous else "C"
+        data = value if value.flags.c_contiguous or order == "F" else np.ascontiguousarray(value)
+        header = json.dumps(
+            {
+                "descr": np.lib.format.dtype_to_descr(value.dtype),
+                "shape": list(value.shape),
+                "order": order,
+            }
+        ).encode()
+        return b"NPY" + header, [memoryview(data.reshape(-1, order="A")).cast("B")]
+
+    def load(self, stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> Any:
+        import numpy as np
+
+        if not stream.startswith(b"NPY"):
+            return PICKLE.load(stream, buffers, namespace)
+        header = json.loads(stream[3:])
+        dtype = np.lib.format.descr_to_dtype(header["descr"])
+        flat = np.frombuffer(buffers[0], dtype=dtype) if buffers else np.empty(0, dtype)
+        return flat.reshape(header["shape"], order=header["order"])
+
+
+PICKLE = PickleSerializer()
+_BY_NAME[PICKLE.name] = PICKLE
+register("builtins.module", ModuleSerializer())
+register("numpy.ndarray", NumpySerializer())
+# pandas objects pickle their blocks as out-of-band protocol-5 buffers: zero-copy already.
+for _path in ("pandas.core.frame.DataFrame", "pandas.core.series.Series"):
+    register(_path, PICKLE)
+
+
+# -- public operations ----------------------------------------------------------------------
+
+
+def snapshot(value: Any) -> Snapshot:
+    """Serialize a value; raises NotCheckpointable with the reason when it cannot be."""
+    serializer = serializer_for(value)
+    try:
+        stream, buffers = serializer.dump(value)
+    except RecursionError:
+        raise NotCheckpointable("too deeply nested to serialize") from None
+    except Exception as exc:
+        raise NotCheckpointable(_reason(exc)) from None
+    keys = [digest(b) for b in buffers]
+    fingerprint = digest_parts([serializer.name.encode(), stream, *(k.encode() for k in keys)])
+    return Snapshot(serializer.name, type_name(value), stream, buffers, keys, fingerprint)
+
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range)
+
+
+def special_fingerprint(value: Any) -> str | None:
+    """Fingerprints that must not depend on pickle bytes (immutables, modules, code)."""
+    if isinstance(value, _IMMUTABLE):
+        return digest_parts([type(value).__name__.encode(), repr(value).encode()])
+    if isinstance(value, types.ModuleType):
+        return f"module:{value.__name__}:{getattr(value, '__version__', '')}"
+    if isinstance(value, types.FunctionType):
+        # marshal output varies between processes; the code itself does not.
+        return "function:" + _code_digest(value)
+    return None
+
+
+def fingerprint(value: Any) -> str:
+    """A digest that changes when the value's content changes; stable across processes."""
+    special = special_fingerprint(value)
+    if special is not None:
+        return special
+    try:
+        return snapshot(value).fingerprint
+    except NotCheckpointable:
+        # Not serializable: identity is all we can compare, so a restart always re-runs.
+        return f"unhashable:{type_name(value)}:{id(value)}"
+
+
+def is_immutable(value: Any) -> bool:
+    return isinstance(value, (*_IMMUTABLE, types.ModuleType))
+
+
+def signature_of(serializer: str, stream: bytes, buffer_keys: Iterable[str]) -> str:
+    return sign(serializer, stream, *buffer_keys)
+
+
+def restore(
+    name: str,
+    serializer: str,
+    stream: bytes,
+    buffers: list[Any],
+    signature: str | None,
+    buffer_keys: list[str],
+    namespace: dict[str, Any],
+) -> Any:
+    """Load one value. The signature is checked before any byte is unpickled."""
+    if not verify(signature, serializer, stream, *buffer_keys):
+        raise UntrustedCheckpoint(
+            name,
+            "checkpoint was not signed with this user's key (copied from another user "
+            "or machine?); it is not loaded because unpickling can run code",
+        )
+    found = _BY_NAME.get(serializer)
+    if found is None:
+        raise CheckpointUnavailable(name, f"no serializer named {serializer!r} is registered")
+    try:
+        return found.load(stream, buffers, namespace)
+    except Exception as exc:
+        raise CheckpointUnavailable(name, f"could not be loaded: {_reason(exc)}") from None
+
+
+def _code_digest(fn: types.FunctionType) -> str:
+    parts: list[bytes] = []
+
+    def walk(code: types.CodeType) -> None:
+        parts.append(code.co_code)
+        parts.append(repr(code.co_names).encode())
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                walk(const)
+            else:
+                parts.append(repr(const).encode())
+
+    walk(fn.__code__)
+    parts.append(repr(fn.__defaults__).encode())
+    return digest_parts(parts)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,139 @@
+"""The steps of a notebook as the user should see them, with staleness derived.
+
+Shared by %mn_status, the CLI and the server, so all three say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .hashing import text_digest
+from .models import Checkpoint, StepStatus, VarEntry
+from .notebook import step_cells
+from .render import format_bytes, format_duration, format_when, table
+from .store import Store, pid_alive
+
+
+@dataclass(frozen=True)
+class StepView:
+    name: str
+    status: StepStatus
+    position: int | None
+    duration: float | None
+    attempts: int
+    checkpoint_bytes: int | None
+    last_run: float | None
+    error: str | None
+    stale_reason: str | None
+    in_notebook: bool
+
+
+def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
+    cells = step_cells(notebook) if notebook else []
+    code_by_name = {c.name: text_digest(c.body) for c in cells}
+    position = {c.name: c.position for c in cells}
+    steps = store.steps()
+    checkpoints: dict[str, Checkpoint] = {}
+    for s in steps:
+        if s.checkpoint_id is not None:
+            found = store.checkpoint(s.checkpoint_id)
+            if found is not None:
+                checkpoints[s.name] = found
+    variables = store.current_variables()
+    order = sorted(steps, key=lambda s: position.get(s.name, 10**6 + (s.position or 0)))
+    views: list[StepView] = []
+    runs = {r.id: r for r in store.runs()}
+    for s in order:
+        status = s.status
+        if status is StepStatus.running:
+            run = runs.get(s.run_id or "")
+            if run is not None and not pid_alive(run.pid):
+                status = StepStatus.interrupted
+        reason = None
+        ckpt = checkpoints.get(s.name)
+        if status.good and ckpt is not None:
+            reason = _stale_reason(
+                s.name,
+                ckpt,
+                order,
+                checkpoints,
+                variables,
+                code_by_name.get(s.name),
+                s.options.get("after") or [],
+            )
+            if reason is not None:
+                status = StepStatus.stale
+        views.append(
+            StepView(
+                name=s.name,
+                status=status,
+                position=position.get(s.name, s.position),
+                duration=s.duration,
+                attempts=s.attempts,
+                checkpoint_bytes=ckpt.size if ckpt else None,
+                last_run=s.ended_at or s.started_at,
+                error=s.error,
+                stale_reason=reason,
+                in_notebook=not cells or s.name in position,
+            )
+        )
+    known = {s.name for s in steps}
+    for c in cells:
+        if c.name not in known:
+            views.append(
+                StepView(
+                    c.name, StepStatus.pending, c.position, None, 0, None, None, None, None, True
+                )
+            )
+    views.sort(key=lambda v: (not v.in_notebook, v.position if v.position is not None else 10**6))
+    return views
+
+
+def _stale_reason(
+    name: str,
+    ckpt: Checkpoint,
+    order: list,
+    checkpoints: dict[str, Checkpoint],  # type: ignore[type-arg]
+    variables: dict[str, list[VarEntry]],
+    notebook_code: str | None,
+    after: list[str],
+) -> str | None:
+    if notebook_code is not None and notebook_code != ckpt.code_hash:
+        return "code changed since its checkpoint"
+    upstream = [s.name for s in order[: [s.name for s in order].index(name)]]
+    for input_name, fp in ckpt.inputs.items():
+        # The latest upstream writer of this name decides what the step would read now.
+        for step_name in reversed(upstream):
+            entry = next((v for v in variables.get(step_name, []) if v.name == input_name), None)
+            if entry is not None:
+                if entry.fingerprint != fp and entry.fingerprint is not None:
+                    return f"input {input_name!r} changed (step {step_name!r} produced a new value)"
+                break
+    for dep in after:
+        dep_ckpt = checkpoints.get(dep)
+        if dep_ckpt is not None and dep_ckpt.created_at > ckpt.created_at:
+            return f"step {dep!r} (--after) has a newer checkpoint"
+    return None
+
+
+def status_table(views: list[StepView]) -> str:
+    if not views:
+        return "no steps yet: mark a cell with %%mn_step NAME"
+    rows = []
+    for v in views:
+        detail = v.error if v.error and not v.status.good else (v.stale_reason or "")
+        rows.append(
+            [
+                v.name if v.in_notebook else f"{v.name} (cell deleted)",
+                v.status.value,
+                format_duration(v.duration),
+                str(v.attempts),
+                format_bytes(v.checkpoint_bytes),
+                format_when(v.last_run),
+                (detail or "")[:80],
+            ]
+        )
+    return table(
+        ["step", "status", "duration", "attempts", "checkpoint", "last run", "detail"], rows
+    )
