@@ -34,13 +34,75 @@ def analyze(code: str) -> CellAnalysis:
         tree = ast.parse(code)
     except SyntaxError as exc:
         raise InvalidInput(f"step body has a syntax error: line {exc.lineno}: {exc.msg}") from None
-    reads: set[str] = set()
-    bound: set[str] = set()
-    for stmt in tree.body:
-        reads |= _loads([stmt]) - bound
-        bound |= _bindings([stmt])
+    reads, _ = _block(tree.body, set())
     last = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
-    return CellAnalysis(frozenset(reads), frozenset(bound), last)
+    return CellAnalysis(frozenset(reads), frozenset(_bindings(tree.body)), last)
+
+
+def _block(stmts: Iterable[ast.stmt], bound: set[str]) -> tuple[set[str], set[str]]:
+    """Reads of statements run in order, and the names bound after them.
+
+    A name bound by an earlier statement (or earlier in a compound statement: a loop
+    target, a `with ... as`, an `except ... as`, a walrus in a test) is not a read.
+    """
+    reads: set[str] = set()
+    bound = set(bound)
+    for stmt in stmts:
+        found, bound = _statement(stmt, bound)
+        reads |= found
+    return reads, bound
+
+
+def _expr(nodes: Iterable[ast.AST | None], bound: set[str]) -> tuple[set[str], set[str]]:
+    """Reads of expressions evaluated in order, and the bound names after them."""
+    reads: set[str] = set()
+    for node in nodes:
+        if node is not None:
+            reads |= _loads([node]) - bound
+            bound = bound | _bindings([node])
+    return reads, bound
+
+
+def _statement(stmt: ast.stmt, bound: set[str]) -> tuple[set[str], set[str]]:
+    if isinstance(stmt, (ast.If, ast.While)):
+        reads, inner = _expr([stmt.test], bound)
+        body, after_body = _block(stmt.body, inner)
+        other, after_other = _block(stmt.orelse, inner)
+        return reads | body | other, after_body | after_other
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        reads, inner = _expr([stmt.iter, stmt.target], bound)
+        body, after_body = _block(stmt.body, inner)
+        other, after_other = _block(stmt.orelse, inner)
+        return reads | body | other, after_body | after_other
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        reads, inner = _expr(
+            [n for i in stmt.items for n in (i.context_expr, i.optional_vars)], bound
+        )
+        body, after = _block(stmt.body, inner)
+        return reads | body, after
+    if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        reads, after = _block(stmt.body, bound)
+        for handler in stmt.handlers:
+            found, inner = _expr([handler.type], after)
+            found2, inner = _block(
+                handler.body, inner | ({handler.name} if handler.name else set())
+            )
+            reads |= found | found2
+            after |= inner
+        for block in (stmt.orelse, stmt.finalbody):
+            found, after = _block(block, after)
+            reads |= found
+        return reads, after
+    if isinstance(stmt, ast.Match):
+        reads, inner = _expr([stmt.subject], bound)
+        after = set(inner)
+        for case in stmt.cases:
+            found, case_bound = _expr([case.pattern, case.guard], inner)
+            body, case_after = _block(case.body, case_bound)
+            reads |= found | body
+            after |= case_after
+        return reads, after
+    return _loads([stmt]) - bound, bound | _bindings([stmt])
 
 
 def _children(node: ast.AST) -> Iterable[ast.AST]:
@@ -103,7 +165,17 @@ def _declared_global(body: Iterable[ast.AST]) -> set[str]:
     return out
 
 
-def _scope_reads(node: ast.AST) -> set[str]:
+def _nested_scopes(body: Iterable[ast.AST]) -> Iterable[ast.AST]:
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _SCOPES):
+            yield node
+        else:
+            stack.extend(_children(node))
+
+
+def _scope_reads(node: ast.AST, *, with_outside: bool = True) -> set[str]:
     """Global names a nested scope reads. Parts evaluated outside it count as plain loads."""
     if isinstance(node, _FUNCTIONS):
         args = node.args
@@ -124,10 +196,15 @@ def _scope_reads(node: ast.AST) -> set[str]:
             if node.returns is not None:
                 outside.append(node.returns)
         local = (params | _bindings(body)) - _declared_global(body)
-        return (_loads(body) - local) | _loads(outside)
+        return (_loads(body) - local) | (_loads(outside) if with_outside else set())
     if isinstance(node, ast.ClassDef):
         outside = [*node.bases, *(k.value for k in node.keywords), *node.decorator_list]
-        return _loads(node.body) - _bindings(node.body) | _loads(outside)
+        reads, _ = _block(node.body, set())
+        # Methods, lambdas and comprehensions do not see class-level names: their global
+        # reads count even when the class body binds the same name.
+        for scope in _nested_scopes(node.body):
+            reads |= _scope_reads(scope, with_outside=False)
+        return reads | (_loads(outside) if with_outside else set())
     if isinstance(node, _COMPREHENSIONS):
         generators = node.generators
         targets = _bindings([g.target for g in generators])
@@ -137,5 +214,6 @@ def _scope_reads(node: ast.AST) -> set[str]:
             inner += [node.key, node.value]
         else:
             inner.append(node.elt)
-        return (_loads(inner) - targets) | _loads([generators[0].iter])
+        first = _loads([generators[0].iter]) if with_outside else set()
+        return (_loads(inner) - targets) | first
     return set()

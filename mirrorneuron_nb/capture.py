@@ -97,8 +97,8 @@ def capture(shell: Any) -> Iterator[OutputRecorder]:
     own = {k: vars(pub)[k] for k in patched if k in vars(pub)}
     for k, v in patched.items():
         setattr(pub, k, v)
-    sys.stdout = _Tee(out, "stdout", recorder)  # type: ignore[assignment]
-    sys.stderr = _Tee(err, "stderr", recorder)  # type: ignore[assignment]
+    sys.stdout = _Tee(out, "stdout", recorder)
+    sys.stderr = _Tee(err, "stderr", recorder)
     try:
         yield recorder
     finally:

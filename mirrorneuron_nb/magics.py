@@ -77,7 +77,7 @@ class MirrorNeuronMagics(Magics):
         with _usage_errors():
             if args.to is not None:
                 validate_name(args.to)
-            report = resume(self.session.store, self.shell.user_ns, args.to)
+            report = resume(self.session.store, self.session.shell.user_ns, args.to)
         print(report.render())
 
     @magic_arguments()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import InvalidInput
+from .hashing import text_digest
 
 STEP_MAGIC = "%%mn_step"
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
@@ -44,9 +46,19 @@ def split_cell(source: str) -> tuple[str, str] | None:
 def step_cells(path: Path) -> list[StepCell]:
     """The step cells in notebook order. An unreadable notebook yields no cells."""
     try:
+        stat = path.stat()
+    except OSError:
+        return []
+    return list(_step_cells(path, stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=8)
+def _step_cells(path: Path, mtime_ns: int, size: int) -> tuple[StepCell, ...]:
+    # Keyed on mtime and size: a step runs often, the notebook is saved rarely.
+    try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
+        return ()
     out: list[StepCell] = []
     for cell in data.get("cells", []):
         if cell.get("cell_type") != "code":
@@ -57,7 +69,7 @@ def step_cells(path: Path) -> list[StepCell]:
             continue
         name = parsed[0].split()[0]
         out.append(StepCell(name, len(out), cell.get("id"), parsed[1]))
-    return out
+    return tuple(out)
 
 
 def duplicates(cells: list[StepCell]) -> list[str]:
@@ -68,3 +80,10 @@ def duplicates(cells: list[StepCell]) -> list[str]:
             dup.append(cell.name)
         seen.add(cell.name)
     return dup
+
+
+def code_hash(body: str) -> str:
+    """Hash of a step body, blind to surrounding blank lines and trailing spaces
+    (IPython hands a cell magic its body with a newline the saved cell lacks)."""
+    lines = [line.rstrip() for line in body.strip("\n").splitlines()]
+    return text_digest("\n".join(lines).strip("\n"))

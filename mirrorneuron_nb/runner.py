@@ -17,6 +17,7 @@ from .capture import capture, flush_inline_figures, replay
 from .errors import CheckpointUnavailable, InvalidInput, NotCheckpointable
 from .hashing import text_digest
 from .models import Checkpoint, VarEntry
+from .notebook import code_hash as notebook_code_hash
 from .notebook import validate_name
 from .render import format_bytes, format_duration, format_when
 from .session import KernelSession
@@ -69,7 +70,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     reads = _input_names(session, analysis.reads, ns)
     inputs = {n: fingerprint(ns[n]) for n in sorted(reads)}
     after = {a: _after_marker(session, a) for a in options.after}
-    code_hash = text_digest(body)
+    code_hash = notebook_code_hash(body)
     cache_key = text_digest(
         name,
         code_hash,

@@ -19,7 +19,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .errors import CheckpointUnavailable, NotCheckpointable, UntrustedCheckpoint
 from .hashing import digest, digest_parts
@@ -132,7 +132,7 @@ def _new_class(
     known = _loaded_classes.get(class_id)
     if known is not None:
         return known
-    cls = metaclass(name, bases, {"__module__": "__main__", "__qualname__": qualname})
+    cls: type = metaclass(name, bases, {"__module__": "__main__", "__qualname__": qualname})
     _loaded_classes[class_id] = cls
     _class_ids[cls] = class_id
     return cls
@@ -249,7 +249,7 @@ class NumpySerializer:
                 "order": order,
             }
         ).encode()
-        return b"NPY" + header, [memoryview(data.reshape(-1, order="A")).cast("B")]
+        return b"NPY" + header, [memoryview(cast(Any, data.reshape(-1, order="A"))).cast("B")]
 
     def load(self, stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> Any:
         import numpy as np

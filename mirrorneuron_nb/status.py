@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .hashing import text_digest
-from .models import Checkpoint, StepStatus, VarEntry
-from .notebook import step_cells
+from .models import Checkpoint, Step, StepStatus, VarEntry
+from .notebook import code_hash, step_cells
 from .render import format_bytes, format_duration, format_when, table
 from .store import Store, pid_alive
 
@@ -31,7 +30,7 @@ class StepView:
 
 def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
     cells = step_cells(notebook) if notebook else []
-    code_by_name = {c.name: text_digest(c.body) for c in cells}
+    code_by_name = {c.name: code_hash(c.body) for c in cells}
     position = {c.name: c.position for c in cells}
     steps = store.steps()
     checkpoints: dict[str, Checkpoint] = {}
@@ -93,8 +92,8 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
 def _stale_reason(
     name: str,
     ckpt: Checkpoint,
-    order: list,
-    checkpoints: dict[str, Checkpoint],  # type: ignore[type-arg]
+    order: list[Step],
+    checkpoints: dict[str, Checkpoint],
     variables: dict[str, list[VarEntry]],
     notebook_code: str | None,
     after: list[str],

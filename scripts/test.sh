@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up, then lint, type-check and run the whole test suite (real kernels).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check mirrorneuron_nb tests benchmarks
+.venv/bin/mypy
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

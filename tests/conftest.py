@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .kernels import Kernel
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every Jupyter/IPython directory and the signing key live in this test's tmp dir."""
+    home = tmp_path / "home"
+    for var, sub in [("IPYTHONDIR", "ipython"), ("JUPYTER_CONFIG_DIR", "jupyter_config"),
+                     ("JUPYTER_DATA_DIR", "jupyter_data"), ("JUPYTER_RUNTIME_DIR", "runtime")]:
+        (home / sub).mkdir(parents=True)
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("MIRRORNEURON_KEY_FILE", str(home / "signing.key"))
+    monkeypatch.delenv("MIRRORNEURON_SIDECAR", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    return home
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def kernel(workdir: Path, hermetic: Path) -> Iterator[Kernel]:
+    k = Kernel(workdir)
+    k.run("%load_ext mirrorneuron_nb")
+    try:
+        yield k
+    finally:
+        k.shutdown()
