@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,10 +42,23 @@ class Kernel:
     def pid(self) -> int:
         return int(self.km.provisioner.process.pid)  # type: ignore[union-attr]
 
-    def run(self, code: str, timeout: float = 120, check: bool = True) -> Execution:
+    def run(
+        self, code: str, timeout: float = 120, check: bool = True, cell_id: str | None = None
+    ) -> Execution:
+        """Execute code and collect its output. `cell_id` is sent the way JupyterLab does."""
+        msg_id = self._send(code, cell_id)
         result = Execution()
-
-        def hook(msg: dict[str, Any]) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"cell did not finish within {timeout} s:\n{code}")
+            try:
+                msg = self.kc.get_iopub_msg(timeout=remaining)
+            except queue.Empty:
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "stream":
                 if content["name"] == "stdout":
@@ -53,17 +69,44 @@ class Kernel:
                 result.displays.append(content["data"])
             elif kind == "error":
                 result.error = content
-
-        self.kc.execute_interactive(code, output_hook=hook, timeout=timeout)
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        reply = self._reply(msg_id)
+        if result.error is None and reply.get("status") == "error":
+            # IPython reports a UsageError on stderr only; the reply still says error.
+            result.error = {k: reply.get(k, "") for k in ("ename", "evalue", "traceback")}
         if check and result.error is not None:
             raise AssertionError(
                 f"cell failed: {result.error['ename']}: {result.error['evalue']}\n{code}"
             )
         return result
 
+    def _reply(self, msg_id: str) -> dict[str, Any]:
+        """The execute_reply's content (consumed, so replies do not pile up unread)."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                msg = self.kc.get_shell_msg(timeout=10)
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return dict(msg["content"])
+        return {}
+
+    def _send(self, code: str, cell_id: str | None) -> str:
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
+        metadata = {"cellId": cell_id} if cell_id else {}
+        msg = self.kc.session.msg("execute_request", content, metadata=metadata)
+        self.kc.shell_channel.send(msg)
+        return str(msg["header"]["msg_id"])
+
     def start(self, code: str) -> str:
         """Send code without waiting for it to finish (to kill the kernel mid-way)."""
-        return str(self.kc.execute(code))
+        return self._send(code, None)
 
     def restart(self) -> None:
         self.km.restart_kernel(now=True)

@@ -98,13 +98,15 @@ def _main_module() -> Any:
 
 
 def _reachable(obj: Any) -> bool:
-    """True if pickling `obj` by reference (module + qualname) would find this very object."""
-    target: Any = _main_module()
-    for part in obj.__qualname__.split("."):
-        target = getattr(target, part, None)
-        if target is None:
-            return False
-    return target is obj
+    """True if `obj` is a top-level name of `__main__`, so pickling it by reference works.
+
+    Methods and nested classes (dotted qualnames) always go by value: a class restored by
+    value in a new kernel must bring its methods, not name `__main__.Cls.method`, which
+    does not exist there while the class itself is being rebuilt.
+    """
+    if "." in obj.__qualname__:
+        return False
+    return getattr(_main_module(), obj.__qualname__, None) is obj
 
 
 def _rebuild_function(
@@ -240,6 +242,8 @@ class NumpySerializer:
 
         if value.dtype.hasobject or type(value) is not np.ndarray:
             return PICKLE.dump(value)
+        if value.nbytes < INLINE_BUFFER_BYTES:
+            return PICKLE.dump(value)  # small: in-band, not one blob file per array
         order = "F" if value.flags.f_contiguous and not value.flags.c_contiguous else "C"
         data = value if value.flags.c_contiguous or order == "F" else np.ascontiguousarray(value)
         header = json.dumps(

@@ -26,6 +26,8 @@ class StepView:
     error: str | None
     stale_reason: str | None
     in_notebook: bool
+    unsaved: tuple[str, ...] = ()
+    """Variables of the current checkpoint that could not be saved (with reasons)."""
 
 
 def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
@@ -75,6 +77,13 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
                 error=s.error,
                 stale_reason=reason,
                 in_notebook=not cells or s.name in position,
+                unsaved=tuple(
+                    f"{v.name} ({v.error})"
+                    for v in variables.get(s.name, [])
+                    if v.error is not None
+                )
+                if ckpt is not None
+                else (),
             )
         )
     known = {s.name for s in steps}
@@ -122,6 +131,8 @@ def status_table(views: list[StepView]) -> str:
     rows = []
     for v in views:
         detail = v.error if v.error and not v.status.good else (v.stale_reason or "")
+        if v.unsaved and not detail:
+            detail = "not checkpointed: " + ", ".join(u.split(" (")[0] for u in v.unsaved)
         rows.append(
             [
                 v.name if v.in_notebook else f"{v.name} (cell deleted)",

@@ -1,0 +1,89 @@
+"""mn-nb as a user runs it: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from mirrorneuron_nb.cli import build_parser
+
+from .kernels import Kernel
+
+
+def mn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mirrorneuron_nb.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_every_command_is_documented() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():  # type: ignore[union-attr]
+        assert command.description, f"mn-nb {name} has no description"
+        helps = {a.dest: a.help for a in command._actions if a.dest != "help"}
+        assert all(helps.values()), f"mn-nb {name}: undocumented options {helps}"
+        assert mn(name, "--help").returncode == 0
+
+
+def test_missing_notebook_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = mn("status", str(tmp_path / "nope.ipynb"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "no such notebook" in result.stderr
+
+
+def test_no_sidecar_exits_2(tmp_path: Path) -> None:
+    notebook = tmp_path / "fresh.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("%%mn_step a\nx = 1")]), notebook)
+    result = mn("status", str(notebook))
+    assert result.returncode == 2 and "no sidecar" in result.stderr
+
+
+def test_bad_arguments_exit_2() -> None:
+    assert mn("status").returncode == 2
+    assert mn("frobnicate").returncode == 2
+
+
+def test_status_json_matches_sidecar(workdir: Path) -> None:
+    notebook = workdir / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in [
+        "%%mn_step ok\nx = 1\ng = (i for i in [1])", "%%mn_step boom\n1 / 0", "%%mn_step later\ny = 2"]]), notebook)
+    kernel = Kernel(workdir, env={"JPY_SESSION_NAME": str(notebook)})
+    try:
+        kernel.run("%load_ext mirrorneuron_nb")
+        kernel.run("%%mn_step ok\nx = 1\ng = (i for i in [1])")
+        kernel.run("%%mn_step boom\n1 / 0", check=False)
+    finally:
+        kernel.shutdown()
+    result = mn("status", str(notebook), "--json")
+    assert result.returncode == 0, result.stderr
+    steps = {s["name"]: s for s in json.loads(result.stdout)["steps"]}
+    assert steps["ok"]["status"] == "succeeded"
+    assert steps["ok"]["unsaved"] == ["g (TypeError: cannot pickle 'generator' object)"]
+    assert steps["boom"]["status"] == "failed" and "ZeroDivisionError" in steps["boom"]["error"]
+    assert steps["later"]["status"] == "pending"
+    with sqlite3.connect(workdir / "nb.mn" / "state.sqlite") as db:
+        stored = dict(db.execute("SELECT name, status FROM steps").fetchall())
+    assert stored == {"ok": "succeeded", "boom": "failed"}
+    table = mn("status", str(notebook))
+    assert table.returncode == 0 and "ZeroDivisionError" in table.stdout
+    assert "not checkpointed: g" in table.stdout
+
+
+def test_demo_fails_midway_resumes_and_finishes(tmp_path: Path) -> None:
+    result = mn("demo", "--dir", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "x step fetch failed" in out
+    assert "mn_resume: restored" in out and "prices" in out and "df" in out
+    assert "- step fetch: ran" in out
+    rerun = out.split("4. Run the whole notebook again")[1]
+    assert rerun.count(": restored in") == 4 and ": ran in" not in rerun
+    with sqlite3.connect(tmp_path / "demo" / "demo.mn" / "state.sqlite") as db:
+        runs = db.execute("SELECT COUNT(*) FROM attempts WHERE step='load'").fetchone()[0]
+    assert runs == 1  # the load step's body ran exactly once across the whole demo
