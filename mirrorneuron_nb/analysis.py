@@ -7,6 +7,7 @@ missing a read could serve a stale checkpoint: when unsure, count a name as read
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +17,10 @@ from .errors import InvalidInput
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _SCOPES = (*_FUNCTIONS, ast.ClassDef, *_COMPREHENSIONS)
+if sys.version_info >= (3, 11):
+    _TRY = (ast.Try, ast.TryStar)
+else:
+    _TRY = (ast.Try,)
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ def _statement(stmt: ast.stmt, bound: set[str]) -> tuple[set[str], set[str]]:
         )
         body, after = _block(stmt.body, inner)
         return reads | body, after
-    if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+    if isinstance(stmt, _TRY):
         reads, after = _block(stmt.body, bound)
         for handler in stmt.handlers:
             found, inner = _expr([handler.type], after)

@@ -34,6 +34,8 @@ class ResumeReport:
     missing: list[Missing] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    earlier: list[tuple[str, str]] = field(default_factory=list)
+    """Steps whose last run did not succeed, restored from their last good checkpoint."""
     seconds: float = 0.0
 
     def render(self) -> str:
@@ -51,6 +53,10 @@ class ResumeReport:
             lines.append("not restored:")
             for m in self.missing:
                 lines.append(f"  {m.name} (step {m.step}): {m.reason} -> re-run step {m.step!r}")
+        for step, status in self.earlier:
+            lines.append(
+                f"step {step!r}: its last run is {status}; restored its last good checkpoint"
+            )
         for step, why in self.skipped:
             lines.append(f"step {step!r} not restored: {why}")
         return "\n".join(lines)
@@ -72,11 +78,13 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
     # so a value that a later step replaced is never loaded at all.
     final: dict[str, tuple[str, VarEntry]] = {}
     for s in steps:
-        if not s.status.good:
-            report.skipped.append((s.name, f"its last run is {s.status.value}"))
-            continue
         if s.checkpoint_id is None:
+            if not s.status.good:
+                report.skipped.append((s.name, f"its last run is {s.status.value}"))
             continue
+        if not s.status.good:
+            # A re-run failed or was cut short: its last good checkpoint is still whole.
+            report.earlier.append((s.name, s.status.value))
         report.steps.append(s.name)
         for var in variables.get(s.name, []):
             final[var.name] = (s.name, var)

@@ -31,6 +31,8 @@ from .snapshot import (
 )
 from .store import NewCheckpoint, StepStart
 
+_MISSING = object()
+
 
 @dataclass(frozen=True)
 class StepOptions:
@@ -63,13 +65,14 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     ns: dict[str, Any] = shell.user_ns
     code = shell.transform_cell(body)
     analysis = analyze(code)
+    # Validate --after before anything is recorded: bad input changes nothing.
+    after = {a: _after_marker(session, a) for a in options.after}
     session.claim(name)
     store = session.store
     run_id = session.ensure_run()
 
     reads = _input_names(session, analysis.reads, ns)
     inputs = {n: fingerprint(ns[n]) for n in sorted(reads)}
-    after = {a: _after_marker(session, a) for a in options.after}
     code_hash = notebook_code_hash(body)
     cache_key = text_digest(
         name,
@@ -271,18 +274,28 @@ def _serve_from_checkpoint(
     ns = session.shell.user_ns
     entries = store.variables(checkpoint.id)
     loaded: dict[str, Any] = {}
+    # Bind each value as it loads (an instance may refer to a class restored just before),
+    # but remember what was there: a checkpoint that fails half-way must leave the
+    # namespace exactly as it was, because the step then runs on it.
+    previous: dict[str, Any] = {}
     try:
         for var in sorted(entries, key=persist.load_order):
             if var.serializer == persist.DELETED or var.error is not None:
                 continue
-            loaded[var.name] = persist.load(store.blobs, var, ns)
+            value = persist.load(store.blobs, var, ns)
+            previous.setdefault(var.name, ns.get(var.name, _MISSING))
+            ns[var.name] = loaded[var.name] = value
     except CheckpointUnavailable as exc:
+        for var_name, old in previous.items():
+            if old is _MISSING:
+                ns.pop(var_name, None)
+            else:
+                ns[var_name] = old
         _warn(f"mn_step {start.name}: checkpoint unusable ({exc}); running the step instead")
         return None
     for var in entries:
         if var.serializer == persist.DELETED:
             ns.pop(var.name, None)
-    ns.update(loaded)
     store.record_cache_hit(session.ensure_run(), start, checkpoint, list(loaded))
     replay(checkpoint.outputs)
     unsaved = [(v.name, v.error or "") for v in entries if v.error is not None]

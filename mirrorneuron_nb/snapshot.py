@@ -148,6 +148,12 @@ def _set_class_state(cls: type, attrs: dict[str, Any]) -> type:
 
 
 _SKIPPED_CLASS_ATTRS = frozenset({"__dict__", "__weakref__"})
+_ATOMS = frozenset({str, bytes, int, float, bool, type(None)})
+
+
+def _plain(x: Any) -> bool:
+    kind = type(x)
+    return kind in _ATOMS or (kind is tuple and all(type(i) in _ATOMS for i in x))
 
 
 class _Pickler(pickle.Pickler):
@@ -156,6 +162,27 @@ class _Pickler(pickle.Pickler):
     def __init__(self, file: Any, root: Any, buffer_callback: Callable[[Any], Any]) -> None:
         super().__init__(file, protocol=5, buffer_callback=buffer_callback)
         self._root = root
+        self._sets: dict[int, int] = {}
+        self._kept: list[Any] = []  # keeps the ids in _sets valid during the dump
+
+    def persistent_id(self, obj: Any) -> Any:
+        """Sets go in sorted order: their iteration order follows str hashes, which differ
+        between processes, and a fingerprint must survive a kernel restart."""
+        kind = type(obj)
+        if kind is not set and kind is not frozenset:
+            return None
+        index = self._sets.get(id(obj))
+        if index is not None:
+            return ("ref", index)  # the same set again: keep it one object
+        if not all(_plain(x) for x in obj):
+            return None  # arbitrary objects: plain pickling, no user __lt__ calls
+        try:
+            items = sorted(obj)
+        except TypeError:
+            return None  # mixed types: plain pickling
+        index = self._sets[id(obj)] = len(self._sets)
+        self._kept.append(obj)
+        return (kind.__name__, index, items)
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, types.FunctionType) and obj.__module__ == "__main__":
@@ -194,6 +221,20 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: Any, buffers: list[Any]) -> None:
+        super().__init__(file, buffers=buffers)
+        self._sets: dict[int, Any] = {}
+
+    def persistent_load(self, pid: Any) -> Any:
+        if pid[0] == "ref":
+            return self._sets[pid[1]]
+        kind, index, items = pid
+        value = {"set": set, "frozenset": frozenset}[kind](items)
+        self._sets[index] = value
+        return value
+
+
 class PickleSerializer:
     name = "pickle"
 
@@ -215,7 +256,7 @@ class PickleSerializer:
         global _load_namespace
         previous, _load_namespace = _load_namespace, namespace
         try:
-            return pickle.loads(stream, buffers=buffers)
+            return _Unpickler(io.BytesIO(stream), buffers).load()
         finally:
             _load_namespace = previous
 
@@ -253,7 +294,8 @@ class NumpySerializer:
                 "order": order,
             }
         ).encode()
-        return b"NPY" + header, [memoryview(cast(Any, data.reshape(-1, order="A"))).cast("B")]
+        # Raw bytes: memoryview cannot describe every dtype (datetime64, timedelta64).
+        return b"NPY" + header, [memoryview(cast(Any, data.reshape(-1, order="A").view(np.uint8)))]
 
     def load(self, stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> Any:
         import numpy as np
@@ -352,7 +394,7 @@ def restore(
         raise CheckpointUnavailable(name, f"could not be loaded: {_reason(exc)}") from None
 
 
-def _code_digest(fn: types.FunctionType) -> str:
+def _code_digest(fn: types.FunctionType, *, closure: bool = True) -> str:
     parts: list[bytes] = []
 
     def walk(code: types.CodeType) -> None:
@@ -366,6 +408,18 @@ def _code_digest(fn: types.FunctionType) -> str:
 
     walk(fn.__code__)
     parts.append(repr(fn.__defaults__).encode())
+    parts.append(repr(fn.__kwdefaults__).encode())
+    # Values captured by a closure are part of what the function computes.
+    for cell in (fn.__closure__ or ()) if closure else ():
+        try:
+            held = cell.cell_contents
+        except ValueError:  # not assigned yet
+            parts.append(b"<empty cell>")
+            continue
+        if isinstance(held, types.FunctionType):  # often the function itself: code only
+            parts.append(_code_digest(held, closure=False).encode())
+        else:
+            parts.append(fingerprint(held).encode())
     return digest_parts(parts)
 
 

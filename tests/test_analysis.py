@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from mirrorneuron_nb.analysis import analyze
@@ -33,7 +35,11 @@ CASES = [
     # with / except / walrus bind before their bodies
     ("with open(p) as fh:\n    data = fh.read()", {"open", "p"}, {"fh", "data"}),
     ("with a as (p, q), b(p) as r:\n    s = q + r", {"a", "b"}, {"p", "q", "r", "s"}),
-    ("try:\n    v = f()\nexcept E as err:\n    msg = str(err)", {"f", "E", "str"}, {"v", "err", "msg"}),
+    (
+        "try:\n    v = f()\nexcept E as err:\n    msg = str(err)",
+        {"f", "E", "str"},
+        {"v", "err", "msg"},
+    ),
     ("if (n := compute()) > 0:\n    m = n", {"compute"}, {"n", "m"}),
     ("while (line := rd()):\n    out = line", {"rd"}, {"line", "out"}),
     # a name bound only in the other branch is still read from outside
@@ -70,7 +76,11 @@ CASES = [
     # decorators, defaults and annotations are evaluated in the cell's scope
     ("@deco(dk)\ndef f(a: Ann = dd) -> Ret:\n    pass", {"deco", "dk", "Ann", "dd", "Ret"}, {"f"}),
     # class bodies: bases and own names; methods see globals, not class names
-    ("class C(Base, metaclass=Meta):\n    attr = v\n    other = attr", {"Base", "Meta", "v"}, {"C"}),
+    (
+        "class C(Base, metaclass=Meta):\n    attr = v\n    other = attr",
+        {"Base", "Meta", "v"},
+        {"C"},
+    ),
     ("class C:\n    a = 1\n    def m(self):\n        return a", {"a"}, {"C"}),
     ("class C:\n    b = a\n    a = 1", {"a"}, {"C"}),
     ("@dataclass\nclass C:\n    x: int = 0", {"dataclass", "int"}, {"C"}),
@@ -116,3 +126,9 @@ def test_syntax_error_is_invalid_input_with_line_number() -> None:
         analyze("a = 1\nb = 2\nc = (\n")
     with pytest.raises(InvalidInput, match=r"line 2"):
         analyze("x = 1\nif x\n    y = 2\n")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="except* is Python 3.11+")
+def test_except_star_binds_before_its_body() -> None:
+    code = "try:\n    v = f()\nexcept* E as eg:\n    m = eg\nelse:\n    w = v"
+    assert rw(code) == ({"f", "E"}, {"v", "eg", "m", "w"})

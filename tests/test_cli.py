@@ -17,8 +17,13 @@ from .kernels import Kernel
 
 
 def mn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mirrorneuron_nb.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mirrorneuron_nb.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_every_command_is_documented() -> None:
@@ -51,8 +56,12 @@ def test_bad_arguments_exit_2() -> None:
 
 def test_status_json_matches_sidecar(workdir: Path) -> None:
     notebook = workdir / "nb.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in [
-        "%%mn_step ok\nx = 1\ng = (i for i in [1])", "%%mn_step boom\n1 / 0", "%%mn_step later\ny = 2"]]), notebook)
+    sources = [
+        "%%mn_step ok\nx = 1\ng = (i for i in [1])",
+        "%%mn_step boom\n1 / 0",
+        "%%mn_step later\ny = 2",
+    ]
+    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in sources]), notebook)
     kernel = Kernel(workdir, env={"JPY_SESSION_NAME": str(notebook)})
     try:
         kernel.run("%load_ext mirrorneuron_nb")

@@ -58,12 +58,21 @@ class Store:
             if not self.db_path.exists():
                 raise SidecarError(f"no sidecar at {self.root}")
             self.conn = connect(self.db_path, readonly=True)
-            check_version(self.conn, str(self.db_path))
+            if check_version(self.conn, str(self.db_path)) == 0:
+                self.conn.close()
+                raise SidecarError(f"sidecar {self.root} was never initialized (no steps ran)")
         else:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise SidecarError(f"cannot create sidecar {self.root}: {exc}") from exc
+            if self.db_path.exists():
+                # Refuse a newer (or foreign) file before connect() switches it to WAL.
+                probe = connect(self.db_path, readonly=True)
+                try:
+                    check_version(probe, str(self.db_path))
+                finally:
+                    probe.close()
             self.conn = connect(self.db_path)
             migrate(self.conn, str(self.db_path))
 
