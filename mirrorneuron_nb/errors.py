@@ -15,6 +15,14 @@ class SidecarError(MirrorNeuronError):
     """The sidecar cannot be used: unreadable, corrupted, or locked."""
 
 
+class SidecarLocked(SidecarError):
+    """Another process holds a lock on the sidecar longer than we are willing to wait."""
+
+
+class NotFound(MirrorNeuronError):
+    """A named thing (notebook, sidecar) does not exist."""
+
+
 class SchemaTooNew(SidecarError):
     """The sidecar was written by a newer mirrorneuron_nb than this one."""
 

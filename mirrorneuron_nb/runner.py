@@ -91,7 +91,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
         position=session.notebook_positions().get(name),
     )
 
-    if not options.force:
+    if not (options.force or session.force_all):
         found = store.find_checkpoint(name, cache_key)
         if found is not None:
             hit = _serve_from_checkpoint(session, start, found)

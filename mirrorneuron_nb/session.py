@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import re
 import socket
@@ -16,6 +17,10 @@ from .models import Run
 from .notebook import duplicates, step_cells
 from .sidecar import Location, locate
 from .store import Store
+
+RUN_KIND_ENV = "MIRRORNEURON_RUN_KIND"
+PARAMETERS_ENV = "MIRRORNEURON_PARAMETERS"
+FORCE_ENV = "MIRRORNEURON_FORCE"
 
 # IPython's own bookkeeping names; never checkpointed, never inputs.
 _IPYTHON_NAME = re.compile(r"^(_|__|___|_i{1,3}|_i?\d+|_ih|_oh|_dh|In|Out|exit|quit|get_ipython)$")
@@ -31,6 +36,8 @@ class KernelSession:
         # step name -> the cell id that ran it in this kernel (duplicate detection)
         self.step_cells: dict[str, str] = {}
         self.interrupted: list[str] = []
+        # A batch run started with --fresh executes every step, whatever its checkpoints.
+        self.force_all = os.environ.get(FORCE_ENV) == "1"
         shell.events.register("pre_run_cell", self._pre_run_cell)
 
     def _pre_run_cell(self, info: Any) -> None:
@@ -49,7 +56,8 @@ class KernelSession:
         if self.run_id is None:
             run = Run(
                 id=uuid.uuid4().hex,
-                kind=os.environ.get("MIRRORNEURON_RUN_KIND", "interactive"),
+                kind=os.environ.get(RUN_KIND_ENV, "interactive"),
+                parameters=_parameters(),
                 status="running",
                 started_at=time.time(),
                 pid=os.getpid(),
@@ -99,3 +107,11 @@ class KernelSession:
     def notebook_positions(self) -> dict[str, int]:
         notebook: Path | None = self.location.notebook
         return {c.name: c.position for c in step_cells(notebook)} if notebook else {}
+
+
+def _parameters() -> dict[str, Any]:
+    try:
+        value = json.loads(os.environ.get(PARAMETERS_ENV, "{}"))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SIDECAR_ENV = "MIRRORNEURON_SIDECAR"
+# Batch runs (papermill) name the input notebook here: its kernel has no Jupyter session.
+NOTEBOOK_ENV = "MIRRORNEURON_NOTEBOOK"
 SESSION_ENV = "JPY_SESSION_NAME"
 # With no notebook known and no override, the sidecar is this directory in the cwd.
 DEFAULT_SIDECAR = "mirrorneuron.mn"
@@ -22,6 +24,12 @@ class Location:
 
 def sidecar_for(notebook: Path) -> Path:
     return notebook.with_name(notebook.stem + ".mn")
+
+
+def sidecar_of(notebook: Path) -> Path:
+    """The sidecar a kernel running `notebook` would use (the env override wins)."""
+    explicit = os.environ.get(SIDECAR_ENV)
+    return Path(explicit).resolve() if explicit else sidecar_for(notebook)
 
 
 def find_notebook(session_name: str | None, cwd: Path) -> Path | None:
@@ -42,7 +50,8 @@ def find_notebook(session_name: str | None, cwd: Path) -> Path | None:
 
 def locate(session_name: str | None = None, cwd: Path | None = None) -> Location:
     cwd = cwd or Path.cwd()
-    notebook = find_notebook(session_name or os.environ.get(SESSION_ENV), cwd)
+    named = os.environ.get(NOTEBOOK_ENV)
+    notebook = find_notebook(named or session_name or os.environ.get(SESSION_ENV), cwd)
     explicit = os.environ.get(SIDECAR_ENV)
     if explicit:
         return Location(Path(explicit).resolve(), notebook, "env")

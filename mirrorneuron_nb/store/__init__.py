@@ -1,5 +1,5 @@
 """The sidecar store: SQLite metadata plus content-addressed blob files."""
 
-from .store import NewCheckpoint, StepStart, Store, pid_alive
+from .store import GcPlan, NewCheckpoint, StepStart, Store, pid_alive
 
-__all__ = ["NewCheckpoint", "StepStart", "Store", "pid_alive"]
+__all__ = ["GcPlan", "NewCheckpoint", "StepStart", "Store", "pid_alive"]

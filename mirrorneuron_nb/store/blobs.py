@@ -6,6 +6,7 @@ import contextlib
 import mmap
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ class BlobStore:
         target = self.path(key)
         size = sum(memoryview(c).nbytes for c in chunks)
         if self.exists(key, size):
+            # Reused: refresh its mtime so a concurrent gc's grace period protects it
+            # until the checkpoint that now references it commits.
+            with contextlib.suppress(OSError):
+                os.utime(target)
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -78,6 +83,29 @@ class BlobStore:
             raise CheckpointUnavailable(key, "blob file is truncated") from None
         _check(key, size, mapped, verify)
         return mapped
+
+    def collect(self, referenced: frozenset[str], grace_seconds: float = 3600) -> tuple[int, int]:
+        """Delete blob files nothing references (and stale temp files) older than the grace
+        period: a kernel writes blobs before it commits the rows that reference them.
+        Returns (files deleted, bytes freed)."""
+        if not self.root.exists():
+            return 0, 0
+        cutoff = time.time() - grace_seconds
+        files = freed = 0
+        for path in self.root.glob("*/*"):
+            key = path.parent.name + path.name
+            if key in referenced and not path.name.startswith(".tmp-"):
+                continue
+            try:
+                stat = path.stat()
+                if stat.st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except OSError:
+                continue
+            files += 1
+            freed += stat.st_size
+        return files, freed
 
     def total_size(self) -> int:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())

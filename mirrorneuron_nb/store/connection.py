@@ -12,25 +12,29 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import SidecarError
+from ..errors import SidecarError, SidecarLocked
 
 BUSY_TIMEOUT_MS = 30_000
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(
+    path: Path, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
+    """busy_timeout_ms: how long a statement waits for another process's lock before failing
+    (a server answering requests waits less than a kernel recording a step)."""
     try:
         if readonly:
             conn = sqlite3.connect(
                 f"file:{path}?mode=ro",
                 uri=True,
-                timeout=BUSY_TIMEOUT_MS / 1000,
+                timeout=busy_timeout_ms / 1000,
                 isolation_level=None,
                 check_same_thread=False,
             )
         else:
             conn = sqlite3.connect(
                 path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
+                timeout=busy_timeout_ms / 1000,
                 isolation_level=None,
                 check_same_thread=False,
             )
@@ -38,7 +42,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             # only an OS crash may drop the last commits, which stay consistent.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.row_factory = sqlite3.Row
         return conn
@@ -52,7 +56,7 @@ def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        raise SidecarError(f"sidecar is locked by another process: {exc}") from exc
+        raise SidecarLocked(f"sidecar is locked by another process: {exc}") from exc
     try:
         yield conn
     except BaseException:

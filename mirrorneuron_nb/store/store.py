@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import SidecarError, UnknownStep
 from ..models import Attempt, Checkpoint, Event, Run, Step, StepStatus, VarEntry
 from .blobs import BlobStore
-from .connection import connect, write_txn
+from .connection import BUSY_TIMEOUT_MS, connect, write_txn
 from .schema import check_version, migrate
 
 DB_NAME = "state.sqlite"
@@ -46,10 +46,19 @@ class NewCheckpoint:
     new_blobs: list[tuple[str, int]]
 
 
+@dataclass(frozen=True)
+class GcPlan:
+    checkpoints_dropped: int
+    referenced: frozenset[str]
+    """Every blob some checkpoint still uses: all other blob files may go."""
+
+
 class Store:
     """The sidecar directory: `state.sqlite` plus content-addressed `blobs/`."""
 
-    def __init__(self, root: Path, *, readonly: bool = False) -> None:
+    def __init__(
+        self, root: Path, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> None:
         self.root = Path(root)
         self.readonly = readonly
         self.db_path = self.root / DB_NAME
@@ -57,7 +66,7 @@ class Store:
         if readonly:
             if not self.db_path.exists():
                 raise SidecarError(f"no sidecar at {self.root}")
-            self.conn = connect(self.db_path, readonly=True)
+            self.conn = connect(self.db_path, readonly=True, busy_timeout_ms=busy_timeout_ms)
             if check_version(self.conn, str(self.db_path)) == 0:
                 self.conn.close()
                 raise SidecarError(f"sidecar {self.root} was never initialized (no steps ran)")
@@ -68,12 +77,12 @@ class Store:
                 raise SidecarError(f"cannot create sidecar {self.root}: {exc}") from exc
             if self.db_path.exists():
                 # Refuse a newer (or foreign) file before connect() switches it to WAL.
-                probe = connect(self.db_path, readonly=True)
+                probe = connect(self.db_path, readonly=True, busy_timeout_ms=busy_timeout_ms)
                 try:
                     check_version(probe, str(self.db_path))
                 finally:
                     probe.close()
-            self.conn = connect(self.db_path)
+            self.conn = connect(self.db_path, busy_timeout_ms=busy_timeout_ms)
             migrate(self.conn, str(self.db_path))
 
     def close(self) -> None:
@@ -387,6 +396,47 @@ class Store:
                 )
                 _event_txn(c, run_id, name, "reset", {})
             return targets
+
+    def gc(self, keep_runs: int | None = None) -> GcPlan:
+        """Drop checkpoints no longer needed; return the blobs nothing references any more.
+
+        Every step's current checkpoint is kept. With `keep_runs`, other checkpoints are
+        kept only if one of the newest `keep_runs` runs wrote them. The caller deletes
+        the returned blob files (after a grace period; see BlobStore.collect).
+        """
+        with write_txn(self.conn) as c:
+            dropped = 0
+            if keep_runs is not None:
+                recent = [
+                    r[0]
+                    for r in c.execute(
+                        "SELECT id FROM runs ORDER BY started_at DESC LIMIT ?", (keep_runs,)
+                    )
+                ]
+                marks = ",".join("?" * len(recent)) or "NULL"
+                cur = c.execute(
+                    "DELETE FROM checkpoints WHERE id NOT IN"
+                    " (SELECT checkpoint_id FROM steps WHERE checkpoint_id IS NOT NULL)"
+                    f" AND (run_id IS NULL OR run_id NOT IN ({marks}))",
+                    recent,
+                )
+                dropped = cur.rowcount
+            referenced: set[str] = set()
+            for row in c.execute("SELECT stream_blob, buffers FROM checkpoint_vars"):
+                if row["stream_blob"]:
+                    referenced.add(row["stream_blob"])
+                referenced.update(key for key, _ in json.loads(row["buffers"]))
+            rows = c.execute("SELECT hash FROM blobs").fetchall()
+            unused = [r["hash"] for r in rows if r["hash"] not in referenced]
+            c.executemany("DELETE FROM blobs WHERE hash=?", [(h,) for h in unused])
+            _event_txn(
+                c,
+                None,
+                None,
+                "gc",
+                {"checkpoints_dropped": dropped, "blobs_unreferenced": len(unused)},
+            )
+        return GcPlan(dropped, frozenset(referenced))
 
     # -- checkpoints --------------------------------------------------------------------
 

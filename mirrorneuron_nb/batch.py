@@ -1,0 +1,114 @@
+"""Batch runs that resume where the last one failed: what `mn-nb run` calls.
+
+The kernel gets the input notebook's sidecar through its environment, so steps that
+already succeeded with the same code and inputs are restored instead of executed.
+papermill is imported only when a run starts (its engine lives in papermill_engine.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .session import FORCE_ENV, PARAMETERS_ENV, RUN_KIND_ENV
+from .sidecar import NOTEBOOK_ENV, SIDECAR_ENV, sidecar_for
+
+ENGINE_NAME = "mirrorneuron"
+LOAD_EXT = "%load_ext mirrorneuron_nb"
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What one step cell did in a batch run, as the sidecar recorded it."""
+
+    step: str
+    outcome: str
+    """'restored', 'ran' or 'failed'."""
+    seconds: float
+    error: str | None = None
+
+
+ProgressCallback = Callable[[CellOutcome], None]
+
+
+@contextlib.contextmanager
+def environ(values: dict[str, str]) -> Iterator[None]:
+    """The kernel inherits the driver's environment: set ours for the run, then restore."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def batch_environment(input_path: Path, parameters: dict[str, Any], fresh: bool) -> dict[str, str]:
+    env = {
+        NOTEBOOK_ENV: str(input_path),
+        RUN_KIND_ENV: "batch",
+        PARAMETERS_ENV: json.dumps(parameters, default=repr),
+        FORCE_ENV: "1" if fresh else "0",
+    }
+    if not os.environ.get(SIDECAR_ENV):
+        env[SIDECAR_ENV] = str(sidecar_for(input_path))
+    return env
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    ok: bool
+    output: Path
+    seconds: float
+    failed_step: str | None = None
+    error: str | None = None
+
+
+def run_notebook(
+    notebook: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    *,
+    fresh: bool = False,
+    progress: ProgressCallback | None = None,
+    kernel_name: str | None = None,
+) -> BatchResult:
+    """Execute a notebook with papermill through our engine; never raises for cell errors."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    began = time.perf_counter()
+    failed: list[CellOutcome] = []
+
+    def on_cell(outcome: CellOutcome) -> None:
+        if outcome.outcome == "failed":
+            failed.append(outcome)
+        if progress is not None:
+            progress(outcome)
+
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            engine_name=ENGINE_NAME,
+            kernel_name=kernel_name,
+            progress_bar=False,
+            cwd=str(notebook.parent),
+            mn_progress=on_cell,
+            mn_fresh=fresh,
+        )
+    except PapermillExecutionError as exc:
+        step = failed[0].step if failed else None
+        error = failed[0].error if failed and failed[0].error else f"{exc.ename}: {exc.evalue}"
+        return BatchResult(False, output, time.perf_counter() - began, step, error)
+    return BatchResult(True, output, time.perf_counter() - began)
