@@ -1,5 +1,6 @@
-"""The README's main job: run a notebook that fails midway, kill the kernel, resume,
-finish, and print the step table. Everything runs in a real kernel."""
+"""The README's main job: a batch run of a notebook fails midway and the next run resumes
+where it failed; a kernel dies and a fresh one gets its state back; the step table is
+printed. Real papermill runs and real kernels throughout."""
 
 from __future__ import annotations
 
@@ -58,6 +59,18 @@ def _run_cells(kernel: Kernel, cells: list[str], say: Callable[[str], None]) -> 
     return None
 
 
+def _batch(notebook: Path, say: Callable[[str], None]) -> bool:
+    from .batch import CellOutcome, run_notebook
+
+    def progress(outcome: CellOutcome) -> None:
+        detail = f"  {outcome.error}" if outcome.error else ""
+        say(f"   {outcome.step:<10} {outcome.outcome:<9} {outcome.seconds:5.1f} s{detail}")
+
+    result = run_notebook(notebook, notebook.with_name("demo.out.ipynb"), {}, progress=progress)
+    say(f"   -> {'succeeded' if result.ok else 'failed'} in {result.seconds:.1f} s")
+    return result.ok
+
+
 def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) -> int:
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="mn-demo-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -65,35 +78,34 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
     shutil.copyfile(demo_notebook(), notebook)
     shutil.rmtree(work / "demo.mn", ignore_errors=True)
     cells = [c for c in _cells(notebook) if not c.startswith("%mn_status")]
-    env = {"JPY_SESSION_NAME": str(notebook)}
     say(f"mirrorneuron_nb demo in {work}\n")
 
     (work / OUTAGE_FLAG).touch()
-    say("1. Run the notebook during a (simulated) API outage:")
-    kernel = Kernel(work, env=env)
+    say("1. A batch run (`mn-nb run demo.ipynb`, papermill underneath) during an API outage:")
+    if _batch(notebook, say):
+        say("the outage did not make the run fail: demo notebook changed?")
+        return 1
+    (work / OUTAGE_FLAG).unlink()
+    say("\n2. The API is back. The same command again resumes at the failed step:")
+    if not _batch(notebook, say):
+        return 1
+
+    say("\n3. Interactive: a kernel on the notebook runs its cells, then dies (SIGKILL),")
+    say("   as after an OOM kill. A fresh kernel gets its state back with %mn_resume:")
+    kernel = Kernel(work, env={"JPY_SESSION_NAME": str(notebook)})
     try:
-        failed = _run_cells(kernel, cells, say)
-        if failed is None:
-            say("the outage did not make the run fail: demo notebook changed?")
+        if _run_cells(kernel, cells, say) is not None:
             return 1
-        say("\n2. The kernel dies (SIGKILL), as after an OOM kill.")
         kernel.kill()
-        (work / OUTAGE_FLAG).unlink()
-        say("   The API is back. A fresh kernel resumes from the last good step:\n")
         kernel.revive()
         kernel.run("%load_ext mirrorneuron_nb")
         began = time.perf_counter()
         report = kernel.run("%mn_resume")
-        say("   " + report.stdout.strip().replace("\n", "\n   "))
-        say(f"   (resume took {time.perf_counter() - began:.2f} s round trip)\n")
-        say("3. Continue from the failed step:")
-        if _run_cells(kernel, cells[failed:], say) is not None:
-            return 1
-        say("\n4. Run the whole notebook again: nothing that succeeded runs twice:")
-        kernel.restart()
-        if _run_cells(kernel, cells, say) is not None:
-            return 1
-        say("\n5. The step table (also: %mn_status in the notebook):\n")
+        say("\n   " + report.stdout.strip().replace("\n", "\n   "))
+        say(f"   (round trip {time.perf_counter() - began:.2f} s)")
+        check = kernel.run("print(f'{len(targets)} targets, df has {len(df):,} rows')")
+        say("   >>> after resume: " + check.stdout.strip())
+        say("\n4. The step table (mn-nb status demo.ipynb, or %mn_status in the notebook):\n")
         say(kernel.run("%mn_status").stdout.rstrip())
     finally:
         kernel.shutdown()
