@@ -29,7 +29,7 @@ class CellOutcome:
 
     step: str
     outcome: str
-    """'restored', 'ran' or 'failed'."""
+    """'restored', 'ran', 'failed', 'awaiting_approval' or 'rejected'."""
     seconds: float
     error: str | None = None
 
@@ -71,6 +71,8 @@ class BatchResult:
     seconds: float
     failed_step: str | None = None
     error: str | None = None
+    outcome: str | None = None
+    """For a run that did not succeed: the stopping step's outcome."""
 
 
 def run_notebook(
@@ -90,7 +92,7 @@ def run_notebook(
     failed: list[CellOutcome] = []
 
     def on_cell(outcome: CellOutcome) -> None:
-        if outcome.outcome == "failed":
+        if outcome.outcome in ("failed", "awaiting_approval", "rejected"):
             failed.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -110,5 +112,12 @@ def run_notebook(
     except PapermillExecutionError as exc:
         step = failed[0].step if failed else None
         error = failed[0].error if failed and failed[0].error else f"{exc.ename}: {exc.evalue}"
-        return BatchResult(False, output, time.perf_counter() - began, step, error)
+        return BatchResult(
+            False,
+            output,
+            time.perf_counter() - began,
+            step,
+            error,
+            failed[0].outcome if failed else "failed",
+        )
     return BatchResult(True, output, time.perf_counter() - began)

@@ -21,6 +21,7 @@ from .store import Store
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_AWAITING_APPROVAL = 3
 
 
 class CliError(MirrorNeuronError):
@@ -108,6 +109,14 @@ def _run(args: argparse.Namespace) -> int:
         print(status_table(step_views(store, notebook)))
     finally:
         store.close()
+    if not result.ok and result.outcome == "awaiting_approval":
+        print(
+            f"mn-nb: run paused at step {result.failed_step!r}, which awaits approval. "
+            f"Approve it with `mn-nb approve {notebook.name} {result.failed_step}` "
+            "(or --reject), then run the same command again.",
+            file=sys.stderr,
+        )
+        return EXIT_AWAITING_APPROVAL
     if not result.ok:
         where = f"step {result.failed_step!r}" if result.failed_step else "a cell"
         print(
@@ -206,6 +215,25 @@ def _gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _approve(args: argparse.Namespace) -> int:
+    import getpass
+
+    notebook = _notebook(args.notebook)
+    store = _open(notebook, readonly=False)
+    try:
+        decision = store.decide(args.step, not args.reject, getpass.getuser(), args.note)
+    finally:
+        store.close()
+    verb = "approved" if decision.status == "approved" else "rejected"
+    follow = (
+        "the next run proceeds past the gate"
+        if verb == "approved"
+        else "it and later steps will not run (mn-nb reset to ask again)"
+    )
+    print(f"mn-nb: step {args.step!r} {verb} by {decision.decided_by}: {follow}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -236,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Execute NOTEBOOK with papermill. Steps that already succeeded with the same "
         "code and inputs are restored from the sidecar, not re-executed; parameters "
         "are inputs, so changing one re-runs only the steps that read it. Exits 0 "
-        "on success, 1 naming the failed step, 2 on bad input.",
+        "on success, 1 naming the failed step, 2 on bad input, 3 when the run stopped at "
+        "a step awaiting approval.",
     )
     run.add_argument("notebook", help=nb_help)
     run.add_argument(
@@ -324,13 +353,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gc.set_defaults(func=_gc)
 
+    approve = _command(
+        sub,
+        "approve",
+        "approve (or reject) a step waiting at its gate",
+        "Decide on a step run with --approve QUESTION that is waiting: approve it so the "
+        "next run proceeds past the gate, or --reject it so it and the steps after it do "
+        "not run.",
+    )
+    approve.add_argument("notebook", help=nb_help)
+    approve.add_argument("step", help="the step awaiting approval")
+    approve.add_argument("--reject", action="store_true", help="reject instead of approve")
+    approve.add_argument("--note", metavar="TEXT", help="a note recorded with the decision")
+    approve.set_defaults(func=_approve)
+
     demo = _command(
         sub,
         "demo",
-        "run the demo: a run that fails midway, a kernel crash, resume",
-        "Run notebooks/demo.ipynb in a real kernel: it fails midway, the kernel "
-        "is killed, a new kernel resumes, the run finishes, and the step table is "
-        "printed.",
+        "run the demo: a run that fails midway and resumes",
+        "Run notebooks/demo.ipynb: a batch run fails midway during a simulated API outage "
+        "and the next run resumes at the failed step; then a kernel is killed and a fresh "
+        "one gets its state back with %%mn_resume; the step table is printed.",
     )
     demo.add_argument("--dir", help="working directory (default: a new temporary one)")
     demo.set_defaults(func=_demo)

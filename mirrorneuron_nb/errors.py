@@ -58,3 +58,27 @@ class UntrustedCheckpoint(CheckpointUnavailable):
 
 class NotCheckpointable(MirrorNeuronError):
     """A value cannot be serialized; the reason names what is wrong with it."""
+
+
+class StepStopped(Exception):
+    """A gate stopped the cell on purpose. Shown as its message alone (no traceback); the
+    cell still ends in an error so "Run All" and batch runs stop at it."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ApprovalRequired(StepStopped):
+    """The step waits for a human's decision before its body runs."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class StepRejected(StepStopped):
+    """A human rejected the step (or an earlier one): it and later steps do not run."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step

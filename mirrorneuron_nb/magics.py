@@ -13,8 +13,9 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from .errors import MirrorNeuronError
 from .notebook import validate_name
+from .policy import StepOptions
 from .resume import resume
-from .runner import StepOptions, run_step
+from .runner import run_step
 from .session import KernelSession
 from .status import status_table, step_views
 
@@ -25,6 +26,14 @@ def _usage_errors() -> Iterator[None]:
         yield
     except MirrorNeuronError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _unquote(text: str | None) -> str | None:
+    """IPython splits magic arguments without removing quotes: `--approve "Go?"` arrives
+    as '"Go?"'. Drop one surrounding pair."""
+    if text is not None and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
 
 
 def _names(text: str | None, option: str) -> tuple[str, ...]:
@@ -47,23 +56,89 @@ class MirrorNeuronMagics(Magics):
     @argument("--force", action="store_true", help="run even if a checkpoint matches")
     @argument("--outputs", metavar="A,B", help="checkpoint exactly these variables")
     @argument("--after", metavar="A,B", help="upstream steps the data flow does not reveal")
+    @argument(
+        "--retries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="further attempts after a failure (default 0)",
+    )
+    @argument(
+        "--backoff",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds to wait before the first retry (default 1)",
+    )
+    @argument(
+        "--backoff-factor",
+        type=float,
+        default=2.0,
+        metavar="F",
+        help="multiply the wait by F after each failed attempt (default 2)",
+    )
+    @argument(
+        "--max-backoff",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="never wait longer than S seconds between attempts (default 300)",
+    )
+    @argument(
+        "--retry-on",
+        metavar="EXC,EXC",
+        help="retry only these exception classes (default: any Exception)",
+    )
+    @argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="fail an attempt that runs longer than S seconds (TimeoutError)",
+    )
+    @argument(
+        "--once",
+        action="store_true",
+        help="a side effect: never run again once it succeeded (until reset)",
+    )
+    @argument(
+        "--approve",
+        metavar="QUESTION",
+        help="ask a human before the body runs (buttons; mn-nb approve in batch)",
+    )
+    @argument(
+        "--kind",
+        default="compute",
+        metavar="KIND",
+        help="compute, llm, tool or human: recorded and shown",
+    )
     @cell_magic
     def mn_step(self, line: str, cell: str) -> Any:
         """Run this cell as a named, checkpointed step.
 
         If the step already succeeded with the same code and inputs, its variables are
-        restored and its outputs replayed instead of running it again.
+        restored and its outputs replayed instead of running it again. Retries, timeouts,
+        once-only side effects and approval gates are options.
         """
         __tracebackhide__ = True
         args = parse_argstring(self.mn_step, line)
-        outputs = _names(args.outputs, "--outputs") if args.outputs is not None else None
-        options = StepOptions(
-            force=args.force, outputs=outputs, after=_names(args.after, "--after")
-        )
         with _usage_errors():
+            options = StepOptions(
+                force=args.force,
+                outputs=_names(args.outputs, "--outputs") if args.outputs is not None else None,
+                after=_names(args.after, "--after"),
+                retries=args.retries,
+                backoff=args.backoff,
+                backoff_factor=args.backoff_factor,
+                max_backoff=args.max_backoff,
+                retry_on=_names(args.retry_on, "--retry-on"),
+                timeout=args.timeout,
+                once=args.once,
+                approve=_unquote(args.approve),
+                kind=args.kind,
+            )
             validate_name(args.name)
-            for name in (*(outputs or ()), *options.after):
-                if not name.isidentifier() and name not in options.after:
+            for name in options.outputs or ():
+                if not name.isidentifier():
                     raise UsageError(f"--outputs: {name!r} is not a variable name")
             result = run_step(self.session, args.name, cell, options)
         return result.value

@@ -17,6 +17,9 @@ class StepStatus(str, enum.Enum):
     cached = "cached"
     failed = "failed"
     interrupted = "interrupted"
+    retrying = "retrying"
+    awaiting_approval = "awaiting_approval"
+    rejected = "rejected"
     stale = "stale"
 
     @property
@@ -102,6 +105,20 @@ class Checkpoint(Record):
     inputs: dict[str, str] = Field(default_factory=dict)
     outputs: list[dict[str, Any]] = Field(default_factory=list)
     size: int = 0
+
+
+class Approval(Record):
+    id: int
+    step: str
+    question: str
+    status: str
+    """pending, approved or rejected."""
+    requested_at: float
+    run_id: str | None = None
+    decided_at: float | None = None
+    decided_by: str | None = None
+    note: str | None = None
+    consumed: bool = False
 
 
 class Event(Record):

@@ -82,7 +82,11 @@ def _outcome(sidecar: Path, name: str, cell: Any, duration: float) -> CellOutcom
             step = store.step(name)
         finally:
             store.close()
-    if errors or (step is not None and step.status.value == "failed"):
+    status = step.status.value if step is not None else None
+    if status in ("awaiting_approval", "rejected"):
+        assert step is not None
+        return CellOutcome(name, status, duration, step.error)
+    if errors or status == "failed":
         error = (
             step.error
             if step is not None and step.error

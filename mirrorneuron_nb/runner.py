@@ -9,16 +9,19 @@ import time
 import traceback
 import types
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from . import persist
+from . import gates, persist
 from .analysis import analyze
-from .capture import capture, flush_inline_figures, replay
+from .capture import OutputRecorder, capture, flush_inline_figures, replay
 from .errors import CheckpointUnavailable, InvalidInput, NotCheckpointable
 from .hashing import text_digest
-from .models import Checkpoint, VarEntry
+from .models import Attempt, Checkpoint, VarEntry
 from .notebook import code_hash as notebook_code_hash
 from .notebook import validate_name
+from .policy import StepOptions, deadline, resolve_exceptions, retryable
+from .recording import recording
 from .render import format_bytes, format_duration, format_when
 from .session import KernelSession
 from .snapshot import (
@@ -32,21 +35,6 @@ from .snapshot import (
 from .store import NewCheckpoint, StepStart
 
 _MISSING = object()
-
-
-@dataclass(frozen=True)
-class StepOptions:
-    force: bool = False
-    outputs: tuple[str, ...] | None = None
-    """Checkpoint exactly these names instead of the detected ones."""
-    after: tuple[str, ...] = ()
-    """Upstream steps the data flow does not reveal."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "outputs": list(self.outputs) if self.outputs is not None else None,
-            "after": list(self.after),
-        }
 
 
 @dataclass
@@ -65,8 +53,10 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     ns: dict[str, Any] = shell.user_ns
     code = shell.transform_cell(body)
     analysis = analyze(code)
-    # Validate --after before anything is recorded: bad input changes nothing.
+    # Validate everything the options name before anything is recorded: bad input
+    # changes nothing.
     after = {a: _after_marker(session, a) for a in options.after}
+    retry_on = resolve_exceptions(options.retry_on, ns)
     session.claim(name)
     store = session.store
     run_id = session.ensure_run()
@@ -78,7 +68,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
         name,
         code_hash,
         json.dumps(inputs, sort_keys=True),
-        json.dumps(options.as_dict(), sort_keys=True),
+        json.dumps(options.cache_dict(), sort_keys=True),
         json.dumps(after),
     )
     start = StepStart(
@@ -91,24 +81,33 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
         position=session.notebook_positions().get(name),
     )
 
+    gates.check_upstream(store, start)
+    previous = store.step(name) if options.once else None
+    if gates.once_gate(previous, options):
+        assert previous is not None and previous.checkpoint_id is not None
+        checkpoint = store.checkpoint(previous.checkpoint_id)
+        hit = _serve_from_checkpoint(session, start, checkpoint) if checkpoint else None
+        if hit is None:
+            raise InvalidInput(
+                f"step {name!r} is --once and already succeeded, but its checkpoint cannot be "
+                f"restored; it is not run again (reset it to run it)"
+            )
+        return hit
     if not (options.force or session.force_all):
         found = store.find_checkpoint(name, cache_key)
         if found is not None:
             hit = _serve_from_checkpoint(session, start, found)
             if hit is not None:
                 return hit
+    if options.approve is not None:
+        gates.approval_gate(
+            store, run_id, start, options.approve, session.batch, session.location.notebook
+        )
 
-    attempt = store.begin_attempt(run_id, start)
     before = {k: id(v) for k, v in ns.items()}
-    began = time.perf_counter()
-    try:
-        with capture(shell) as recorder:
-            value = _execute(shell, code, body, analysis.last_expression)
-            flush_inline_figures()
-    except BaseException as exc:
-        store.fail_attempt(attempt, _one_line(exc), "".join(traceback.format_exception(exc)))
-        raise
-    duration = time.perf_counter() - began
+    value, recorder, attempt, duration = _attempts(
+        session, start, run_id, code, body, analysis.last_expression, options, retry_on
+    )
     outputs = list(recorder.outputs)
     if value is not None:
         data, metadata = shell.display_formatter.format(value)
@@ -155,6 +154,62 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     return result
 
 
+def _attempts(
+    session: KernelSession,
+    start: StepStart,
+    run_id: str,
+    code: str,
+    body: str,
+    last_expression: bool,
+    options: StepOptions,
+    retry_on: tuple[type, ...],
+) -> tuple[Any, OutputRecorder, Attempt, float]:
+    """Run the body until an attempt succeeds or the retry policy gives up. Every attempt
+    is recorded (intent before, outcome after), whatever happens."""
+    __tracebackhide__ = True
+    store, shell = session.store, session.shell
+    total = options.retries + 1
+    number = 0
+    while True:
+        number += 1
+        attempt = store.begin_attempt(run_id, start)
+        began = time.perf_counter()
+        try:
+            with (
+                capture(shell) as recorder,
+                # Durable calls the body makes are journaled as this attempt's calls.
+                recording(
+                    store,
+                    run_id=run_id,
+                    attempt_id=attempt.id,
+                    step=start.name,
+                    namespace=shell.user_ns,
+                ),
+                deadline(options.timeout),
+            ):
+                value = _execute(shell, code, body, last_expression)
+                flush_inline_figures()
+            return value, recorder, attempt, time.perf_counter() - began
+        except BaseException as exc:
+            store.fail_attempt(attempt, _one_line(exc), user_traceback(exc))
+            if number >= total or not retryable(exc, retry_on):
+                raise
+            delay = options.delay(number)
+            store.mark_retrying(attempt, delay, total)
+            _warn(
+                f"mn_step {start.name}: attempt {number}/{total} failed ({_one_line(exc)}); "
+                f"attempt {number + 1}/{total} in {delay:.1f} s..."
+            )
+            try:
+                time.sleep(delay)
+            except BaseException as stop:
+                # Interrupted while waiting: the step ends failed, not "retrying" forever.
+                store.fail_attempt(
+                    attempt, f"{_one_line(exc)} (retry cancelled: {type(stop).__name__})", ""
+                )
+                raise
+
+
 def _input_names(session: KernelSession, reads: frozenset[str], ns: dict[str, Any]) -> set[str]:
     """Reads that exist, plus the globals that notebook-defined functions among them use."""
     out: set[str] = set()
@@ -167,6 +222,10 @@ def _input_names(session: KernelSession, reads: frozenset[str], ns: dict[str, An
         value = ns[name]
         if isinstance(value, types.FunctionType) and value.__module__ == "__main__":
             pending.extend(n for n in _code_globals(value.__code__) if n in ns)
+            # A decorated function (@mn.durable, functools.wraps): the wrapped code's globals.
+            wrapped = getattr(value, "__wrapped__", None)
+            if isinstance(wrapped, types.FunctionType):
+                pending.extend(n for n in _code_globals(wrapped.__code__) if n in ns)
     return out
 
 
@@ -311,6 +370,17 @@ def _serve_from_checkpoint(
             f"use --force to run the step again"
         )
     return StepResult(start.name, cached=True, saved=list(loaded), unsaved=unsaved)
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback as the user thinks of it: their cell's frames, not ours."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -38,6 +38,8 @@ class KernelSession:
         self.interrupted: list[str] = []
         # A batch run started with --fresh executes every step, whatever its checkpoints.
         self.force_all = os.environ.get(FORCE_ENV) == "1"
+        # Batch runs stop at approval gates with a command to run; interactive ones ask.
+        self.batch = os.environ.get(RUN_KIND_ENV) == "batch"
         shell.events.register("pre_run_cell", self._pre_run_cell)
 
     def _pre_run_cell(self, info: Any) -> None:

@@ -5,6 +5,7 @@ Shared by %mn_status, the CLI and the server, so all three say the same thing.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from .models import Checkpoint, Step, StepStatus, VarEntry
 from .notebook import code_hash, step_cells
 from .render import format_bytes, format_duration, format_when, table
 from .store import Store, pid_alive
+from .store.journal import CallCounts, execution_counts
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,18 @@ class StepView:
     stale_reason: str | None
     in_notebook: bool
     unsaved: tuple[str, ...] = ()
+    kind: str = "compute"
+    once: bool = False
+    approval: str | None = None
+    """The question of a step waiting at its approval gate."""
     """Variables of the current checkpoint that could not be saved (with reasons)."""
+    durable_recorded: int = 0
+    """Durable calls of the step's current execution (or of the one that made its
+    checkpoint) that completed and are recorded."""
+    durable_failed: int = 0
+    """Durable calls of that execution that raised (they run again on a re-run)."""
+    durable_unsaved: int = 0
+    """Durable calls of that execution whose result could not be recorded."""
 
 
 def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
@@ -45,6 +58,7 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
     order = sorted(steps, key=lambda s: position.get(s.name, 10**6 + (s.position or 0)))
     views: list[StepView] = []
     runs = {r.id: r for r in store.runs()}
+    journaled = _has_journal(store)
     for s in order:
         status = s.status
         if status is StepStatus.running:
@@ -65,6 +79,7 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
             )
             if reason is not None:
                 status = StepStatus.stale
+        calls = _durable_counts(store, s, journaled)
         views.append(
             StepView(
                 name=s.name,
@@ -77,6 +92,14 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
                 error=s.error,
                 stale_reason=reason,
                 in_notebook=not cells or s.name in position,
+                durable_recorded=calls.succeeded,
+                durable_failed=calls.failed,
+                durable_unsaved=calls.unsaved,
+                kind=str(s.options.get("kind") or "compute"),
+                once=bool(s.options.get("once")),
+                approval=s.options.get("approve")
+                if status is StepStatus.awaiting_approval
+                else None,
                 unsaved=tuple(
                     f"{v.name} ({v.error})"
                     for v in variables.get(s.name, [])
@@ -96,6 +119,40 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
             )
     views.sort(key=lambda v: (not v.in_notebook, v.position if v.position is not None else 10**6))
     return views
+
+
+def _has_journal(store: Store) -> bool:
+    """A read-only store may be a sidecar from before durable calls existed."""
+    found = store.conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='durable_calls'"
+    ).fetchone()
+    return found is not None
+
+
+def _durable_counts(store: Store, step: Step, journaled: bool) -> CallCounts:
+    if not journaled:
+        return CallCounts()
+    # A good step shows the execution that made its checkpoint (that journal is closed);
+    # any other step shows its open journal, the calls a re-run would replay.
+    checkpoint = step.checkpoint_id if step.status.good else None
+    try:
+        return execution_counts(store.conn, step.name, checkpoint)
+    except sqlite3.Error:
+        return CallCounts()
+
+
+def durable_summary(view: StepView) -> str:
+    """E.g. "durable calls: 700 recorded, 2 failed"; empty when the step made none."""
+    parts = [
+        f"{n} {what}"
+        for n, what in (
+            (view.durable_recorded, "recorded"),
+            (view.durable_failed, "failed"),
+            (view.durable_unsaved, "not recorded"),
+        )
+        if n
+    ]
+    return "durable calls: " + ", ".join(parts) if parts else ""
 
 
 def _stale_reason(
@@ -125,17 +182,29 @@ def _stale_reason(
     return None
 
 
+def _label(v: StepView) -> str:
+    tags = [t for t in (v.kind if v.kind != "compute" else "", "once" if v.once else "") if t]
+    label = f"{v.name} [{', '.join(tags)}]" if tags else v.name
+    return label if v.in_notebook else f"{label} (cell deleted)"
+
+
 def status_table(views: list[StepView]) -> str:
     if not views:
         return "no steps yet: mark a cell with %%mn_step NAME"
     rows = []
     for v in views:
         detail = v.error if v.error and not v.status.good else (v.stale_reason or "")
+        if v.approval and not detail:
+            detail = f"asks: {v.approval}"
         if v.unsaved and not detail:
             detail = "not checkpointed: " + ", ".join(u.split(" (")[0] for u in v.unsaved)
+        durable = durable_summary(v)
+        if durable:
+            # The detail column is cut at 80 characters: keep the counts visible.
+            detail = f"{detail[: 78 - len(durable)]}; {durable}" if detail else durable
         rows.append(
             [
-                v.name if v.in_notebook else f"{v.name} (cell deleted)",
+                _label(v),
                 v.status.value,
                 format_duration(v.duration),
                 str(v.attempts),

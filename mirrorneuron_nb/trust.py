@@ -6,10 +6,13 @@ this user's key. The key lives outside the notebook folder, in the Jupyter data 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,24 +28,37 @@ def key_path() -> Path:
     return Path(jupyter_data_dir()) / "mirrorneuron_nb" / "signing.key"
 
 
+_key_lock = threading.Lock()
+
+
 @lru_cache(maxsize=4)
 def _load_key(path: Path) -> bytes:
-    try:
+    # Durable calls sign from worker threads: one thread creates the key, the others wait.
+    with _key_lock:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written in full under a temporary name, then linked into place: another process
+        # never reads a half-written key, and two creating it at once agree on the first.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            except OSError:  # a filesystem without hard links: rename, unless one landed
+                if not path.exists():
+                    os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    # O_EXCL: two kernels creating the key at once agree on whichever landed first.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return key
 
 
 def signing_key() -> bytes:

@@ -95,6 +95,46 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_step ON events(step, id);
     """,
+    # 2: durable calls inside steps, approval gates
+    """
+    CREATE TABLE durable_calls(
+        id INTEGER PRIMARY KEY,
+        step TEXT NOT NULL,
+        open INTEGER NOT NULL DEFAULT 1,
+        function TEXT NOT NULL,
+        call_key TEXT NOT NULL,
+        occurrence INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        run_id TEXT,
+        attempt_id INTEGER,
+        started_at REAL NOT NULL,
+        duration REAL,
+        type_name TEXT,
+        serializer TEXT,
+        size INTEGER NOT NULL DEFAULT 0,
+        header BLOB,
+        stream_blob TEXT,
+        buffers TEXT NOT NULL DEFAULT '[]',
+        signature TEXT,
+        error TEXT
+    );
+    CREATE UNIQUE INDEX durable_calls_open ON durable_calls(step, call_key, occurrence)
+        WHERE open = 1 AND status = 'succeeded';
+    CREATE INDEX durable_calls_step ON durable_calls(step, open);
+    CREATE TABLE approvals(
+        id INTEGER PRIMARY KEY,
+        step TEXT NOT NULL,
+        question TEXT NOT NULL,
+        status TEXT NOT NULL,
+        requested_at REAL NOT NULL,
+        run_id TEXT,
+        decided_at REAL,
+        decided_by TEXT,
+        note TEXT,
+        consumed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX approvals_step ON approvals(step, id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

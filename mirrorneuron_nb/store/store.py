@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SidecarError, UnknownStep
-from ..models import Attempt, Checkpoint, Event, Run, Step, StepStatus, VarEntry
+from ..models import Approval, Attempt, Checkpoint, Event, Run, Step, StepStatus, VarEntry
+from . import journal
 from .blobs import BlobStore
 from .connection import BUSY_TIMEOUT_MS, connect, write_txn
 from .schema import check_version, migrate
@@ -165,6 +166,15 @@ class Store:
         ).fetchall()
         return [_step(r) for r in rows]
 
+    def rejected_before(self, position: int) -> str | None:
+        """The first rejected step earlier in notebook order, if any (one indexed query: it
+        runs before every step)."""
+        row = self.conn.execute(
+            "SELECT name FROM steps WHERE status=? AND position < ? ORDER BY position LIMIT 1",
+            (StepStatus.rejected.value, position),
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def set_positions(self, positions: dict[str, int]) -> None:
         with write_txn(self.conn) as c:
             c.executemany(
@@ -194,7 +204,8 @@ class Store:
                 " cell_id=COALESCE(excluded.cell_id, steps.cell_id), code=excluded.code,"
                 " code_hash=excluded.code_hash, status=excluded.status, options=excluded.options,"
                 " run_id=excluded.run_id,"
-                " attempts=CASE WHEN steps.run_id = excluded.run_id AND steps.status = 'failed'"
+                " attempts=CASE WHEN steps.run_id = excluded.run_id"
+                " AND steps.status IN ('failed', 'retrying')"
                 "   THEN steps.attempts + 1 ELSE 1 END,"
                 " started_at=excluded.started_at, ended_at=NULL, duration=NULL, error=NULL,"
                 " traceback=NULL, updated_at=excluded.updated_at",
@@ -321,6 +332,14 @@ class Store:
                 " traceback=NULL, updated_at=? WHERE name=?",
                 (StepStatus.succeeded.value, checkpoint_id, now, new.duration, now, attempt.step),
             )
+            # A successful run uses up the approval that let it through.
+            c.execute(
+                "UPDATE approvals SET consumed=1 WHERE step=? AND status='approved'",
+                (attempt.step,),
+            )
+            # The execution is over: its durable calls are kept but never replayed again,
+            # so a forced or changed re-run starts an empty journal.
+            journal.close_txn(c, attempt.step)
             unsaved = [v.name for v in new.variables if not v.saved]
             _event_txn(
                 c,
@@ -378,6 +397,105 @@ class Store:
                 {"checkpoint": checkpoint.id, "restored": list(restored)},
             )
 
+    def mark_retrying(self, attempt: Attempt, delay: float, total: int) -> None:
+        with write_txn(self.conn) as c:
+            c.execute(
+                "UPDATE steps SET status=?, updated_at=? WHERE name=?",
+                (StepStatus.retrying.value, time.time(), attempt.step),
+            )
+            _event_txn(
+                c,
+                attempt.run_id,
+                attempt.step,
+                "retrying",
+                {
+                    "attempt": attempt.number,
+                    "next": attempt.number + 1,
+                    "of": total,
+                    "delay": delay,
+                },
+            )
+
+    # -- approvals ----------------------------------------------------------------------
+
+    def approval(self, step: str) -> Approval | None:
+        """The step's latest approval not yet used up by a successful run."""
+        row = self.conn.execute(
+            "SELECT * FROM approvals WHERE step=? AND consumed=0 ORDER BY id DESC LIMIT 1",
+            (step,),
+        ).fetchone()
+        return Approval(**dict(row)) if row else None
+
+    def pending_approvals(self) -> list[Approval]:
+        rows = self.conn.execute(
+            "SELECT * FROM approvals WHERE status='pending' AND consumed=0 ORDER BY id"
+        ).fetchall()
+        return [Approval(**dict(r)) for r in rows]
+
+    def request_approval(self, run_id: str, start: StepStart, question: str) -> Approval:
+        """Park the step at its gate (once: asking again keeps the pending request)."""
+        now = time.time()
+        with write_txn(self.conn) as c:
+            _upsert_step_txn(c, run_id, start, StepStatus.awaiting_approval, now)
+            row = c.execute(
+                "SELECT * FROM approvals WHERE step=? AND consumed=0 AND status='pending'"
+                " ORDER BY id DESC LIMIT 1",
+                (start.name,),
+            ).fetchone()
+            if row is None:
+                cur = c.execute(
+                    "INSERT INTO approvals(step, question, status, requested_at, run_id)"
+                    " VALUES (?,?,?,?,?)",
+                    (start.name, question, "pending", now, run_id),
+                )
+                _event_txn(c, run_id, start.name, "awaiting_approval", {"question": question})
+                row = c.execute("SELECT * FROM approvals WHERE id=?", (cur.lastrowid,)).fetchone()
+            return Approval(**dict(row))
+
+    def decide(
+        self, step: str, approve: bool, by: str, note: str | None, run_id: str | None = None
+    ) -> Approval:
+        """Approve or reject the step's pending request."""
+        now = time.time()
+        status = "approved" if approve else "rejected"
+        with write_txn(self.conn) as c:
+            row = c.execute(
+                "SELECT id FROM approvals WHERE step=? AND consumed=0 AND status='pending'"
+                " ORDER BY id DESC LIMIT 1",
+                (step,),
+            ).fetchone()
+            if row is None:
+                raise UnknownStep(f"step {step!r} is not awaiting approval")
+            c.execute(
+                "UPDATE approvals SET status=?, decided_at=?, decided_by=?, note=? WHERE id=?",
+                (status, now, by, note, row["id"]),
+            )
+            if not approve:
+                c.execute(
+                    "UPDATE steps SET status=?, error=?, updated_at=? WHERE name=?",
+                    (
+                        StepStatus.rejected.value,
+                        f"rejected by {by}" + (f": {note}" if note else ""),
+                        now,
+                        step,
+                    ),
+                )
+            _event_txn(c, run_id, step, status, {"by": by, "note": note})
+            found = c.execute("SELECT * FROM approvals WHERE id=?", (row["id"],)).fetchone()
+            return Approval(**dict(found))
+
+    def mark_rejected(self, run_id: str, start: StepStart, approval: Approval) -> None:
+        with write_txn(self.conn) as c:
+            _upsert_step_txn(c, run_id, start, StepStatus.rejected, time.time())
+            c.execute(
+                "UPDATE steps SET error=? WHERE name=?",
+                (
+                    f"rejected by {approval.decided_by}"
+                    + (f": {approval.note}" if approval.note else ""),
+                    start.name,
+                ),
+            )
+
     def reset(self, names: Sequence[str] | None, run_id: str | None = None) -> list[str]:
         """Drop checkpoints so the steps run again. None means every step."""
         with write_txn(self.conn) as c:
@@ -389,6 +507,8 @@ class Store:
             now = time.time()
             for name in targets:
                 c.execute("DELETE FROM checkpoints WHERE step=?", (name,))
+                journal.delete_open_txn(c, name)
+                c.execute("UPDATE approvals SET consumed=1 WHERE step=?", (name,))
                 c.execute(
                     "UPDATE steps SET status=?, checkpoint_id=NULL, error=NULL, traceback=NULL,"
                     " attempts=0, updated_at=? WHERE name=?",
@@ -422,7 +542,10 @@ class Store:
                 )
                 dropped = cur.rowcount
             referenced: set[str] = set()
-            for row in c.execute("SELECT stream_blob, buffers FROM checkpoint_vars"):
+            for row in c.execute(
+                "SELECT stream_blob, buffers FROM checkpoint_vars"
+                " UNION ALL SELECT stream_blob, buffers FROM durable_calls"
+            ):
                 if row["stream_blob"]:
                     referenced.add(row["stream_blob"])
                 referenced.update(key for key, _ in json.loads(row["buffers"]))
@@ -530,3 +653,29 @@ def pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _upsert_step_txn(
+    c: sqlite3.Connection, run_id: str, start: StepStart, status: StepStatus, now: float
+) -> None:
+    """Record a step that reached a state without an attempt (a gate, a rejection)."""
+    c.execute(
+        "INSERT INTO steps(name, position, cell_id, code, code_hash, status, options, run_id,"
+        " attempts, updated_at) VALUES (?,?,?,?,?,?,?,?,0,?)"
+        " ON CONFLICT(name) DO UPDATE SET status=excluded.status,"
+        " position=COALESCE(excluded.position, steps.position),"
+        " cell_id=COALESCE(excluded.cell_id, steps.cell_id), code=excluded.code,"
+        " code_hash=excluded.code_hash, options=excluded.options, run_id=excluded.run_id,"
+        " error=NULL, updated_at=excluded.updated_at",
+        (
+            start.name,
+            start.position,
+            start.cell_id,
+            start.code,
+            start.code_hash,
+            status.value,
+            json.dumps(start.options),
+            run_id,
+            now,
+        ),
+    )
