@@ -29,3 +29,38 @@ def unload_ipython_extension(ipython: Any) -> None:
     if session is not None:
         session.close()
         delattr(ipython, _SESSION_ATTR)
+
+
+# -- public API, imported on first use so `import mirrorneuron_nb` stays light -------------
+# (The module is not named `durable`: importing a submodule binds its name on the package,
+# which would shadow the `durable` decorator.)
+
+_LAZY = {"durable": "durable_calls", "call": "durable_calls"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+# -- Jupyter discovery hooks: plain data, nothing imported until the server loads us ------
+
+LABEXTENSION_NAME = "mirrorneuron-nb"
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "mirrorneuron_nb.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": LABEXTENSION_NAME}]

@@ -1,8 +1,30 @@
 #!/usr/bin/env bash
 # Create .venv and install mirrorneuron_nb with everything the tests and demo need.
+#
+# `pip install -e .` also builds the JupyterLab extension (labextension/ -> a prebuilt
+# extension inside the package, see pyproject.toml): that needs Node.js 20+ and the npm
+# registry; it is skipped when the built output is newer than labextension/src.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "setup: Node.js 20+ is needed to build the JupyterLab extension (labextension/)" >&2
+  exit 1
+fi
+
+# The browser tests drive Debian's chromium (a browser download is not possible here).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: /usr/bin/chromium is missing; the browser tests need it:" \
+      "sudo apt-get install -y chromium" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi

@@ -1,0 +1,180 @@
+"""Request and response bodies of the REST API. Every answer is built from these models,
+so what the panel receives is validated on the way out.
+
+The TypeScript twins live in labextension/src/api.ts; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..notebook import NAME_RE
+
+# Every status the panel knows how to draw. The core's StepStatus is a subset (a test
+# checks it); the others are states the design names that the core may record later.
+StatusName = Literal[
+    "pending",
+    "running",
+    "succeeded",
+    "cached",
+    "failed",
+    "retrying",
+    "interrupted",
+    "stale",
+    "awaiting_approval",
+    "rejected",
+]
+
+STEP_NAME = NAME_RE.pattern
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+class NotebookQuery(ApiModel):
+    path: str = Field(min_length=1, description="notebook path relative to the server root")
+
+
+class StepsQuery(NotebookQuery):
+    since: str | None = Field(default=None, description="token of the last answer the client holds")
+
+
+class StepQuery(NotebookQuery):
+    name: str = Field(pattern=STEP_NAME)
+
+
+class EventsQuery(NotebookQuery):
+    after: int = Field(default=0, ge=0, description="return events with a larger id")
+    limit: int = Field(default=100, ge=1, le=500)
+    step: str | None = Field(default=None, pattern=STEP_NAME)
+
+
+class ResetRequest(NotebookQuery):
+    name: str = Field(pattern=STEP_NAME)
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+class ErrorBody(ApiModel):
+    code: str
+    message: str
+
+
+class StepRow(ApiModel):
+    name: str
+    status: StatusName
+    position: int | None
+    duration: float | None = Field(description="seconds")
+    attempts: int
+    checkpoint_bytes: int | None
+    last_run: float | None = Field(description="unix time")
+    error: str | None = Field(description="one line; the traceback is in /step")
+    stale_reason: str | None
+    in_notebook: bool
+    unsaved: list[str] = Field(description="variables not checkpointed, with the reason")
+
+
+class Summary(ApiModel):
+    total: int = Field(description="steps in the notebook")
+    good: int = Field(description="of those, succeeded or cached")
+    first_unfinished: str | None = Field(description="first step in order that is not good")
+    text: str
+
+
+class StepsResponse(ApiModel):
+    path: str
+    token: str = Field(description="changes whenever anything this answer shows changes")
+    changed: bool = Field(description="false: same token as `since`, nothing else is sent")
+    sidecar: bool = Field(description="false until a step of this notebook has run")
+    steps: list[StepRow] | None = None
+    deleted: list[StepRow] | None = Field(default=None, description="in the sidecar, cell deleted")
+    summary: Summary | None = None
+
+
+class RunInfo(ApiModel):
+    id: str
+    kind: str
+    status: str
+    started_at: float
+    ended_at: float | None
+    pid: int | None
+    host: str | None
+    parameters: dict[str, Any]
+    notebook: str | None
+
+
+class RunsResponse(ApiModel):
+    path: str
+    runs: list[RunInfo]
+
+
+class EventInfo(ApiModel):
+    id: int
+    ts: float
+    run_id: str | None
+    step: str | None
+    kind: str
+    detail: dict[str, Any]
+
+
+class EventsResponse(ApiModel):
+    path: str
+    events: list[EventInfo]
+    next_after: int = Field(description="pass as `after` to get the next page")
+    has_more: bool
+
+
+class VariableInfo(ApiModel):
+    """Metadata of one checkpointed variable: the value itself is never loaded."""
+
+    name: str
+    type_name: str
+    size: int
+    serializer: str | None
+    saved: bool
+    error: str | None
+
+
+class OutputInfo(ApiModel):
+    output_type: str
+    summary: str
+
+
+class AttemptInfo(ApiModel):
+    number: int
+    run_id: str
+    status: str
+    started_at: float
+    ended_at: float | None
+    error: str | None
+
+
+class CheckpointInfo(ApiModel):
+    id: int
+    created_at: float
+    duration: float
+    size: int
+    inputs: list[str]
+
+
+class StepDetail(ApiModel):
+    path: str
+    step: StepRow
+    traceback: str | None
+    code: str | None
+    checkpoint: CheckpointInfo | None
+    variables: list[VariableInfo]
+    outputs: list[OutputInfo]
+    attempts: list[AttemptInfo]
+
+
+class ResetResponse(ApiModel):
+    path: str
+    reset: list[str]

@@ -1,0 +1,149 @@
+"""HTTP handlers: parse the request into a pydantic model, run the query off the event
+loop, write the answer. Errors of every kind leave through `http_errors.translate`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from . import http_errors, queries
+from .api_models import (
+    ErrorBody,
+    EventsQuery,
+    NotebookQuery,
+    ResetRequest,
+    StepQuery,
+    StepsQuery,
+)
+from .paths import NotebookRef, resolve_notebook
+from .sidecars import Sidecars
+
+SETTINGS_KEY = "mirrorneuron_nb"
+
+Q = TypeVar("Q", bound=BaseModel)
+
+
+class BaseHandler(APIHandler):
+    @property
+    def sidecars(self) -> Sidecars:
+        sidecars: Sidecars = self.settings[SETTINGS_KEY]
+        return sidecars
+
+    @property
+    def root(self) -> Path:
+        return Path(self.settings["server_root_dir"]).expanduser()
+
+    def query(self, model: type[Q]) -> Q:
+        fields = model.model_fields
+        args = {k: self.get_query_argument(k) for k in self.request.query_arguments if k in fields}
+        return model.model_validate(args)
+
+    def notebook(self, path: str) -> NotebookRef:
+        return resolve_notebook(self.root, path)
+
+    async def answer(self, work: Callable[[], BaseModel]) -> None:
+        """Run `work` in a worker thread (SQLite may wait on a lock) and write its result."""
+        try:
+            result = await IOLoop.current().run_in_executor(None, work)
+        except Exception as exc:
+            self.fail(exc)
+            return
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(result.model_dump_json())
+
+    def fail(self, exc: BaseException) -> None:
+        status, body = http_errors.translate(exc)
+        if status >= 500 and body.code == "internal_error":
+            self.log.error("mirrorneuron_nb: %s failed", self.request.path, exc_info=exc)
+        self.write_body(status, body)
+
+    def write_body(self, status: int, body: ErrorBody) -> None:
+        self.clear()
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        if status == 503:
+            self.set_header("Retry-After", str(http_errors.RETRY_AFTER))
+        self.finish(body.model_dump_json())
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # Errors raised before our code runs (auth, XSRF): same JSON shape, no traceback.
+        exc_info = kwargs.get("exc_info")
+        exc = exc_info[1] if exc_info else None
+        if isinstance(exc, web.HTTPError):
+            _, body = http_errors.translate(exc)
+        else:
+            body = http_errors.http_status_body(status_code)
+        self.write_body(status_code, body)
+
+
+class StepsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        try:
+            q = self.query(StepsQuery)
+            nb = self.notebook(q.path)
+        except Exception as exc:
+            self.fail(exc)
+            return
+        await self.answer(lambda: queries.steps_state(self.sidecars, nb, q.since))
+
+
+class RunsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        try:
+            q = self.query(NotebookQuery)
+            nb = self.notebook(q.path)
+        except Exception as exc:
+            self.fail(exc)
+            return
+        await self.answer(lambda: queries.runs_list(self.sidecars, nb))
+
+
+class EventsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        try:
+            q = self.query(EventsQuery)
+            nb = self.notebook(q.path)
+        except Exception as exc:
+            self.fail(exc)
+            return
+        await self.answer(lambda: queries.events_page(self.sidecars, nb, q.after, q.limit, q.step))
+
+
+class StepHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        try:
+            q = self.query(StepQuery)
+            nb = self.notebook(q.path)
+        except Exception as exc:
+            self.fail(exc)
+            return
+        await self.answer(lambda: queries.step_detail(self.sidecars, nb, q.name))
+
+
+class ResetHandler(BaseHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+            q = ResetRequest.model_validate(body)
+            nb = self.notebook(q.path)
+        except json.JSONDecodeError as exc:
+            self.write_body(400, ErrorBody(code="invalid_input", message=f"body: {exc}"))
+            return
+        except Exception as exc:
+            self.fail(exc)
+            return
+        busy = self.sidecars.busy_timeout_ms
+        await self.answer(lambda: queries.reset_step(nb, q.name, busy))

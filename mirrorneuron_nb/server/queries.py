@@ -1,0 +1,287 @@
+"""What each endpoint answers, as plain functions over the sidecar (tests call them directly).
+
+Reads go through `Sidecars` (read-only connections, one snapshot per answer). The only
+write is `reset_step`, through a short-lived writable Store. Checkpoint blobs are never
+opened: variables are described from their metadata rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import NotFound, UnknownStep
+from ..models import StepStatus
+from ..notebook import step_cells
+from ..status import StepView, step_views
+from ..store import Store
+from ..store.store import DB_NAME
+from .api_models import (
+    AttemptInfo,
+    CheckpointInfo,
+    EventInfo,
+    EventsResponse,
+    OutputInfo,
+    ResetResponse,
+    RunInfo,
+    RunsResponse,
+    StepDetail,
+    StepRow,
+    StepsResponse,
+    Summary,
+    VariableInfo,
+)
+from .paths import NotebookRef
+from .sidecars import OpenSidecar, Sidecars, pid_fingerprint, stat_token, translated
+
+GOOD = {StepStatus.succeeded.value, StepStatus.cached.value}
+ATTEMPTS_SHOWN = 20
+PREVIEW_CHARS = 200
+
+
+@contextlib.contextmanager
+def _snapshot(entry: OpenSidecar) -> Iterator[Store]:
+    """One read transaction: every query of an answer sees the same committed state."""
+    conn = entry.store.conn
+    conn.execute("BEGIN")
+    try:
+        yield entry.store
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _row(v: StepView) -> StepRow:
+    return StepRow(
+        name=v.name,
+        status=v.status.value,
+        position=v.position,
+        duration=v.duration,
+        attempts=v.attempts,
+        checkpoint_bytes=v.checkpoint_bytes,
+        last_run=v.last_run,
+        error=v.error,
+        stale_reason=v.stale_reason,
+        in_notebook=v.in_notebook,
+        unsaved=list(v.unsaved),
+    )
+
+
+def _pending_rows(nb: NotebookRef) -> list[StepRow]:
+    rows: dict[str, StepRow] = {}
+    for cell in step_cells(nb.file):
+        rows.setdefault(
+            cell.name,
+            StepRow(
+                name=cell.name,
+                status="pending",
+                position=cell.position,
+                duration=None,
+                attempts=0,
+                checkpoint_bytes=None,
+                last_run=None,
+                error=None,
+                stale_reason=None,
+                in_notebook=True,
+                unsaved=[],
+            ),
+        )
+    return list(rows.values())
+
+
+def summarize(rows: list[StepRow]) -> Summary:
+    total = len(rows)
+    good = sum(1 for r in rows if r.status in GOOD)
+    unfinished = next((r.name for r in rows if r.status not in GOOD), None)
+    text = (
+        f"{good} of {total} steps good"
+        if total
+        else "no steps yet: mark a cell with %%mn_step NAME"
+    )
+    return Summary(total=total, good=good, first_unfinished=unfinished, text=text)
+
+
+def _running_pids(store: Store) -> tuple[int, ...]:
+    running = {s.run_id for s in store.steps() if s.status is StepStatus.running}
+    if not running:
+        return ()
+    return tuple(sorted({r.pid for r in store.runs() if r.id in running and r.pid}))
+
+
+def steps_state(sidecars: Sidecars, nb: NotebookRef, since: str | None) -> StepsResponse:
+    # The token is taken before the data: a commit in between makes the next poll fetch
+    # again (harmless), never hides a change.
+    notebook_token = stat_token(nb.file)
+    with sidecars.reading(nb.sidecar) as entry:
+        if entry is None:
+            token = f"0.{notebook_token}"
+            if since == token:
+                return StepsResponse(path=nb.api_path, token=token, changed=False, sidecar=False)
+            rows = _pending_rows(nb)
+            return StepsResponse(
+                path=nb.api_path,
+                token=token,
+                changed=True,
+                sidecar=False,
+                steps=rows,
+                deleted=[],
+                summary=summarize(rows),
+            )
+        token = ".".join(
+            [
+                str(entry.generation),
+                str(entry.data_version()),
+                notebook_token,
+                pid_fingerprint(entry.watched_pids),
+            ]
+        )
+        if since == token:
+            return StepsResponse(path=nb.api_path, token=token, changed=False, sidecar=True)
+        with _snapshot(entry) as store:
+            views = step_views(store, nb.file)
+            pids = _running_pids(store)
+        if pids != entry.watched_pids:
+            entry.watched_pids = pids
+            token = ".".join([*token.split(".")[:3], pid_fingerprint(pids)])
+    rows = [_row(v) for v in views if v.in_notebook]
+    return StepsResponse(
+        path=nb.api_path,
+        token=token,
+        changed=True,
+        sidecar=True,
+        steps=rows,
+        deleted=[_row(v) for v in views if not v.in_notebook],
+        summary=summarize(rows),
+    )
+
+
+def runs_list(sidecars: Sidecars, nb: NotebookRef) -> RunsResponse:
+    with sidecars.reading(nb.sidecar) as entry:
+        if entry is None:
+            return RunsResponse(path=nb.api_path, runs=[])
+        with _snapshot(entry) as store:
+            runs = store.runs()
+    return RunsResponse(path=nb.api_path, runs=[RunInfo(**r.model_dump()) for r in runs])
+
+
+def events_page(
+    sidecars: Sidecars, nb: NotebookRef, after: int, limit: int, step: str | None
+) -> EventsResponse:
+    with sidecars.reading(nb.sidecar) as entry:
+        if entry is None:
+            return EventsResponse(path=nb.api_path, events=[], next_after=after, has_more=False)
+        with _snapshot(entry) as store:
+            events = store.events(step=step, after=after, limit=limit + 1)
+    page = events[:limit]
+    return EventsResponse(
+        path=nb.api_path,
+        events=[EventInfo(**e.model_dump()) for e in page],
+        next_after=page[-1].id if page else after,
+        has_more=len(events) > limit,
+    )
+
+
+def step_detail(sidecars: Sidecars, nb: NotebookRef, name: str) -> StepDetail:
+    with sidecars.reading(nb.sidecar) as entry:
+        if entry is None:
+            row = next((r for r in _pending_rows(nb) if r.name == name), None)
+            if row is None:
+                raise UnknownStep(f"unknown step {name!r} in {nb.api_path}")
+            return StepDetail(
+                path=nb.api_path,
+                step=row,
+                traceback=None,
+                code=None,
+                checkpoint=None,
+                variables=[],
+                outputs=[],
+                attempts=[],
+            )
+        with _snapshot(entry) as store:
+            view = next((v for v in step_views(store, nb.file) if v.name == name), None)
+            if view is None:
+                raise UnknownStep(f"unknown step {name!r} in {nb.api_path}")
+            step = store.step(name)
+            ckpt = store.checkpoint(step.checkpoint_id) if step and step.checkpoint_id else None
+            variables = store.variables(ckpt.id) if ckpt else []
+            attempts = store.attempts(name)[-ATTEMPTS_SHOWN:] if step else []
+    return StepDetail(
+        path=nb.api_path,
+        step=_row(view),
+        traceback=step.traceback if step else None,
+        code=step.code if step else None,
+        checkpoint=CheckpointInfo(
+            id=ckpt.id,
+            created_at=ckpt.created_at,
+            duration=ckpt.duration,
+            size=ckpt.size,
+            inputs=sorted(ckpt.inputs),
+        )
+        if ckpt
+        else None,
+        variables=[
+            VariableInfo(
+                name=v.name,
+                type_name=v.type_name,
+                size=v.size,
+                serializer=v.serializer,
+                saved=v.saved,
+                error=v.error,
+            )
+            for v in variables
+        ],
+        outputs=[summarize_output(o) for o in (ckpt.outputs if ckpt else [])],
+        attempts=[
+            AttemptInfo(
+                number=a.number,
+                run_id=a.run_id,
+                status=a.status,
+                started_at=a.started_at,
+                ended_at=a.ended_at,
+                error=a.error,
+            )
+            for a in attempts
+        ],
+    )
+
+
+def summarize_output(output: dict[str, Any]) -> OutputInfo:
+    """One line per captured output: what kind, and a short preview of its text."""
+    kind = str(output.get("output_type", "unknown"))
+    if kind == "stream":
+        text = _text(output.get("text"))
+        summary = f"{output.get('name', 'stdout')}: {_preview(text)}"
+    elif kind == "error":
+        summary = f"{output.get('ename', 'Error')}: {_preview(str(output.get('evalue', '')))}"
+    else:
+        data = output.get("data") or {}
+        mimes = ", ".join(sorted(data)) if isinstance(data, dict) else ""
+        plain = _text(data.get("text/plain")) if isinstance(data, dict) else ""
+        summary = f"{mimes}: {_preview(plain)}" if plain else mimes
+    return OutputInfo(output_type=kind, summary=summary)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return "".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _preview(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
+
+
+def reset_step(nb: NotebookRef, name: str, busy_timeout_ms: int) -> ResetResponse:
+    """Drop the step's checkpoints (the one write the server makes)."""
+    if not (nb.sidecar / DB_NAME).is_file():
+        raise NotFound(f"{nb.api_path} has no sidecar yet: no step has run, nothing to reset")
+    with translated():
+        store = Store(nb.sidecar, busy_timeout_ms=busy_timeout_ms)
+        try:
+            done = store.reset([name])
+        finally:
+            store.close()
+    return ResetResponse(path=nb.api_path, reset=done)

@@ -1,0 +1,127 @@
+"""Build notebooks and sidecars the way a kernel would, with the Store API directly."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+
+from mirrorneuron_nb.models import Attempt, Run, VarEntry
+from mirrorneuron_nb.notebook import code_hash
+from mirrorneuron_nb.sidecar import sidecar_for
+from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store
+
+
+def notebook(path: Path, steps: dict[str, str], extra_cells: int = 0) -> Path:
+    """A notebook with one `%%mn_step NAME` cell per item, in order."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("%load_ext mirrorneuron_nb"))
+    for name, body in steps.items():
+        nb.cells.append(nbformat.v4.new_code_cell(f"%%mn_step {name}\n{body}"))
+    for i in range(extra_cells):
+        nb.cells.append(nbformat.v4.new_code_cell(f"print({i})"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+class Kernelish:
+    """Writes to a notebook's sidecar what a kernel running its steps would write."""
+
+    def __init__(self, nb_path: Path, pid: int | None = None) -> None:
+        self.nb_path = nb_path
+        self.store = Store(sidecar_for(nb_path))
+        self.run = Run(
+            id=uuid.uuid4().hex,
+            kind="interactive",
+            status="running",
+            started_at=time.time(),
+            pid=os.getpid() if pid is None else pid,
+            host=socket.gethostname(),
+            notebook=str(nb_path),
+        )
+        self.store.start_run(self.run)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def begin(self, name: str, body: str, position: int | None = None) -> Attempt:
+        return self.store.begin_attempt(
+            self.run.id,
+            StepStart(
+                name=name,
+                cell_id=f"cell-{name}",
+                code=body,
+                code_hash=code_hash(body),
+                cache_key=f"key-{name}-{code_hash(body)}",
+                options={},
+                position=position,
+            ),
+        )
+
+    def succeed(
+        self,
+        name: str,
+        body: str,
+        variables: dict[str, int] | None = None,
+        unsaved: dict[str, str] | None = None,
+        position: int | None = None,
+        stream_blob: str | None = None,
+    ) -> int:
+        attempt = self.begin(name, body, position)
+        entries = [
+            VarEntry(
+                name=var,
+                type_name="ndarray",
+                fingerprint=f"fp-{var}",
+                serializer="pickle",
+                size=size,
+                header=b"{}",
+                stream_blob=stream_blob,
+                signature="unsigned",
+            )
+            for var, size in (variables or {}).items()
+        ]
+        entries += [
+            VarEntry(name=var, type_name="generator", error=reason)
+            for var, reason in (unsaved or {}).items()
+        ]
+        return self.store.commit_checkpoint(
+            attempt,
+            NewCheckpoint(
+                cache_key=attempt.cache_key,
+                code_hash=code_hash(body),
+                duration=1.5,
+                inputs={},
+                outputs=[
+                    {"output_type": "stream", "name": "stdout", "text": f"{name} done\n"},
+                    {
+                        "output_type": "display_data",
+                        "data": {"text/plain": "<Figure>", "image/png": "AAAA"},
+                        "metadata": {},
+                    },
+                ],
+                variables=entries,
+                new_blobs=[],
+            ),
+        )
+
+    def fail(self, name: str, body: str, error: str, position: int | None = None) -> None:
+        attempt = self.begin(name, body, position)
+        self.store.fail_attempt(
+            attempt,
+            error,
+            f'Traceback (most recent call last):\n  File "<cell>", line 1\n{error}\n',
+        )
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

@@ -1,0 +1,133 @@
+"""A real `jupyter lab` for browser tests: 127.0.0.1, a free port, a token, a temp root,
+hermetic Jupyter/IPython directories (set by tests/conftest.py), stopped at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# Waiting for the server to listen, not a timed assertion: generous, for a slow CI machine.
+STARTUP_LIMIT_S = 120
+
+CHROMIUM = "/usr/bin/chromium"
+# What works here as root and offline (see TOOLCHAIN.md).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@dataclass(frozen=True)
+class Lab:
+    url: str
+    token: str
+    root: Path
+    log: Path
+
+    def page_url(self, notebook: str, workspace: str) -> str:
+        # A fresh workspace per test, reset: no layout from an earlier run comes back.
+        return f"{self.url}lab/workspaces/{workspace}/tree/{notebook}?reset&token={self.token}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _write_config() -> None:
+    config_dir = Path(os.environ["JUPYTER_CONFIG_DIR"])
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {
+                "LabApp": {
+                    # Tests drive JupyterLab commands through window.jupyterapp.
+                    "expose_app_in_browser": True,
+                    "news_url": None,
+                    "check_for_updates_class": (
+                        "jupyterlab.handlers.announcements.NeverCheckForUpdate"
+                    ),
+                },
+            }
+        )
+    )
+    labconfig = config_dir / "labconfig"
+    labconfig.mkdir(exist_ok=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+
+
+@contextlib.contextmanager
+def running_lab(root: Path, log: Path) -> Iterator[Lab]:
+    _write_config()
+    port = free_port()
+    token = secrets.token_hex(16)
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
+        )
+    lab = Lab(f"http://127.0.0.1:{port}/", token, root, log)
+    try:
+        _wait_ready(proc, lab)
+        yield lab
+    finally:
+        _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], lab: Lab) -> None:
+    deadline = time.monotonic() + STARTUP_LIMIT_S
+    status = f"{lab.url}api/status?token={lab.token}"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited ({proc.returncode}):\n{lab.log.read_text()}")
+        try:
+            with urllib.request.urlopen(status, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"jupyter lab did not start:\n{lab.log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets the server shut its kernels down; then make sure the group is gone."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+    # Kernels live in the server's process group (its own session): none may outlive it.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

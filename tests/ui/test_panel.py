@@ -1,0 +1,208 @@
+"""The Steps panel in a real JupyterLab, driven through Debian's chromium.
+
+Every wait is for something to appear on the page (no sleeps, no timed assertions).
+Set MIRRORNEURON_PANEL_SCREENSHOT=docs/panel.png to refresh the README's screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+from playwright.sync_api import Locator, Page, expect
+
+from .lab import Lab
+
+PANEL = "#mirrorneuron-nb-steps"
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+def open_notebook(page: Page, lab: Lab, name: str, workspace: str) -> None:
+    page.goto(lab.page_url(name, workspace))
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    wait_kernel_idle(page)
+    # Open the Steps panel from the right sidebar.
+    page.click(f".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='{PANEL[1:]}']")
+    expect(page.locator(PANEL)).to_be_visible()
+
+
+def wait_kernel_idle(page: Page) -> None:
+    """Until the active notebook's kernel is connected and idle."""
+    page.wait_for_function(
+        """() => {
+            const widget = window.jupyterapp.shell.currentWidget;
+            const kernel = widget?.sessionContext?.session?.kernel;
+            return kernel?.status === 'idle' && kernel?.connectionStatus === 'connected';
+        }"""
+    )
+
+
+def row(page: Page, step: str, status: str | None = None) -> Locator:
+    selector = f"{PANEL} li.mn-Step[data-step='{step}']"
+    if status is not None:
+        selector += f"[data-status='{status}']"
+    return page.locator(selector)
+
+
+def command(page: Page, name: str, args: dict[str, str] | None = None) -> None:
+    """Start a JupyterLab command without waiting for it (a run-all ends when cells do)."""
+    page.evaluate(
+        "([name, args]) => { void window.jupyterapp.commands.execute(name, args); }",
+        [name, args or {}],
+    )
+
+
+def cell(page: Page, index: int) -> Locator:
+    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+
+def test_run_fail_restart_resume(lab: Lab, page: Page, tmp_path: Path) -> None:
+    # The kernel runs in the notebook's folder: `fit` waits there for the test's go-ahead.
+    flag = lab.root / "go.flag"
+    write_notebook(
+        lab.root / "analysis.ipynb",
+        [
+            "%load_ext mirrorneuron_nb",
+            "%%mn_step load\nnumbers = list(range(10))\ntotal = sum(numbers)\n"
+            "print('loaded', len(numbers), 'numbers')",
+            "%%mn_step fit\nimport os, time\n"
+            "while not os.path.exists('go.flag'):\n    time.sleep(0.05)\n"
+            "model = {'mean': total / len(numbers)}",
+            "%%mn_step report\nraise ValueError('bad input file')",
+            "print('restored total =', total)",
+        ],
+    )
+    open_notebook(page, lab, "analysis.ipynb", "run-fail-resume")
+    headline = page.locator(f"{PANEL} .mn-Steps-headline")
+
+    # Steps that never ran are listed, in notebook order, as pending.
+    expect(headline).to_contain_text("0 of 3 steps good")
+    expect(page.locator(f"{PANEL} li.mn-Step")).to_have_count(3)
+    names = page.locator(f"{PANEL} .mn-Step-name").all_inner_texts()
+    assert names == ["load", "fit", "report"]
+    expect(row(page, "report", "pending")).to_be_visible()
+
+    # Run everything: `fit` blocks until the test releases it, so its row shows running.
+    command(page, "notebook:run-all-cells")
+    expect(row(page, "load", "succeeded")).to_be_visible()
+    expect(row(page, "fit", "running")).to_be_visible()
+    flag.touch()
+    expect(row(page, "fit", "succeeded")).to_be_visible()
+
+    # The failure shows its error line, which expands to the traceback.
+    failed = row(page, "report", "failed")
+    expect(failed).to_be_visible()
+    error = failed.locator(".mn-Step-error")
+    expect(error).to_contain_text("ValueError: bad input file")
+    error.click()
+    expect(failed.locator(".mn-Step-traceback")).to_contain_text("raise ValueError")
+    expect(headline).to_contain_text("2 of 3 steps good")
+
+    # The step cells carry badges that match the panel.
+    expect(page.locator(".jp-Cell .mn-CellBadge[data-status='succeeded']")).to_have_count(2)
+    expect(page.locator(".jp-Cell .mn-CellBadge[data-status='failed']")).to_have_count(1)
+
+    # Restart the kernel: the panel keeps its rows (it reads the sidecar, not the kernel)
+    # and says the state is gone.
+    command(page, "kernelmenu:restart")
+    page.click(".jp-Dialog .jp-mod-accept")
+    expect(headline).to_contain_text("kernel restarted — state not loaded")
+    expect(row(page, "load", "succeeded")).to_be_visible()
+    wait_kernel_idle(page)
+
+    # Resume: %mn_resume runs in this kernel and the panel shows its summary.
+    page.click(f"{PANEL} button.mn-Steps-resume")
+    output = page.locator(f"{PANEL} .mn-Steps-output")
+    expect(output).to_contain_text("mn_resume: restored")
+    expect(output).to_contain_text("total")
+    expect(headline).to_contain_text("state loaded")
+
+    # A cell that uses a restored variable sees its value.
+    cell(page, 4).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    expect(cell(page, 4).locator(".jp-Cell-outputArea")).to_contain_text("restored total = 45")
+
+    target = os.environ.get("MIRRORNEURON_PANEL_SCREENSHOT")
+    shot = tmp_path / "panel.png"
+    widen_right_sidebar(page, 160)
+    page.screenshot(path=str(shot))
+    if target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+
+
+def widen_right_sidebar(page: Page, pixels: int) -> None:
+    """Drag the handle between the notebook and the right sidebar to the left."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)").last
+    box = handle.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - pixels, y, steps=5)
+    page.mouse.up()
+
+
+def test_reset_jump_and_run_from_first_unfinished(lab: Lab, page: Page) -> None:
+    write_notebook(
+        lab.root / "pipeline.ipynb",
+        [
+            "%load_ext mirrorneuron_nb",
+            "%%mn_step first\na = 20",
+            "%%mn_step second\nb = a + 1",
+            "%%mn_step third\nc = b * 2\nprint('c is', c)",
+        ],
+    )
+    open_notebook(page, lab, "pipeline.ipynb", "reset-run-from")
+    command(page, "notebook:run-all-cells")
+    for step in ("first", "second", "third"):
+        expect(row(page, step, "succeeded")).to_be_visible()
+    expect(page.locator(f"{PANEL} button.mn-Steps-runFrom")).to_be_disabled()
+
+    # Click a row: its cell becomes the active one.
+    row(page, "second").locator(".mn-Step-main").click()
+    expect(page.locator(".jp-Notebook .jp-Cell.jp-mod-active")).to_contain_text("%%mn_step second")
+
+    # Reset asks first; cancelling changes nothing.
+    row(page, "second").locator("button.mn-Step-reset").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Reset step second?")
+    dialog.locator("button", has_text="Cancel").click()
+    expect(row(page, "second", "succeeded")).to_be_visible()
+
+    row(page, "second").locator("button.mn-Step-reset").click()
+    page.locator(".jp-Dialog button", has_text="Reset").click()
+    expect(row(page, "second", "pending")).to_be_visible()
+    expect(page.locator(f"{PANEL} .mn-Steps-headline")).to_contain_text("2 of 3 steps good")
+
+    # Run from the first unfinished step: resume, then `second` runs again and `third`,
+    # whose input did not change, is served from its checkpoint.
+    page.click(f"{PANEL} button.mn-Steps-runFrom")
+    expect(row(page, "second", "succeeded")).to_be_visible()
+    expect(row(page, "third", "cached")).to_be_visible()
+    expect(page.locator(f"{PANEL} .mn-Steps-output")).to_contain_text(
+        re.compile(r"Resumed; ran from second")
+    )
+    expect(cell(page, 3).locator(".jp-Cell-outputArea")).to_contain_text("c is 42")
+
+    # Another notebook whose sidecar is corrupted: the panel follows it and says so.
+    write_notebook(lab.root / "damaged.ipynb", ["%%mn_step only\nx = 1"])
+    (lab.root / "damaged.mn").mkdir()
+    (lab.root / "damaged.mn" / "state.sqlite").write_bytes(b"not a database" * 100)
+    command(page, "docmanager:open", {"path": "damaged.ipynb"})
+    alert = page.locator(f"{PANEL} .mn-Steps-error")
+    expect(alert).to_contain_text("sidecar database is unreadable")
+    expect(alert).to_contain_text("sidecar_unreadable")
