@@ -43,6 +43,12 @@ class UnknownStep(InvalidInput):
     """A command named a step the sidecar does not know."""
 
 
+class NotAwaitingApproval(UnknownStep):
+    """A decision was sent for a step that is not waiting at its approval gate (never asked,
+    already decided, or used up). A subclass of UnknownStep because `Store.decide` reports
+    this case as UnknownStep: callers catching that keep working."""
+
+
 class CheckpointUnavailable(MirrorNeuronError):
     """A checkpointed value cannot be loaded (missing/corrupt blob, untrusted signature)."""
 

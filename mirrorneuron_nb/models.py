@@ -19,6 +19,8 @@ class StepStatus(str, enum.Enum):
     interrupted = "interrupted"
     retrying = "retrying"
     awaiting_approval = "awaiting_approval"
+    approved = "approved"
+    """Derived, never stored: approved at its gate, waiting to be run again."""
     rejected = "rejected"
     stale = "stale"
 

@@ -33,6 +33,8 @@ class StepView:
     once: bool = False
     approval: str | None = None
     """The question of a step waiting at its approval gate."""
+    decided_by: str | None = None
+    """Who approved a step that now waits to be run again."""
     """Variables of the current checkpoint that could not be saved (with reasons)."""
     durable_recorded: int = 0
     """Durable calls of the step's current execution (or of the one that made its
@@ -80,6 +82,11 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
             if reason is not None:
                 status = StepStatus.stale
         calls = _durable_counts(store, s, journaled)
+        decided_by = None
+        if status is StepStatus.awaiting_approval:
+            gate = store.approval(s.name)
+            if gate is not None and gate.status == "approved":
+                status, decided_by = StepStatus.approved, gate.decided_by
         views.append(
             StepView(
                 name=s.name,
@@ -98,8 +105,9 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
                 kind=str(s.options.get("kind") or "compute"),
                 once=bool(s.options.get("once")),
                 approval=s.options.get("approve")
-                if status is StepStatus.awaiting_approval
+                if status in (StepStatus.awaiting_approval, StepStatus.approved)
                 else None,
+                decided_by=decided_by,
                 unsaved=tuple(
                     f"{v.name} ({v.error})"
                     for v in variables.get(s.name, [])
@@ -194,6 +202,8 @@ def status_table(views: list[StepView]) -> str:
     rows = []
     for v in views:
         detail = v.error if v.error and not v.status.good else (v.stale_reason or "")
+        if v.status is StepStatus.approved and not detail:
+            detail = f"approved by {v.decided_by}: run the step again to continue"
         if v.approval and not detail:
             detail = f"asks: {v.approval}"
         if v.unsaved and not detail:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
+from .errors import UnknownStep
 from .store import Store
 
 
@@ -21,8 +22,12 @@ def show_approval(store: Store, step: str, question: str, run_id: str | None) ->
     status = w.HTML()
 
     def decide(ok: bool) -> None:
-        decision = store.decide(step, ok, getpass.getuser(), note.value or None, run_id)
         approve.disabled = reject.disabled = note.disabled = True
+        try:
+            decision = store.decide(step, ok, getpass.getuser(), note.value or None, run_id)
+        except UnknownStep as exc:  # decided meanwhile (the panel, mn-nb approve)
+            status.value = f"Already decided elsewhere ({_escape(exc)}): run the cell again."
+            return
         verb = "Approved" if ok else "Rejected"
         follow = "run this cell again to continue" if ok else "later steps will not run"
         status.value = f"{verb} by {_escape(decision.decided_by or '?')}: {follow}."

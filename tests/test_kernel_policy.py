@@ -247,6 +247,9 @@ def test_batch_gate_stops_run_and_approve_lets_next_run_through(workdir: Path) -
     status = json.loads(_mn("status", "gate.ipynb", "--json", cwd=workdir).stdout)
     assert {s["name"]: s["status"] for s in status["steps"]}["publish"] == "awaiting_approval"
     assert _mn("approve", "gate.ipynb", "publish", cwd=workdir).returncode == 0
+    status = json.loads(_mn("status", "gate.ipynb", "--json", cwd=workdir).stdout)
+    publish = {s["name"]: s for s in status["steps"]}["publish"]
+    assert publish["status"] == "approved" and publish["decided_by"]
     second = _mn("run", "gate.ipynb", cwd=workdir)
     assert second.returncode == 0, second.stdout + second.stderr
     assert count(workdir) == 1 and count(workdir, "after.txt") == 1

@@ -57,6 +57,17 @@ export class StepActions implements IStepActions {
     });
   }
 
+  decide(name: string, approve: boolean, note: string): void {
+    void this._guard(approve ? `Approving ${name}` : `Rejecting ${name}`, async () => {
+      const done = await this.model.decide(name, approve, note);
+      const by = done.approval.decided_by ?? 'you';
+      const title = approve
+        ? `Approved ${name} (by ${by}): re-run it to continue`
+        : `Rejected ${name} (by ${by}): it and later steps do not run`;
+      return { title, ok: true, text: '' };
+    });
+  }
+
   resume(): void {
     void this._guard('Resuming', () => this._resume());
   }

@@ -16,11 +16,25 @@ export type StatusName =
   | 'interrupted'
   | 'stale'
   | 'awaiting_approval'
+  | 'approved'
   | 'rejected';
+
+export type ApprovalState = 'pending' | 'approved' | 'rejected';
+
+export interface IApprovalInfo {
+  question: string;
+  status: ApprovalState;
+  requested_at: number;
+  decided_at: number | null;
+  decided_by: string | null;
+  note: string | null;
+}
 
 export interface IStepRow {
   name: string;
   status: StatusName;
+  kind: string;
+  once: boolean;
   position: number | null;
   duration: number | null;
   attempts: number;
@@ -30,6 +44,10 @@ export interface IStepRow {
   stale_reason: string | null;
   in_notebook: boolean;
   unsaved: string[];
+  approval: IApprovalInfo | null;
+  durable_recorded: number;
+  durable_failed: number;
+  durable_unsaved: number;
 }
 
 export interface ISummary {
@@ -94,6 +112,12 @@ export interface IStepDetail {
 export interface IResetResponse {
   path: string;
   reset: string[];
+}
+
+export interface IApproveResponse {
+  path: string;
+  name: string;
+  approval: IApprovalInfo;
 }
 
 /**
@@ -171,5 +195,19 @@ export function resetStep(path: string, name: string): Promise<IResetResponse> {
     'reset',
     {},
     { method: 'POST', body: JSON.stringify({ path, name }) }
+  );
+}
+
+/** Approve (or reject) a step waiting at its `--approve` gate; 409 if it is not waiting. */
+export function approveStep(
+  path: string,
+  name: string,
+  approve: boolean,
+  note?: string
+): Promise<IApproveResponse> {
+  return requestAPI<IApproveResponse>(
+    'approve',
+    {},
+    { method: 'POST', body: JSON.stringify({ path, name, approve, note: note || null }) }
   );
 }

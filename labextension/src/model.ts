@@ -10,10 +10,12 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import {
   ApiError,
+  IApproveResponse,
   IResetResponse,
   IStepDetail,
   IStepRow,
   ISummary,
+  approveStep,
   getStep,
   getSteps,
   resetStep
@@ -158,6 +160,13 @@ export class StepsModel {
 
   async reset(name: string): Promise<IResetResponse> {
     const answer = await resetStep(this._requirePath(), name);
+    await this.refresh();
+    return answer;
+  }
+
+  /** Decide on a step waiting at its approval gate; the row updates with the next answer. */
+  async decide(name: string, approve: boolean, note: string): Promise<IApproveResponse> {
+    const answer = await approveStep(this._requirePath(), name, approve, note.trim());
     await this.refresh();
     return answer;
   }

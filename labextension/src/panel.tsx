@@ -8,7 +8,16 @@ import React, { useEffect, useState } from 'react';
 
 import { IStepDetail, IStepRow } from './api';
 import { StepsModel } from './model';
-import { STATUS_ICON, formatAgo, formatBytes, formatDuration, statusLabel } from './status';
+import {
+  STATUS_ICON,
+  decisionText,
+  durableSummary,
+  formatAgo,
+  formatBytes,
+  formatDuration,
+  statusLabel,
+  stepTags
+} from './status';
 
 export const PANEL_ID = 'mirrorneuron-nb-steps';
 
@@ -16,6 +25,7 @@ export interface IStepActions {
   jump(name: string): void;
   rerun(name: string): void;
   reset(name: string): void;
+  decide(name: string, approve: boolean, note: string): void;
   resume(): void;
   runFrom(): void;
 }
@@ -175,6 +185,11 @@ function StepItem(props: {
     formatBytes(row.checkpoint_bytes)
   ].filter(Boolean);
   const busy = model.busyAction !== null;
+  const calls = durableSummary(row);
+  const approval = row.approval;
+  const decision = decisionText(row);
+  // A rejection has no traceback: its line says who rejected it and why.
+  const expandable = row.status !== 'rejected';
   return (
     <li className={`mn-Step mn-status-${row.status}`} data-step={row.name} data-status={row.status}>
       <div
@@ -184,16 +199,25 @@ function StepItem(props: {
       >
         <span className="mn-Step-icon">{STATUS_ICON[row.status]}</span>
         <span className="mn-Step-name">{row.name}</span>
+        {stepTags(row).map(tag => (
+          <span key={tag} className="mn-Step-tag" data-tag={tag}>
+            {tag}
+          </span>
+        ))}
         <span className="mn-Step-status">{statusLabel(row.status)}</span>
       </div>
       {meta.length > 0 && <div className="mn-Step-meta">{meta.join(' · ')}</div>}
+      {row.status === 'awaiting_approval' && approval?.status === 'pending' && (
+        <ApprovalGate row={row} question={approval.question} busy={busy} actions={actions} />
+      )}
+      {decision && <div className="mn-Step-note mn-Step-decision">{decision}</div>}
       {row.error && row.status !== 'succeeded' && row.status !== 'cached' && (
         <div
-          className="mn-Step-error"
-          title={open ? 'Hide the traceback' : 'Show the traceback'}
-          onClick={() => setOpen(!open)}
+          className={`mn-Step-error${expandable ? '' : ' mn-mod-plain'}`}
+          title={expandable ? (open ? 'Hide the traceback' : 'Show the traceback') : undefined}
+          onClick={() => expandable && setOpen(!open)}
         >
-          {open ? '▾ ' : '▸ '}
+          {expandable && (open ? '▾ ' : '▸ ')}
           {row.error}
         </div>
       )}
@@ -201,6 +225,11 @@ function StepItem(props: {
       {row.stale_reason && <div className="mn-Step-note">stale: {row.stale_reason}</div>}
       {row.unsaved.length > 0 && (
         <div className="mn-Step-note">not checkpointed: {row.unsaved.join('; ')}</div>
+      )}
+      {calls && (
+        <div className="mn-Step-note mn-Step-durable" title="durable calls (mn.durable)">
+          {calls}
+        </div>
       )}
       <div className="mn-Step-actions">
         {!deleted && (
@@ -225,6 +254,49 @@ function StepItem(props: {
         )}
       </div>
     </li>
+  );
+}
+
+/** The question of a step waiting at its gate, with the cell widget's two buttons. */
+function ApprovalGate(props: {
+  row: IStepRow;
+  question: string;
+  busy: boolean;
+  actions: IStepActions;
+}): JSX.Element {
+  const { row, question, busy, actions } = props;
+  const [note, setNote] = useState('');
+  return (
+    <div className="mn-Step-approval">
+      <div className="mn-Step-question">{question}</div>
+      <div className="mn-Step-actions">
+        <button
+          className="jp-mod-styled jp-mod-accept mn-Step-approve"
+          disabled={busy}
+          title="Approve: the step runs when its cell runs again"
+          onClick={() => actions.decide(row.name, true, note)}
+        >
+          Approve
+        </button>
+        <button
+          className="jp-mod-styled jp-mod-warn mn-Step-reject"
+          disabled={busy}
+          title="Reject: this step and every later one stop until it is reset"
+          onClick={() => actions.decide(row.name, false, note)}
+        >
+          Reject
+        </button>
+        <input
+          className="jp-mod-styled mn-Step-approvalNote"
+          type="text"
+          placeholder="note (optional)"
+          aria-label={`note on the decision for ${row.name}`}
+          value={note}
+          disabled={busy}
+          onChange={event => setNote(event.target.value)}
+        />
+      </div>
+    </div>
   );
 }
 

@@ -1,7 +1,7 @@
 /**
  * How statuses and numbers read in the panel and the cell badges (pure functions).
  */
-import { StatusName } from './api';
+import { IStepRow, StatusName } from './api';
 
 export const STATUS_ICON: Record<StatusName, string> = {
   pending: '○',
@@ -12,12 +12,47 @@ export const STATUS_ICON: Record<StatusName, string> = {
   retrying: '↻',
   interrupted: '⚠',
   stale: '≠',
-  awaiting_approval: '⏸',
+  awaiting_approval: '⚑',
+  approved: '▷',
   rejected: '⊘'
 };
 
 export function statusLabel(status: StatusName): string {
   return status === 'awaiting_approval' ? 'awaiting approval' : status;
+}
+
+/** "700 calls recorded, 2 failed"; null when the step made no durable call. */
+export function durableSummary(row: IStepRow): string | null {
+  const counts: [number, string][] = [
+    [row.durable_recorded, 'recorded'],
+    [row.durable_failed, 'failed'],
+    [row.durable_unsaved, 'not recorded']
+  ];
+  const parts = counts
+    .filter(([n]) => n > 0)
+    .map(([n, what], i) => (i === 0 ? `${n} call${n === 1 ? '' : 's'} ${what}` : `${n} ${what}`));
+  return parts.length > 0 ? parts.join(', ') : null;
+}
+
+/** What was decided at the step's gate (null while nobody has). A rejection's who and why
+ * are in the row's error line; this adds the question that was asked. */
+export function decisionText(row: IStepRow): string | null {
+  const approval = row.approval;
+  if (approval === null || approval.status === 'pending') {
+    return null;
+  }
+  if (approval.status === 'rejected') {
+    return `asked: ${approval.question}`;
+  }
+  const note = approval.note ? `: ${approval.note}` : '';
+  const next = row.status === 'approved' ? ' — re-run the step to continue' : '';
+  return `approved by ${approval.decided_by ?? '?'}${note}${next}`;
+}
+
+/** Small tags after a step's name: its kind (unless compute) and "once". */
+export function stepTags(row: IStepRow): string[] {
+  const tags = row.kind && row.kind !== 'compute' ? [row.kind] : [];
+  return row.once ? [...tags, 'once'] : tags;
 }
 
 export function formatDuration(seconds: number | null): string | null {

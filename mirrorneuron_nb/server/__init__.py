@@ -1,7 +1,8 @@
 """jupyter_server extension: the REST API the Steps panel reads (see routes.py).
 
-It reads sidecars through read-only connections and writes only resets; it never loads a
-checkpoint's values and never imports the kernel side (magics, runner).
+It reads sidecars through read-only connections and writes only resets and approval
+decisions; it never loads a checkpoint's values and never imports the kernel side (magics,
+runner).
 """
 
 from __future__ import annotations

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..notebook import NAME_RE
 
 # Every status the panel knows how to draw. The core's StepStatus is a subset (a test
-# checks it); the others are states the design names that the core may record later.
+# checks it). `approved` is derived here: a step still parked at its gate whose approval
+# was granted (it runs when its cell runs again).
 StatusName = Literal[
     "pending",
     "running",
@@ -24,8 +25,11 @@ StatusName = Literal[
     "interrupted",
     "stale",
     "awaiting_approval",
+    "approved",
     "rejected",
 ]
+
+ApprovalState = Literal["pending", "approved", "rejected"]
 
 STEP_NAME = NAME_RE.pattern
 
@@ -59,6 +63,12 @@ class ResetRequest(NotebookQuery):
     name: str = Field(pattern=STEP_NAME)
 
 
+class ApproveRequest(NotebookQuery):
+    name: str = Field(pattern=STEP_NAME)
+    approve: StrictBool = Field(description="true: approve; false: reject")
+    note: str | None = Field(default=None, max_length=2000, description="recorded with it")
+
+
 # -- responses ------------------------------------------------------------------------------
 
 
@@ -67,9 +77,22 @@ class ErrorBody(ApiModel):
     message: str
 
 
+class ApprovalInfo(ApiModel):
+    """The step's approval gate: the question, and the decision once someone took it."""
+
+    question: str
+    status: ApprovalState
+    requested_at: float = Field(description="unix time")
+    decided_at: float | None = Field(description="unix time")
+    decided_by: str | None
+    note: str | None
+
+
 class StepRow(ApiModel):
     name: str
     status: StatusName
+    kind: str = Field(description="compute, llm, tool or human (--kind)")
+    once: bool = Field(description="--once: a side effect, never executed twice")
     position: int | None
     duration: float | None = Field(description="seconds")
     attempts: int
@@ -79,6 +102,12 @@ class StepRow(ApiModel):
     stale_reason: str | None
     in_notebook: bool
     unsaved: list[str] = Field(description="variables not checkpointed, with the reason")
+    approval: ApprovalInfo | None = Field(
+        description="the open approval gate: waiting (pending), or decided and not yet used up"
+    )
+    durable_recorded: int = Field(description="durable calls recorded (replayed on a re-run)")
+    durable_failed: int = Field(description="durable calls that raised (they run again)")
+    durable_unsaved: int = Field(description="durable calls whose result was not recorded")
 
 
 class Summary(ApiModel):
@@ -178,3 +207,9 @@ class StepDetail(ApiModel):
 class ResetResponse(ApiModel):
     path: str
     reset: list[str]
+
+
+class ApproveResponse(ApiModel):
+    path: str
+    name: str
+    approval: ApprovalInfo

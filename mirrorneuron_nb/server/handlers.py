@@ -13,8 +13,10 @@ from pydantic import BaseModel
 from tornado import web
 from tornado.ioloop import IOLoop
 
+from ..errors import InvalidInput
 from . import http_errors, queries
 from .api_models import (
+    ApproveRequest,
     ErrorBody,
     EventsQuery,
     NotebookQuery,
@@ -47,6 +49,25 @@ class BaseHandler(APIHandler):
 
     def notebook(self, path: str) -> NotebookRef:
         return resolve_notebook(self.root, path)
+
+    def body(self, model: type[Q]) -> Q:
+        """The JSON body as `model`; malformed JSON is bad input like a bad field."""
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"body: {exc}") from exc
+        return model.model_validate(data)
+
+    def user_name(self) -> str:
+        """Who is deciding: the authenticated Jupyter user (its name, else its username)."""
+        user = self.current_user
+        if isinstance(user, str):
+            return user
+        for attr in ("name", "username"):
+            value = user.get(attr) if isinstance(user, dict) else getattr(user, attr, None)
+            if isinstance(value, str) and value:
+                return value
+        return "jupyter user"
 
     async def answer(self, work: Callable[[], BaseModel]) -> None:
         """Run `work` in a worker thread (SQLite may wait on a lock) and write its result."""
@@ -136,14 +157,24 @@ class ResetHandler(BaseHandler):
     @web.authenticated
     async def post(self) -> None:
         try:
-            body = json.loads(self.request.body or b"{}")
-            q = ResetRequest.model_validate(body)
+            q = self.body(ResetRequest)
             nb = self.notebook(q.path)
-        except json.JSONDecodeError as exc:
-            self.write_body(400, ErrorBody(code="invalid_input", message=f"body: {exc}"))
-            return
         except Exception as exc:
             self.fail(exc)
             return
         busy = self.sidecars.busy_timeout_ms
         await self.answer(lambda: queries.reset_step(nb, q.name, busy))
+
+
+class ApproveHandler(BaseHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        try:
+            q = self.body(ApproveRequest)
+            nb = self.notebook(q.path)
+            by = self.user_name()
+        except Exception as exc:
+            self.fail(exc)
+            return
+        busy = self.sidecars.busy_timeout_ms
+        await self.answer(lambda: queries.approve_step(nb, q.name, q.approve, by, q.note, busy))

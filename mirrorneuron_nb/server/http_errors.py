@@ -13,6 +13,7 @@ from tornado import web
 from ..errors import (
     InvalidInput,
     MirrorNeuronError,
+    NotAwaitingApproval,
     NotFound,
     SchemaTooNew,
     SidecarError,
@@ -24,6 +25,7 @@ from .paths import PathOutsideRoot
 
 STATUS: dict[type[BaseException], tuple[int, str]] = {
     PathOutsideRoot: (400, "path_outside_root"),
+    NotAwaitingApproval: (409, "not_awaiting_approval"),
     UnknownStep: (404, "unknown_step"),
     InvalidInput: (400, "invalid_input"),
     NotFound: (404, "not_found"),

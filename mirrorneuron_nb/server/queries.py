@@ -1,8 +1,8 @@
 """What each endpoint answers, as plain functions over the sidecar (tests call them directly).
 
 Reads go through `Sidecars` (read-only connections, one snapshot per answer). The only
-write is `reset_step`, through a short-lived writable Store. Checkpoint blobs are never
-opened: variables are described from their metadata rows.
+writes are `reset_step` and `approve_step`, through a short-lived writable Store.
+Checkpoint blobs are never opened: variables are described from their metadata rows.
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import NotFound, UnknownStep
-from ..models import StepStatus
+from ..errors import NotAwaitingApproval, NotFound, UnknownStep
+from ..models import Approval, StepStatus
 from ..notebook import step_cells
 from ..status import StepView, step_views
 from ..store import Store
 from ..store.store import DB_NAME
 from .api_models import (
+    ApprovalInfo,
+    ApprovalState,
+    ApproveResponse,
     AttemptInfo,
     CheckpointInfo,
     EventInfo,
@@ -53,10 +56,37 @@ def _snapshot(entry: OpenSidecar) -> Iterator[Store]:
             conn.execute("ROLLBACK")
 
 
-def _row(v: StepView) -> StepRow:
+# Statuses whose row shows the step's open approval (the question, the decision).
+GATED = (StepStatus.awaiting_approval, StepStatus.approved, StepStatus.rejected)
+
+
+def _approvals(store: Store, views: list[StepView]) -> dict[str, Approval]:
+    """The open approval of each step parked at its gate or rejected there."""
+    found = {v.name: store.approval(v.name) for v in views if v.status in GATED}
+    return {name: a for name, a in found.items() if a is not None}
+
+
+DECIDED: dict[str, ApprovalState] = {"approved": "approved", "rejected": "rejected"}
+
+
+def _approval_info(a: Approval) -> ApprovalInfo:
+    return ApprovalInfo(
+        question=a.question,
+        status=DECIDED.get(a.status, "pending"),
+        requested_at=a.requested_at,
+        decided_at=a.decided_at,
+        decided_by=a.decided_by,
+        note=a.note,
+    )
+
+
+def _row(v: StepView, approval: Approval | None = None) -> StepRow:
+    # status.step_views derives `approved` (granted, not yet used up), as for the CLI.
     return StepRow(
         name=v.name,
         status=v.status.value,
+        kind=v.kind,
+        once=v.once,
         position=v.position,
         duration=v.duration,
         attempts=v.attempts,
@@ -66,6 +96,10 @@ def _row(v: StepView) -> StepRow:
         stale_reason=v.stale_reason,
         in_notebook=v.in_notebook,
         unsaved=list(v.unsaved),
+        approval=_approval_info(approval) if approval else None,
+        durable_recorded=v.durable_recorded,
+        durable_failed=v.durable_failed,
+        durable_unsaved=v.durable_unsaved,
     )
 
 
@@ -77,6 +111,8 @@ def _pending_rows(nb: NotebookRef) -> list[StepRow]:
             StepRow(
                 name=cell.name,
                 status="pending",
+                kind="compute",
+                once=False,
                 position=cell.position,
                 duration=None,
                 attempts=0,
@@ -86,6 +122,10 @@ def _pending_rows(nb: NotebookRef) -> list[StepRow]:
                 stale_reason=None,
                 in_notebook=True,
                 unsaved=[],
+                approval=None,
+                durable_recorded=0,
+                durable_failed=0,
+                durable_unsaved=0,
             ),
         )
     return list(rows.values())
@@ -95,11 +135,14 @@ def summarize(rows: list[StepRow]) -> Summary:
     total = len(rows)
     good = sum(1 for r in rows if r.status in GOOD)
     unfinished = next((r.name for r in rows if r.status not in GOOD), None)
+    waiting = sum(1 for r in rows if r.status == StepStatus.awaiting_approval.value)
     text = (
         f"{good} of {total} steps good"
         if total
         else "no steps yet: mark a cell with %%mn_step NAME"
     )
+    if waiting:
+        text += f"; {waiting} awaiting approval"
     return Summary(total=total, good=good, first_unfinished=unfinished, text=text)
 
 
@@ -141,18 +184,19 @@ def steps_state(sidecars: Sidecars, nb: NotebookRef, since: str | None) -> Steps
             return StepsResponse(path=nb.api_path, token=token, changed=False, sidecar=True)
         with _snapshot(entry) as store:
             views = step_views(store, nb.file)
+            approvals = _approvals(store, views)
             pids = _running_pids(store)
         if pids != entry.watched_pids:
             entry.watched_pids = pids
             token = ".".join([*token.split(".")[:3], pid_fingerprint(pids)])
-    rows = [_row(v) for v in views if v.in_notebook]
+    rows = [_row(v, approvals.get(v.name)) for v in views if v.in_notebook]
     return StepsResponse(
         path=nb.api_path,
         token=token,
         changed=True,
         sidecar=True,
         steps=rows,
-        deleted=[_row(v) for v in views if not v.in_notebook],
+        deleted=[_row(v, approvals.get(v.name)) for v in views if not v.in_notebook],
         summary=summarize(rows),
     )
 
@@ -203,13 +247,14 @@ def step_detail(sidecars: Sidecars, nb: NotebookRef, name: str) -> StepDetail:
             view = next((v for v in step_views(store, nb.file) if v.name == name), None)
             if view is None:
                 raise UnknownStep(f"unknown step {name!r} in {nb.api_path}")
+            approval = _approvals(store, [view]).get(name)
             step = store.step(name)
             ckpt = store.checkpoint(step.checkpoint_id) if step and step.checkpoint_id else None
             variables = store.variables(ckpt.id) if ckpt else []
             attempts = store.attempts(name)[-ATTEMPTS_SHOWN:] if step else []
     return StepDetail(
         path=nb.api_path,
-        step=_row(view),
+        step=_row(view, approval),
         traceback=step.traceback if step else None,
         code=step.code if step else None,
         checkpoint=CheckpointInfo(
@@ -285,3 +330,34 @@ def reset_step(nb: NotebookRef, name: str, busy_timeout_ms: int) -> ResetRespons
         finally:
             store.close()
     return ResetResponse(path=nb.api_path, reset=done)
+
+
+def approve_step(
+    nb: NotebookRef, name: str, approve: bool, by: str, note: str | None, busy_timeout_ms: int
+) -> ApproveResponse:
+    """Approve or reject a step waiting at its gate (the other write the server makes)."""
+    if not (nb.sidecar / DB_NAME).is_file():
+        raise NotFound(f"{nb.api_path} has no sidecar yet: no step has run, none awaits approval")
+    note = (note or "").strip() or None
+    with translated():
+        store = Store(nb.sidecar, busy_timeout_ms=busy_timeout_ms)
+        try:
+            if store.step(name) is None:
+                raise UnknownStep(f"unknown step {name!r} in {nb.api_path}")
+            try:
+                decision = store.decide(name, approve, by, note)
+            except UnknownStep as exc:
+                raise NotAwaitingApproval(_not_waiting(store, name)) from exc
+        finally:
+            store.close()
+    return ApproveResponse(path=nb.api_path, name=name, approval=_approval_info(decision))
+
+
+def _not_waiting(store: Store, name: str) -> str:
+    """Why a decision cannot be taken: decided already, or the step is not at its gate."""
+    prefix = f"step {name!r} is not awaiting approval"
+    approval = store.approval(name)
+    if approval is not None and approval.decided_at is not None:
+        return f"{prefix}: it was already {approval.status} by {approval.decided_by}"
+    step = store.step(name)
+    return f"{prefix} (it is {step.status.value})" if step else prefix

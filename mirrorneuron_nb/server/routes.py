@@ -8,6 +8,7 @@ from jupyter_server.utils import url_path_join
 
 from .handlers import (
     SETTINGS_KEY,
+    ApproveHandler,
     EventsHandler,
     ResetHandler,
     RunsHandler,
@@ -24,6 +25,7 @@ ROUTES: list[tuple[str, type]] = [
     ("events", EventsHandler),
     ("step", StepHandler),
     ("reset", ResetHandler),
+    ("approve", ApproveHandler),
 ]
 
 

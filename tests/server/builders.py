@@ -9,13 +9,14 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
-from mirrorneuron_nb.models import Attempt, Run, VarEntry
+from mirrorneuron_nb.models import Approval, Attempt, Run, VarEntry
 from mirrorneuron_nb.notebook import code_hash
 from mirrorneuron_nb.sidecar import sidecar_for
-from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store
+from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store, journal
 
 
 def notebook(path: Path, steps: dict[str, str], extra_cells: int = 0) -> Path:
@@ -51,19 +52,51 @@ class Kernelish:
     def close(self) -> None:
         self.store.close()
 
-    def begin(self, name: str, body: str, position: int | None = None) -> Attempt:
-        return self.store.begin_attempt(
-            self.run.id,
-            StepStart(
-                name=name,
-                cell_id=f"cell-{name}",
-                code=body,
-                code_hash=code_hash(body),
-                cache_key=f"key-{name}-{code_hash(body)}",
-                options={},
-                position=position,
-            ),
+    def start(self, name: str, body: str, position: int | None = None, **options: Any) -> StepStart:
+        return StepStart(
+            name=name,
+            cell_id=f"cell-{name}",
+            code=body,
+            code_hash=code_hash(body),
+            cache_key=f"key-{name}-{code_hash(body)}",
+            options=options,
+            position=position,
         )
+
+    def begin(self, name: str, body: str, position: int | None = None, **options: Any) -> Attempt:
+        return self.store.begin_attempt(self.run.id, self.start(name, body, position, **options))
+
+    def ask(
+        self, name: str, body: str, question: str, position: int | None = None, **options: Any
+    ) -> Approval:
+        """Park the step at its `--approve QUESTION` gate, as the runner does."""
+        start = self.start(name, body, position, approve=question, **options)
+        return self.store.request_approval(self.run.id, start, question)
+
+    def calls(
+        self, attempt: Attempt, succeeded: int = 0, failed: int = 0, unsaved: int = 0
+    ) -> None:
+        """Durable calls made during `attempt`, recorded the way `mn.durable` records them."""
+        outcomes = ["succeeded"] * succeeded + ["failed"] * failed + ["unsaved"] * unsaved
+        for i, status in enumerate(outcomes):
+            journal.record(
+                self.store.conn,
+                journal.CallRecord(
+                    step=attempt.step,
+                    function="summarize",
+                    call_key=f"call-{status}-{i}",
+                    occurrence=0,
+                    status=status,
+                    run_id=attempt.run_id,
+                    attempt_id=attempt.id,
+                    started_at=time.time(),
+                    duration=0.01,
+                    result=VarEntry(name="summarize", type_name="str", size=5)
+                    if status == "succeeded"
+                    else None,
+                    error=None if status == "succeeded" else f"{status} call",
+                ),
+            )
 
     def succeed(
         self,
@@ -73,8 +106,11 @@ class Kernelish:
         unsaved: dict[str, str] | None = None,
         position: int | None = None,
         stream_blob: str | None = None,
+        attempt: Attempt | None = None,
+        **options: Any,
     ) -> int:
-        attempt = self.begin(name, body, position)
+        """Commit a checkpoint for `attempt` (a new one unless given)."""
+        attempt = attempt or self.begin(name, body, position, **options)
         entries = [
             VarEntry(
                 name=var,
@@ -112,8 +148,15 @@ class Kernelish:
             ),
         )
 
-    def fail(self, name: str, body: str, error: str, position: int | None = None) -> None:
-        attempt = self.begin(name, body, position)
+    def fail(
+        self,
+        name: str,
+        body: str,
+        error: str,
+        position: int | None = None,
+        attempt: Attempt | None = None,
+    ) -> None:
+        attempt = attempt or self.begin(name, body, position)
         self.store.fail_attempt(
             attempt,
             error,

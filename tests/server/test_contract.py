@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import types
 import typing
 from pathlib import Path
 
@@ -78,10 +79,42 @@ def test_every_core_status_can_be_drawn() -> None:
     assert set(re.findall(r"'([a-z_]+)'", ts_union.group(1))) == drawable
 
 
-def _ts_fields(interface: str) -> set[str]:
+def test_approval_states_match() -> None:
+    ts_union = re.search(r"export type ApprovalState =([^;]*);", API_TS.read_text())
+    assert ts_union is not None
+    assert set(re.findall(r"'([a-z_]+)'", ts_union.group(1))) == set(
+        typing.get_args(api_models.ApprovalState)
+    )
+
+
+def _ts_fields(interface: str) -> dict[str, set[str]]:
+    """Field name -> the members of its TypeScript type union."""
     match = re.search(rf"export interface {interface} \{{(.*?)\n\}}", API_TS.read_text(), re.S)
     assert match is not None, interface
-    return set(re.findall(r"^\s+([a-z_]+)\??:", match.group(1), re.M))
+    fields = re.findall(r"^\s+([a-z_]+)\??: ([^;]+);", match.group(1), re.M)
+    return {name: {t.strip() for t in ts.split("|")} for name, ts in fields}
+
+
+# Named unions of api_models and their TypeScript aliases.
+ALIASES = {"StatusName": api_models.StatusName, "ApprovalState": api_models.ApprovalState}
+SCALARS = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
+def _ts_type(annotation: object) -> set[str]:
+    """The TypeScript union a pydantic field annotation should be written as."""
+    for alias, literal in ALIASES.items():
+        if annotation == literal:
+            return {alias}
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return set().union(*(_ts_type(a) for a in typing.get_args(annotation)))
+    if typing.get_origin(annotation) is list:
+        (item,) = typing.get_args(annotation)
+        (ts,) = _ts_type(item)
+        return {f"{ts}[]"}
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {f"I{annotation.__name__}"}
+    assert annotation in SCALARS, annotation
+    return {SCALARS[annotation]}
 
 
 @pytest.mark.parametrize(
@@ -96,7 +129,10 @@ def _ts_fields(interface: str) -> set[str]:
         ("ICheckpointInfo", api_models.CheckpointInfo),
         ("IStepDetail", api_models.StepDetail),
         ("IResetResponse", api_models.ResetResponse),
+        ("IApprovalInfo", api_models.ApprovalInfo),
+        ("IApproveResponse", api_models.ApproveResponse),
     ],
 )
 def test_typescript_types_match_the_models(interface: str, model: type[BaseModel]) -> None:
-    assert _ts_fields(interface) == set(model.model_fields)
+    expected = {name: _ts_type(f.annotation) for name, f in model.model_fields.items()}
+    assert _ts_fields(interface) == expected

@@ -206,3 +206,43 @@ def test_reset_jump_and_run_from_first_unfinished(lab: Lab, page: Page) -> None:
     alert = page.locator(f"{PANEL} .mn-Steps-error")
     expect(alert).to_contain_text("sidecar database is unreadable")
     expect(alert).to_contain_text("sidecar_unreadable")
+
+
+def test_approval_gate_decided_in_the_panel(lab: Lab, page: Page) -> None:
+    write_notebook(
+        lab.root / "agent.ipynb",
+        [
+            "%load_ext mirrorneuron_nb\nimport mirrorneuron_nb as mn\n\n"
+            "@mn.durable\ndef summarize(doc):\n    return doc.upper()",
+            "%%mn_step summarize --kind llm\nsummaries = [summarize(d) for d in 'abc']",
+            '%%mn_step publish --once --approve "Ship it?"\nprint("shipped", len(summaries))',
+        ],
+    )
+    open_notebook(page, lab, "agent.ipynb", "approval-gate")
+    command(page, "notebook:run-all-cells")
+
+    # The LLM step ran its durable calls; the gate stopped the cell without running it.
+    summarize = row(page, "summarize", "succeeded")
+    expect(summarize.locator(".mn-Step-tag")).to_have_text(["llm"])
+    expect(summarize.locator(".mn-Step-durable")).to_have_text("3 calls recorded")
+    publish = row(page, "publish", "awaiting_approval")
+    expect(publish.locator(".mn-Step-status")).to_have_text("awaiting approval")
+    expect(publish.locator(".mn-Step-tag")).to_have_text(["once"])
+    expect(publish.locator(".mn-Step-question")).to_have_text("Ship it?")
+    expect(cell(page, 2).locator(".jp-Cell-outputArea")).to_contain_text("ApprovalRequired")
+    expect(page.locator(f"{PANEL} .mn-Steps-headline")).to_contain_text("1 awaiting approval")
+
+    # Approve in the panel, with a note: the row says who approved and what to do next.
+    publish.locator(".mn-Step-approvalNote").fill("looks good")
+    publish.locator("button.mn-Step-approve").click()
+    approved = row(page, "publish", "approved")
+    expect(approved.locator(".mn-Step-decision")).to_contain_text(
+        re.compile(r"approved by .+: looks good — re-run the step to continue")
+    )
+    expect(approved.locator("button.mn-Step-approve")).to_have_count(0)
+
+    # Re-run the step: it passes the gate and runs.
+    approved.locator("button.mn-Step-rerun").click()
+    expect(row(page, "publish", "succeeded")).to_be_visible()
+    expect(cell(page, 2).locator(".jp-Cell-outputArea")).to_contain_text("shipped 3")
+    expect(page.locator(".jp-Cell .mn-CellBadge[data-status='succeeded']")).to_have_count(2)
