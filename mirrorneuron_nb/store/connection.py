@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def connect(
             )
             # WAL + NORMAL: a killed process never corrupts the file or loses a commit;
             # only an OS crash may drop the last commits, which stay consistent.
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn, busy_timeout_ms)
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -48,6 +49,23 @@ def connect(
         return conn
     except sqlite3.DatabaseError as exc:
         raise SidecarError(f"cannot open sidecar database {path}: {exc}") from exc
+
+
+def _enable_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """Switch to WAL, retrying while another process holds the lock: SQLite does not call
+    the busy handler for this pragma, so two kernels creating one sidecar at the same
+    instant would otherwise see 'database is locked'."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 @contextlib.contextmanager
