@@ -234,6 +234,36 @@ def _approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trust(args: argparse.Namespace) -> int:
+    from .trusting import trust_sidecar
+
+    notebook = _notebook(args.notebook)
+    store = _open(notebook, readonly=False)
+    print(
+        f"mn-nb: WARNING: trusting {store.root} lets its checkpoints run code in your kernels "
+        "(they are unpickled); only trust a sidecar that you, or someone you trust, wrote.",
+        file=sys.stderr,
+    )
+    try:
+        report = trust_sidecar(store)
+    finally:
+        store.close()
+    print(
+        f"mn-nb: signed {report.signed} value(s) with your key "
+        f"({report.already} already were); %mn_resume and cache hits now load them"
+    )
+    if report.damaged:
+        print(
+            f"mn-nb: {len(report.damaged)} value(s) not signed, their data is damaged "
+            "(re-run their steps to write them again):",
+            file=sys.stderr,
+        )
+        for label, reason in report.damaged:
+            print(f"  {label}: {reason}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -366,6 +396,19 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("--reject", action="store_true", help="reject instead of approve")
     approve.add_argument("--note", metavar="TEXT", help="a note recorded with the decision")
     approve.set_defaults(func=_approve)
+
+    trust = _command(
+        sub,
+        "trust",
+        "trust a sidecar copied from another user or machine",
+        "Checkpoints are signed with a per-user key, and values signed with another key "
+        "are never loaded (unpickling can run code). Re-sign every checkpointed value and "
+        "recorded durable-call result of NOTEBOOK's sidecar with your key, so %mn_resume "
+        "and cache hits load them. Each blob is checked against its hash first: a value "
+        "whose data is missing or corrupted is not signed, and is named (exit 1).",
+    )
+    trust.add_argument("notebook", help=nb_help)
+    trust.set_defaults(func=_trust)
 
     demo = _command(
         sub,

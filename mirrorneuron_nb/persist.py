@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from .errors import CheckpointUnavailable
+from .errors import CheckpointUnavailable, InvalidInput, NotCheckpointable
 from .hashing import digest
 from .models import VarEntry
 from .snapshot import Snapshot, restore, signature_of
@@ -15,12 +16,36 @@ INLINE_STREAM_BYTES = 256 * 1024
 # Buffers from this size up are memory-mapped copy-on-write instead of read.
 MMAP_MIN_BYTES = 1 << 20
 DELETED = "deleted"
+# A value whose serialized size exceeds this many bytes is not written (unset: no limit).
+MAX_VALUE_ENV = "MIRRORNEURON_MAX_VALUE_BYTES"
+
+
+def max_value_bytes() -> int | None:
+    raw = os.environ.get(MAX_VALUE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise InvalidInput(f"{MAX_VALUE_ENV} must be a positive number of bytes, got {raw!r}")
+    return limit
 
 
 def save(
     blobs: BlobStore, name: str, snap: Snapshot, fingerprint: str
 ) -> tuple[VarEntry, list[tuple[str, int]]]:
-    """Write a snapshot's blobs (fsynced, deduplicated); return its row and the blobs it uses."""
+    """Write a snapshot's blobs (fsynced, deduplicated); return its row and the blobs it uses.
+
+    Raises NotCheckpointable, before writing anything, for a value over the size limit.
+    """
+    limit = max_value_bytes()
+    if limit is not None and snap.size > limit:
+        raise NotCheckpointable(
+            f"{snap.size} bytes, over the size limit of {limit} bytes: "
+            f"set {MAX_VALUE_ENV} to raise it"
+        )
     used: list[tuple[str, int]] = []
     for key, buf in zip(snap.buffer_keys, snap.buffers, strict=True):
         blobs.put(key, [buf])

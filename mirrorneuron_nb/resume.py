@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,7 @@ from . import persist
 from .errors import CheckpointUnavailable, UnknownStep
 from .models import VarEntry
 from .render import describe, format_bytes, format_duration, table
+from .snapshot import TRUST_HINT
 from .store import Store
 
 
@@ -100,7 +102,7 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
         try:
             value = persist.load(store.blobs, var, namespace)
         except CheckpointUnavailable as exc:
-            report.missing.append(Missing(name, step, exc.reason))
+            report.missing.append(Missing(name, step, _name_notebook(exc.reason, store)))
             continue
         # Bind at once: later values may refer to notebook functions/classes by name.
         namespace[name] = value
@@ -109,3 +111,14 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
     report.restored.sort(key=lambda r: (report.steps.index(r.step), r.name))
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _name_notebook(reason: str, store: Store) -> str:
+    """Put the notebook's path into the `mn-nb trust NOTEBOOK` hint when the sidecar is
+    the `NAME.mn` beside it."""
+    notebook = store.root.with_suffix(".ipynb")
+    if TRUST_HINT not in reason or store.root.suffix != ".mn" or not notebook.is_file():
+        return reason
+    relative = os.path.relpath(notebook)
+    shown = notebook if relative.startswith("..") else relative
+    return reason.replace(TRUST_HINT, TRUST_HINT.replace("NOTEBOOK", str(shown)))

@@ -312,13 +312,13 @@ def _checkpoint_variables(
         value = ns[name]
         try:
             snap = snaps.get(name) or snapshot(value)
-        except NotCheckpointable as exc:
+            entry, blob_refs = persist.save(
+                blobs, name, snap, special_fingerprint(value) or snap.fingerprint
+            )
+        except NotCheckpointable as exc:  # unserializable, or over the size limit
             variables.append(persist.unsaved(name, type_name(value), str(exc)))
             result.unsaved.append((name, str(exc)))
             continue
-        entry, blob_refs = persist.save(
-            blobs, name, snap, special_fingerprint(value) or snap.fingerprint
-        )
         variables.append(entry)
         used.extend(blob_refs)
         result.saved.append(name)

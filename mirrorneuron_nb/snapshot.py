@@ -27,6 +27,8 @@ from .trust import sign, verify
 
 # Buffers smaller than this stay inside the stream: one blob file each would cost more.
 INLINE_BUFFER_BYTES = 64 * 1024
+# How to load a sidecar signed with another key (resume fills in the notebook's name).
+TRUST_HINT = "run `mn-nb trust NOTEBOOK` if you trust it"
 
 
 @dataclass
@@ -383,7 +385,8 @@ def restore(
         raise UntrustedCheckpoint(
             name,
             "checkpoint was not signed with this user's key (copied from another user "
-            "or machine?); it is not loaded because unpickling can run code",
+            "or machine, or altered since?); it is not loaded because unpickling can run "
+            f"code: {TRUST_HINT}",
         )
     found = _BY_NAME.get(serializer)
     if found is None:

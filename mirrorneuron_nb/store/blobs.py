@@ -64,10 +64,12 @@ class BlobStore:
 
     def read(self, key: str, size: int, *, verify: bool = True) -> bytes:
         try:
-            data = self.path(key).read_bytes()
+            with open(self.path(key), "rb") as fh:
+                data = fh.read()
+                identity = _identity(fh)
         except FileNotFoundError:
-            raise CheckpointUnavailable(key, "blob file is missing") from None
-        _check(key, size, data, verify)
+            raise CheckpointUnavailable(key, f"blob {key} is missing") from None
+        self._check(key, size, data, verify, identity)
         return data
 
     def map(self, key: str, size: int, *, verify: bool = True) -> Any:
@@ -77,12 +79,31 @@ class BlobStore:
         try:
             with open(self.path(key), "rb") as fh:
                 mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+                identity = _identity(fh)
         except FileNotFoundError:
-            raise CheckpointUnavailable(key, "blob file is missing") from None
+            raise CheckpointUnavailable(key, f"blob {key} is missing") from None
         except ValueError:  # empty or truncated file
-            raise CheckpointUnavailable(key, "blob file is truncated") from None
-        _check(key, size, mapped, verify)
+            raise CheckpointUnavailable(key, f"blob {key} is truncated") from None
+        self._check(key, size, mapped, verify, identity)
         return mapped
+
+    def _check(
+        self, key: str, size: int, data: Any, verify: bool, identity: tuple[int, int]
+    ) -> None:
+        if len(data) != size:
+            raise CheckpointUnavailable(key, f"blob {key} has {len(data)} bytes, expected {size}")
+        if verify and digest(data) != key:
+            self._quarantine(key, identity)
+            raise CheckpointUnavailable(key, f"blob {key} does not match its hash (corrupted)")
+
+    def _quarantine(self, key: str, identity: tuple[int, int]) -> None:
+        """Move a corrupted blob aside (gc deletes it later). put() reuses any file of the
+        right size, so left in place it would go into the checkpoint of the re-run step
+        too. Only the file that was read moves, not one a writer has renamed in since."""
+        path = self.path(key)
+        with contextlib.suppress(OSError):
+            if _identity(path) == identity:
+                os.replace(path, path.with_name(f".corrupt-{path.name}"))
 
     def collect(self, referenced: frozenset[str], grace_seconds: float = 3600) -> tuple[int, int]:
         """Delete blob files nothing references (and stale temp files) older than the grace
@@ -111,8 +132,6 @@ class BlobStore:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
 
 
-def _check(key: str, size: int, data: Any, verify: bool) -> None:
-    if len(data) != size:
-        raise CheckpointUnavailable(key, f"blob has {len(data)} bytes, expected {size}")
-    if verify and digest(data) != key:
-        raise CheckpointUnavailable(key, "blob content does not match its hash (corrupted)")
+def _identity(file: Any) -> tuple[int, int]:
+    stat = os.fstat(file.fileno()) if hasattr(file, "fileno") else os.stat(file)
+    return stat.st_dev, stat.st_ino

@@ -1,0 +1,148 @@
+"""A blob corrupted or deleted on disk: resume detects it by its hash, names the value and
+the step to re-run, restores everything else; re-running the step repairs the checkpoint.
+
+(A cache hit on a corrupted checkpoint running the step instead is in test_kernel_cache.py.)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from mirrorneuron_nb.store import Store
+
+from .kernels import Execution, Kernel
+
+pytestmark = [pytest.mark.kernel, pytest.mark.faults]
+
+CELLS = {
+    # an 8 MB array: a raw buffer blob
+    "load": "import numpy as np\narr = np.arange(1_000_000, dtype=np.float64) * 3\n"
+    "meta = {'rows': 1_000_000}\n",
+    # a pickle stream over 256 KB: a stream blob
+    "words": "words = ['w%d' % i for i in range(60_000)]\ncount = len(words)\n",
+    # DataFrame blocks: buffer blobs of a pickled value
+    "frame": "import pandas as pd\n"
+    "df = pd.DataFrame({'x': arr[:200_000], 'y': arr[:200_000] + 1})\n",
+}
+CHECK = (
+    "(float(arr[-1]), meta, len(words), words[-1], count, float(df['y'].sum()),"
+    " np.__name__, pd.__name__)"
+)
+GOOD = "(2999997.0, {'rows': 1000000}, 60000, 'w59999', 60000, 59999900000.0, 'numpy', 'pandas')"
+
+
+def cell(step: str) -> str:
+    return f"%%mn_step {step}\n{CELLS[step]}"
+
+
+def run(kernel: Kernel, code: str) -> Execution:
+    out = kernel.run(code)
+    assert "UsageError" not in out.stderr, out.stderr
+    return out
+
+
+def value(kernel: Kernel, expr: str) -> str:
+    return run(kernel, f"print(repr({expr}))").stdout.strip()
+
+
+def not_restored(report: str) -> dict[str, str]:
+    lines = report.splitlines()
+    if "not restored:" not in lines:
+        return {}
+    out: dict[str, str] = {}
+    for line in lines[lines.index("not restored:") + 1 :]:
+        if not line.startswith("  "):
+            break
+        name, _, rest = line.strip().partition(" ")
+        out[name] = rest
+    return out
+
+
+def mn_status(notebook: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "mirrorneuron_nb.cli", "status", str(notebook)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    return result.stdout
+
+
+def blob_of(sidecar: Path, step: str, name: str, stream: bool) -> str:
+    store = Store(sidecar, readonly=True)
+    try:
+        found = store.step(step)
+        assert found is not None and found.checkpoint_id is not None
+        var = next(v for v in store.variables(found.checkpoint_id) if v.name == name)
+        key = var.stream_blob if stream else var.buffers[0][0]
+        assert key is not None, var
+        return key
+    finally:
+        store.close()
+
+
+def test_damaged_blobs_are_named_at_resume_and_repaired_by_rerunning(workdir: Path) -> None:
+    notebook = workdir / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(cell(s)) for s in CELLS]), notebook)
+    sidecar = workdir / "nb.mn"
+    kernel = Kernel(workdir, env={"JPY_SESSION_NAME": str(notebook)})
+    try:
+        run(kernel, "%load_ext mirrorneuron_nb")
+        for step in CELLS:
+            run(kernel, cell(step))
+        assert value(kernel, CHECK) == GOOD
+
+        # One buffer blob corrupted in place (same size), one stream blob deleted.
+        corrupted = blob_of(sidecar, "load", "arr", stream=False)
+        deleted = blob_of(sidecar, "words", "words", stream=True)
+        path = sidecar / "blobs" / corrupted[:2] / corrupted[2:]
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+        (sidecar / "blobs" / deleted[:2] / deleted[2:]).unlink()
+
+        kernel.restart()
+        run(kernel, "%load_ext mirrorneuron_nb")
+        report = run(kernel, "%mn_resume").stdout
+        missing = not_restored(report)
+        assert set(missing) == {"arr", "words"}, report
+        assert missing["arr"].startswith("(step load):"), report
+        assert corrupted in missing["arr"] and "corrupted" in missing["arr"], report
+        assert missing["arr"].endswith("-> re-run step 'load'"), report
+        assert deleted in missing["words"] and "missing" in missing["words"], report
+        assert missing["words"].endswith("-> re-run step 'words'"), report
+        # Everything else came back, with its value; the damaged names are not bound at all.
+        assert "restored 5 variable(s) from 3 step(s)" in report, report
+        assert value(kernel, "(meta, count, float(df['y'].sum()), np.__name__)") == (
+            "({'rows': 1000000}, 60000, 59999900000.0, 'numpy')"
+        )
+        assert value(kernel, "[n for n in ('arr', 'words') if n in globals()]") == "[]"
+        # The CLI still reads the sidecar (it does not read blob data).
+        table = mn_status(notebook)
+        assert all(f"{s} " in table for s in CELLS), table
+
+        # Re-running the named steps (same code: a cache hit on a damaged checkpoint) runs
+        # them and writes whole blobs again, not reusing the damaged file.
+        for step in ("load", "words"):
+            out = run(kernel, cell(step))
+            assert "checkpoint unusable" in out.stderr, out.stderr
+            assert "restored from checkpoint" not in out.stderr, out.stderr
+        table = mn_status(notebook)
+        for step in CELLS:
+            row = next(line for line in table.splitlines() if line.startswith(f"{step} "))
+            assert " succeeded " in row or " cached " in row, table
+
+        kernel.restart()
+        run(kernel, "%load_ext mirrorneuron_nb")
+        report = run(kernel, "%mn_resume").stdout
+        assert "not restored" not in report, report
+        assert value(kernel, CHECK) == GOOD
+    finally:
+        kernel.shutdown()
