@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def one_line(exc: BaseException) -> str:
+    """`Type: first line of the message`: how errors appear in tables and warnings."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 class MirrorNeuronError(Exception):
     """Base class: every error this package raises on purpose."""
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import persist
-from .errors import CheckpointUnavailable, MirrorNeuronError, NotCheckpointable
+from .errors import CheckpointUnavailable, MirrorNeuronError, NotCheckpointable, one_line
 from .hashing import digest_parts
 from .models import VarEntry
 from .progress import CallProgress, Tally
-from .snapshot import _code_digest, snapshot, special_fingerprint, type_name
+from .snapshot import _code_digest, snapshot, stable_fingerprint, type_name
 from .store import Store
 from .store.journal import FAILED, SUCCEEDED, UNSAVED, CallRecord, find, open_counts, record
 
@@ -170,7 +170,7 @@ class Recording:
 
     def failed(self, pending: Pending, exc: BaseException) -> None:
         duration = time.perf_counter() - pending.began
-        self._write(pending, FAILED, duration, None, [], _one_line(exc))
+        self._write(pending, FAILED, duration, None, [], one_line(exc))
 
     def _write(
         self,
@@ -263,7 +263,7 @@ def call_key(
     parts = [function.encode(), b"\x00", code.encode()]
     unstable = None
     for label, value in [*enumerate(args), *sorted(kwargs.items())]:
-        fp = _fingerprint(value)
+        fp = stable_fingerprint(value)
         if fp is None:
             unstable = unstable or type_name(value)
             fp = f"id:{id(value)}"  # the same object, within this process
@@ -302,43 +302,9 @@ def _identity(fn: Any) -> tuple[str, str]:
             return cached[1], cached[2]
     module = getattr(fn, "__module__", None) or type(fn).__module__
     name = f"{module}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
-    code = _code_fingerprint(fn) if isinstance(fn, types.FunctionType) else "builtin"
+    code = (
+        _code_digest(fn, opaque_by_type=True) if isinstance(fn, types.FunctionType) else "builtin"
+    )
     with contextlib.suppress(TypeError):
         _identities[fn] = (code_obj, name, code)
     return name, code
-
-
-def _code_fingerprint(fn: types.FunctionType) -> str:
-    """The function's code, defaults and captured values, stable across kernels.
-
-    A captured value that cannot be fingerprinted (a client, a lock) counts by its type:
-    its identity would differ in every kernel and no call could ever be replayed.
-    """
-    parts = [_code_digest(fn, closure=False).encode()]
-    for cell in fn.__closure__ or ():
-        try:
-            held = cell.cell_contents
-        except ValueError:  # not assigned yet
-            parts.append(b"<empty>")
-            continue
-        if isinstance(held, types.FunctionType):
-            parts.append(_code_digest(held, closure=False).encode())
-        else:
-            parts.append((_fingerprint(held) or f"opaque:{type_name(held)}").encode())
-    return digest_parts(parts)
-
-
-def _fingerprint(value: Any) -> str | None:
-    """A content fingerprint that survives a kernel restart, or None if there is none."""
-    special = special_fingerprint(value)
-    if special is not None:
-        return special
-    try:
-        return snapshot(value).fingerprint
-    except NotCheckpointable:
-        return None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

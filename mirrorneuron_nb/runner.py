@@ -15,7 +15,7 @@ from typing import Any
 from . import gates, persist
 from .analysis import analyze
 from .capture import OutputRecorder, capture, flush_inline_figures, replay
-from .errors import CheckpointUnavailable, InvalidInput, NotCheckpointable
+from .errors import CheckpointUnavailable, InvalidInput, NotCheckpointable, one_line
 from .hashing import text_digest
 from .models import Attempt, Checkpoint, VarEntry
 from .notebook import code_hash as notebook_code_hash
@@ -134,14 +134,14 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
         # the body produced stay in the kernel.
         store.fail_attempt(
             attempt,
-            f"checkpoint not written: {_one_line(exc)}",
+            f"checkpoint not written: {one_line(exc)}",
             "".join(traceback.format_exception(exc)),
         )
         if not isinstance(exc, OSError):
             raise
         _warn(
             f"mn_step {name}: ran, but its checkpoint could not be written "
-            f"({_one_line(exc)}); the previous checkpoint is kept"
+            f"({one_line(exc)}); the previous checkpoint is kept"
         )
         return StepResult(name, cached=False, value=value)
     for var_name, reason in result.unsaved:
@@ -191,13 +191,13 @@ def _attempts(
                 flush_inline_figures()
             return value, recorder, attempt, time.perf_counter() - began
         except BaseException as exc:
-            store.fail_attempt(attempt, _one_line(exc), user_traceback(exc))
+            store.fail_attempt(attempt, one_line(exc), user_traceback(exc))
             if number >= total or not retryable(exc, retry_on):
                 raise
             delay = options.delay(number)
             store.mark_retrying(attempt, delay, total)
             _warn(
-                f"mn_step {start.name}: attempt {number}/{total} failed ({_one_line(exc)}); "
+                f"mn_step {start.name}: attempt {number}/{total} failed ({one_line(exc)}); "
                 f"attempt {number + 1}/{total} in {delay:.1f} s..."
             )
             try:
@@ -205,7 +205,7 @@ def _attempts(
             except BaseException as stop:
                 # Interrupted while waiting: the step ends failed, not "retrying" forever.
                 store.fail_attempt(
-                    attempt, f"{_one_line(exc)} (retry cancelled: {type(stop).__name__})", ""
+                    attempt, f"{one_line(exc)} (retry cancelled: {type(stop).__name__})", ""
                 )
                 raise
 
@@ -381,11 +381,6 @@ def user_traceback(exc: BaseException) -> str:
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _warn(message: str) -> None:

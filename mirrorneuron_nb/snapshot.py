@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from .errors import CheckpointUnavailable, NotCheckpointable, UntrustedCheckpoint
+from .errors import CheckpointUnavailable, NotCheckpointable, UntrustedCheckpoint, one_line
 from .hashing import digest, digest_parts
 from .trust import sign, verify
 
@@ -330,7 +330,7 @@ def snapshot(value: Any) -> Snapshot:
     except RecursionError:
         raise NotCheckpointable("too deeply nested to serialize") from None
     except Exception as exc:
-        raise NotCheckpointable(_reason(exc)) from None
+        raise NotCheckpointable(one_line(exc)) from None
     keys = [digest(b) for b in buffers]
     fingerprint = digest_parts([serializer.name.encode(), stream, *(k.encode() for k in keys)])
     return Snapshot(serializer.name, type_name(value), stream, buffers, keys, fingerprint)
@@ -351,16 +351,21 @@ def special_fingerprint(value: Any) -> str | None:
     return None
 
 
-def fingerprint(value: Any) -> str:
-    """A digest that changes when the value's content changes; stable across processes."""
+def stable_fingerprint(value: Any) -> str | None:
+    """A content fingerprint that survives a kernel restart, or None if there is none."""
     special = special_fingerprint(value)
     if special is not None:
         return special
     try:
         return snapshot(value).fingerprint
     except NotCheckpointable:
-        # Not serializable: identity is all we can compare, so a restart always re-runs.
-        return f"unhashable:{type_name(value)}:{id(value)}"
+        return None
+
+
+def fingerprint(value: Any) -> str:
+    """A digest that changes when the value's content changes; stable across processes."""
+    # Not serializable: identity is all we can compare, so a restart always re-runs.
+    return stable_fingerprint(value) or f"unhashable:{type_name(value)}:{id(value)}"
 
 
 def is_immutable(value: Any) -> bool:
@@ -394,10 +399,15 @@ def restore(
     try:
         return found.load(stream, buffers, namespace)
     except Exception as exc:
-        raise CheckpointUnavailable(name, f"could not be loaded: {_reason(exc)}") from None
+        raise CheckpointUnavailable(name, f"could not be loaded: {one_line(exc)}") from None
 
 
-def _code_digest(fn: types.FunctionType, *, closure: bool = True) -> str:
+def _code_digest(
+    fn: types.FunctionType, *, closure: bool = True, opaque_by_type: bool = False
+) -> str:
+    """The function's code, defaults and captured values. `opaque_by_type`: a captured
+    value with no stable fingerprint (a client, a lock) counts by its type instead of its
+    identity, so the digest is the same in every kernel."""
     parts: list[bytes] = []
 
     def walk(code: types.CodeType) -> None:
@@ -421,11 +431,8 @@ def _code_digest(fn: types.FunctionType, *, closure: bool = True) -> str:
             continue
         if isinstance(held, types.FunctionType):  # often the function itself: code only
             parts.append(_code_digest(held, closure=False).encode())
+        elif opaque_by_type:
+            parts.append((stable_fingerprint(held) or f"opaque:{type_name(held)}").encode())
         else:
             parts.append(fingerprint(held).encode())
     return digest_parts(parts)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
