@@ -13,6 +13,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from .helpers import mn
+
 
 def _count(name: str) -> str:
     return f"open('counts.txt', 'a').write('{name}\\n')\n"
@@ -40,16 +42,6 @@ def write_notebook(path: Path) -> Path:
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": kernelspec}), path)
     return path
-
-
-def mn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mirrorneuron_nb.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def counts(workdir: Path) -> Counter[str]:

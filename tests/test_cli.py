@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -13,17 +11,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from mirrorneuron_nb.cli import build_parser
 
+from .helpers import mn
 from .kernels import Kernel
-
-
-def mn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mirrorneuron_nb.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_every_command_is_documented() -> None:

@@ -6,8 +6,6 @@ the step to re-run, restores everything else; re-running the step repairs the ch
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -16,7 +14,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from mirrorneuron_nb.store import Store
 
-from .kernels import Execution, Kernel
+from .helpers import mn, not_restored, run, value
+from .kernels import Kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.faults]
 
@@ -41,36 +40,8 @@ def cell(step: str) -> str:
     return f"%%mn_step {step}\n{CELLS[step]}"
 
 
-def run(kernel: Kernel, code: str) -> Execution:
-    out = kernel.run(code)
-    assert "UsageError" not in out.stderr, out.stderr
-    return out
-
-
-def value(kernel: Kernel, expr: str) -> str:
-    return run(kernel, f"print(repr({expr}))").stdout.strip()
-
-
-def not_restored(report: str) -> dict[str, str]:
-    lines = report.splitlines()
-    if "not restored:" not in lines:
-        return {}
-    out: dict[str, str] = {}
-    for line in lines[lines.index("not restored:") + 1 :]:
-        if not line.startswith("  "):
-            break
-        name, _, rest = line.strip().partition(" ")
-        out[name] = rest
-    return out
-
-
 def mn_status(notebook: Path) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "mirrorneuron_nb.cli", "status", str(notebook)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = mn("status", str(notebook), timeout=120)
     assert result.returncode == 0 and not result.stderr, result.stderr
     return result.stdout
 

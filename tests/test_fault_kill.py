@@ -33,7 +33,8 @@ from mirrorneuron_nb.errors import CheckpointUnavailable
 from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
 
-from .kernels import Execution, Kernel
+from .helpers import run
+from .kernels import Kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.faults]
 
@@ -127,12 +128,6 @@ def expected_digests(seed: int, v: int) -> dict[str, dict[str, str]]:
     for step, body in bodies(seed, v).items():
         exec(body, ns)
         out[step] = {name: digest_of(ns[name]) for name in WRITES[step]}
-    return out
-
-
-def run(kernel: Kernel, code: str) -> Execution:
-    out = kernel.run(code)
-    assert "UsageError" not in out.stderr, out.stderr
     return out
 
 

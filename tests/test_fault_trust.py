@@ -4,11 +4,9 @@ tampered with afterwards is still refused (by its hash or its signature)."""
 
 from __future__ import annotations
 
-import os
 import pickle
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -17,7 +15,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from mirrorneuron_nb.store import Store
 
-from .kernels import Execution, Kernel
+from .helpers import mn, not_restored, run, value
+from .kernels import Kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.faults]
 
@@ -47,37 +46,13 @@ def cell(step: str) -> str:
     return f"%%mn_step {step}\n{CELLS[step]}"
 
 
-def run(kernel: Kernel, code: str) -> Execution:
-    out = kernel.run(code)
-    assert "UsageError" not in out.stderr, out.stderr
-    return out
-
-
-def value(kernel: Kernel, expr: str) -> str:
-    return run(kernel, f"print(repr({expr}))").stdout.strip()
-
-
-def not_restored(report: str) -> dict[str, str]:
-    lines = report.splitlines()
-    if "not restored:" not in lines:
-        return {}
-    out: dict[str, str] = {}
-    for line in lines[lines.index("not restored:") + 1 :]:
-        if not line.startswith("  "):
-            break
-        name, _, rest = line.strip().partition(" ")
-        out[name] = rest
-    return out
-
-
 def mn_trust(notebook: Path, key: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mirrorneuron_nb.cli", "trust", notebook.name],
+    return mn(
+        "trust",
+        notebook.name,
         cwd=notebook.parent,
-        capture_output=True,
-        text=True,
         timeout=120,
-        env={**os.environ, "MIRRORNEURON_KEY_FILE": str(key)},
+        env={"MIRRORNEURON_KEY_FILE": str(key)},
     )
 
 

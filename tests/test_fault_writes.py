@@ -13,7 +13,8 @@ from mirrorneuron_nb import persist
 from mirrorneuron_nb.errors import InvalidInput
 from mirrorneuron_nb.store import Store
 
-from .kernels import Execution, Kernel
+from .helpers import run, value
+from .kernels import Kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.faults]
 
@@ -24,16 +25,6 @@ def big_step(version: int, n: int) -> str:
     return (
         f"%%mn_step big\nimport numpy as np\nbig = np.full({n}, {version}.0)\nversion = {version}\n"
     )
-
-
-def run(kernel: Kernel, code: str) -> Execution:
-    out = kernel.run(code)
-    assert "UsageError" not in out.stderr, out.stderr
-    return out
-
-
-def value(kernel: Kernel, expr: str) -> str:
-    return run(kernel, f"print(repr({expr}))").stdout.strip()
 
 
 def test_a_failed_checkpoint_write_keeps_values_kernel_and_previous_checkpoint(

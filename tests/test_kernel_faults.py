@@ -14,24 +14,14 @@ from mirrorneuron_nb import persist
 from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
 
-from .kernels import Execution, Kernel
+from .helpers import run, value
+from .kernels import Kernel
 
 pytestmark = pytest.mark.kernel
 
 
 def sidecar(workdir: Path) -> Path:
     return workdir / "mirrorneuron.mn"
-
-
-def run(kernel: Kernel, code: str) -> Execution:
-    """Run a cell that must succeed (a UsageError is not an iopub error: check stderr too)."""
-    out = kernel.run(code)
-    assert "UsageError" not in out.stderr, out.stderr
-    return out
-
-
-def value(kernel: Kernel, expr: str) -> str:
-    return run(kernel, f"print(repr({expr}))").stdout.strip()
 
 
 def usage_error(kernel: Kernel, code: str) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from .helpers import mn
 from .kernels import Kernel
 
 
@@ -172,16 +171,6 @@ def test_interrupted_once_step_asks_for_force(kernel: Kernel, workdir: Path) -> 
     assert count(workdir) == 2
 
 
-def _mn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mirrorneuron_nb.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_interactive_approval_gate(kernel: Kernel, workdir: Path) -> None:
     step = '%%mn_step publish --approve "Post it?"\n' + TICK + "published = True\n"
     gated = kernel.run(step, check=False)
@@ -201,22 +190,8 @@ def test_interactive_approval_gate(kernel: Kernel, workdir: Path) -> None:
     notebook = workdir / "nb.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell(step)]), notebook)
     env_sidecar = {"MIRRORNEURON_SIDECAR": str(workdir / "mirrorneuron.mn")}
-    decided = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mirrorneuron_nb.cli",
-            "approve",
-            "nb.ipynb",
-            "publish",
-            "--note",
-            "looks good",
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**__import__("os").environ, **env_sidecar},
+    decided = mn(
+        "approve", "nb.ipynb", "publish", "--note", "looks good", cwd=workdir, env=env_sidecar
     )
     assert decided.returncode == 0, decided.stderr
     kernel.run(step)
@@ -240,35 +215,35 @@ def _gated_notebook(path: Path) -> None:
 
 def test_batch_gate_stops_run_and_approve_lets_next_run_through(workdir: Path) -> None:
     _gated_notebook(workdir / "gate.ipynb")
-    first = _mn("run", "gate.ipynb", cwd=workdir)
+    first = mn("run", "gate.ipynb", cwd=workdir)
     assert first.returncode == 3, first.stdout + first.stderr
     assert "mn-nb approve gate.ipynb publish" in first.stderr
     assert count(workdir) == 0 and count(workdir, "after.txt") == 0
-    status = json.loads(_mn("status", "gate.ipynb", "--json", cwd=workdir).stdout)
+    status = json.loads(mn("status", "gate.ipynb", "--json", cwd=workdir).stdout)
     assert {s["name"]: s["status"] for s in status["steps"]}["publish"] == "awaiting_approval"
-    assert _mn("approve", "gate.ipynb", "publish", cwd=workdir).returncode == 0
-    status = json.loads(_mn("status", "gate.ipynb", "--json", cwd=workdir).stdout)
+    assert mn("approve", "gate.ipynb", "publish", cwd=workdir).returncode == 0
+    status = json.loads(mn("status", "gate.ipynb", "--json", cwd=workdir).stdout)
     publish = {s["name"]: s for s in status["steps"]}["publish"]
     assert publish["status"] == "approved" and publish["decided_by"]
-    second = _mn("run", "gate.ipynb", cwd=workdir)
+    second = mn("run", "gate.ipynb", cwd=workdir)
     assert second.returncode == 0, second.stdout + second.stderr
     assert count(workdir) == 1 and count(workdir, "after.txt") == 1
     assert count(workdir, "draft.txt") == 1
-    assert _mn("run", "gate.ipynb", cwd=workdir).returncode == 0  # once: never again
+    assert mn("run", "gate.ipynb", cwd=workdir).returncode == 0  # once: never again
     assert count(workdir) == 1
-    assert _mn("approve", "gate.ipynb", "publish", cwd=workdir).returncode == 2  # not waiting
+    assert mn("approve", "gate.ipynb", "publish", cwd=workdir).returncode == 2  # not waiting
 
 
 def test_batch_gate_reject_stops_for_good(workdir: Path) -> None:
     _gated_notebook(workdir / "gate.ipynb")
-    assert _mn("run", "gate.ipynb", cwd=workdir).returncode == 3
-    rejected = _mn("approve", "gate.ipynb", "publish", "--reject", "--note", "not now", cwd=workdir)
+    assert mn("run", "gate.ipynb", cwd=workdir).returncode == 3
+    rejected = mn("approve", "gate.ipynb", "publish", "--reject", "--note", "not now", cwd=workdir)
     assert rejected.returncode == 0 and "rejected" in rejected.stdout
     for _ in range(2):
-        run = _mn("run", "gate.ipynb", cwd=workdir)
+        run = mn("run", "gate.ipynb", cwd=workdir)
         assert run.returncode == 1 and "rejected" in run.stderr + run.stdout
     assert count(workdir) == 0 and count(workdir, "after.txt") == 0
-    status = json.loads(_mn("status", "gate.ipynb", "--json", cwd=workdir).stdout)
+    status = json.loads(mn("status", "gate.ipynb", "--json", cwd=workdir).stdout)
     steps = {s["name"]: s for s in status["steps"]}
     assert steps["publish"]["status"] == "rejected" and "not now" in steps["publish"]["error"]
 

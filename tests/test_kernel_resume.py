@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .kernels import Execution, Kernel
+from .helpers import not_restored, run, value
+from .kernels import Kernel
 
 pytestmark = pytest.mark.kernel
 
@@ -28,20 +29,9 @@ def runs_of(workdir: Path, counter: str) -> int:
     return len(path.read_text()) if path.exists() else 0
 
 
-def run(kernel: Kernel, code: str) -> Execution:
-    """Run a cell that must succeed (a UsageError is not an iopub error: check stderr too)."""
-    out = kernel.run(code)
-    assert "UsageError" not in out.stderr, out.stderr
-    return out
-
-
 def fresh(kernel: Kernel) -> None:
     kernel.restart()
     run(kernel, "%load_ext mirrorneuron_nb")
-
-
-def value(kernel: Kernel, expr: str) -> str:
-    return run(kernel, f"print(repr({expr}))").stdout.strip()
 
 
 def checks(kernel: Kernel, code: str) -> dict[str, bool]:
@@ -50,20 +40,6 @@ def checks(kernel: Kernel, code: str) -> dict[str, bool]:
     out = run(kernel, code + report)
     result: dict[str, bool] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
-
-
-def not_restored(report: str) -> dict[str, str]:
-    """The "not restored:" section of a resume report: name -> the rest of its line."""
-    lines = report.splitlines()
-    if "not restored:" not in lines:
-        return {}
-    out: dict[str, str] = {}
-    for line in lines[lines.index("not restored:") + 1 :]:
-        if not line.startswith("  "):
-            break
-        name, _, rest = line.strip().partition(" ")
-        out[name] = rest
-    return out
 
 
 # -- 2. values of every common kind come back equal --------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from .helpers import run, value
 from .kernels import Execution, Kernel
 
 pytestmark = pytest.mark.kernel
@@ -30,20 +31,9 @@ def runs_of(workdir: Path, counter: str) -> int:
     return len(path.read_text()) if path.exists() else 0
 
 
-def run(kernel: Kernel, code: str) -> Execution:
-    """Run a cell that must succeed (a UsageError is not an iopub error: check stderr too)."""
-    out = kernel.run(code)
-    assert "UsageError" not in out.stderr, out.stderr
-    return out
-
-
 def fresh(kernel: Kernel) -> None:
     kernel.restart()
     run(kernel, "%load_ext mirrorneuron_nb")
-
-
-def value(kernel: Kernel, expr: str) -> str:
-    return run(kernel, f"print(repr({expr}))").stdout.strip()
 
 
 def usage_error(kernel: Kernel, code: str) -> str:
