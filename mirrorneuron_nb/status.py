@@ -61,6 +61,9 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
     views: list[StepView] = []
     runs = {r.id: r for r in store.runs()}
     journaled = _has_journal(store)
+    # One pass in notebook order: each step is checked against the writers above it, then
+    # becomes the latest writer of its own variables (linear, not quadratic, in steps).
+    writers: dict[str, tuple[str, VarEntry]] = {}
     for s in order:
         status = s.status
         if status is StepStatus.running:
@@ -71,16 +74,16 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
         ckpt = checkpoints.get(s.name)
         if status.good and ckpt is not None:
             reason = _stale_reason(
-                s.name,
                 ckpt,
-                order,
+                writers,
                 checkpoints,
-                variables,
                 code_by_name.get(s.name),
                 s.options.get("after") or [],
             )
             if reason is not None:
                 status = StepStatus.stale
+        for var in variables.get(s.name, []):
+            writers[var.name] = (s.name, var)
         calls = _durable_counts(store, s, journaled)
         decided_by = None
         if status is StepStatus.awaiting_approval:
@@ -164,25 +167,20 @@ def durable_summary(view: StepView) -> str:
 
 
 def _stale_reason(
-    name: str,
     ckpt: Checkpoint,
-    order: list[Step],
+    writers: dict[str, tuple[str, VarEntry]],
     checkpoints: dict[str, Checkpoint],
-    variables: dict[str, list[VarEntry]],
     notebook_code: str | None,
     after: list[str],
 ) -> str | None:
+    """`writers`: for each variable name, the latest step above this one that wrote it,
+    which decides what this step would read if the notebook ran top to bottom now."""
     if notebook_code is not None and notebook_code != ckpt.code_hash:
         return "code changed since its checkpoint"
-    upstream = [s.name for s in order[: [s.name for s in order].index(name)]]
     for input_name, fp in ckpt.inputs.items():
-        # The latest upstream writer of this name decides what the step would read now.
-        for step_name in reversed(upstream):
-            entry = next((v for v in variables.get(step_name, []) if v.name == input_name), None)
-            if entry is not None:
-                if entry.fingerprint != fp and entry.fingerprint is not None:
-                    return f"input {input_name!r} changed (step {step_name!r} produced a new value)"
-                break
+        writer = writers.get(input_name)
+        if writer is not None and writer[1].fingerprint not in (None, fp):
+            return f"input {input_name!r} changed (step {writer[0]!r} produced a new value)"
     for dep in after:
         dep_ckpt = checkpoints.get(dep)
         if dep_ckpt is not None and dep_ckpt.created_at > ckpt.created_at:
