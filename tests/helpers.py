@@ -47,3 +47,24 @@ def mn(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def sidecar(workdir: Path) -> Path:
+    """The sidecar of a kernel with no notebook known: `./mirrorneuron.mn` in its cwd."""
+    return workdir / "mirrorneuron.mn"
+
+
+def tick(counter: str) -> str:
+    """Step-body lines that append one character to a counter file: one char per body run."""
+    return f"with open({counter!r}, 'a') as _fh:\n    _fh.write('x')\ndel _fh\n"
+
+
+def runs_of(workdir: Path, counter: str) -> int:
+    path = workdir / counter
+    return len(path.read_text()) if path.exists() else 0
+
+
+def fresh(kernel: Kernel) -> None:
+    """Restart the kernel and load the extension again."""
+    kernel.restart()
+    run(kernel, "%load_ext mirrorneuron_nb")

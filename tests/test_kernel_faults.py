@@ -14,14 +14,10 @@ from mirrorneuron_nb import persist
 from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
 
-from .helpers import run, value
+from .helpers import run, sidecar, value
 from .kernels import Kernel
 
 pytestmark = pytest.mark.kernel
-
-
-def sidecar(workdir: Path) -> Path:
-    return workdir / "mirrorneuron.mn"
 
 
 def usage_error(kernel: Kernel, code: str) -> str:

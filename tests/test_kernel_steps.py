@@ -9,31 +9,12 @@ from typing import Any
 
 import pytest
 
-from .helpers import run, value
+from .helpers import fresh, run, runs_of, sidecar, tick, value
 from .kernels import Execution, Kernel
 
 pytestmark = pytest.mark.kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def sidecar(workdir: Path) -> Path:
-    return workdir / "mirrorneuron.mn"
-
-
-def tick(counter: str) -> str:
-    """Step-body lines that append one character to a counter file: one char per body run."""
-    return f"with open({counter!r}, 'a') as _fh:\n    _fh.write('x')\ndel _fh\n"
-
-
-def runs_of(workdir: Path, counter: str) -> int:
-    path = workdir / counter
-    return len(path.read_text()) if path.exists() else 0
-
-
-def fresh(kernel: Kernel) -> None:
-    kernel.restart()
-    run(kernel, "%load_ext mirrorneuron_nb")
 
 
 def usage_error(kernel: Kernel, code: str) -> str:
