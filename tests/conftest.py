@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from mirrorneuron_nb.models import Run
+from mirrorneuron_nb.store import Store
 
 from .kernels import Kernel
 
@@ -41,3 +47,21 @@ def kernel(workdir: Path, hermetic: Path) -> Iterator[Kernel]:
         yield k
     finally:
         k.shutdown()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh sidecar with one run, "run1", started by this process."""
+    s = Store(tmp_path / "nb.mn")
+    s.start_run(
+        Run(
+            id="run1",
+            kind="test",
+            status="running",
+            started_at=time.time(),
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
+    )
+    yield s
+    s.close()

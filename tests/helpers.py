@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from .kernels import Execution, Kernel
 
@@ -68,3 +70,33 @@ def fresh(kernel: Kernel) -> None:
     """Restart the kernel and load the extension again."""
     kernel.restart()
     run(kernel, "%load_ext mirrorneuron_nb")
+
+
+def usage_error(kernel: Kernel, code: str) -> str:
+    """Run a cell that must fail with a one-line UsageError; return its message.
+
+    IPython prints a UsageError to stderr and sends no iopub `error`: the execute reply
+    is where the failure shows.
+    """
+    reply = kernel.kc.execute_interactive(code, output_hook=lambda msg: None, timeout=60)
+    content: dict[str, Any] = reply["content"]
+    assert content["status"] == "error", f"expected a UsageError from {code!r}"
+    assert content["ename"] == "UsageError", content
+    message = str(content["evalue"]).strip()
+    assert message and "\n" not in message, message
+    return message
+
+
+def db_content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of a sidecar database, plus its schema version."""
+    conn = sqlite3.connect(path / "state.sqlite")
+    try:
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        ]
+        content = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+        content["user_version"] = conn.execute("PRAGMA user_version").fetchall()
+        return content
+    finally:
+        conn.close()

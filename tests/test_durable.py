@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,27 +18,9 @@ import pytest
 
 import mirrorneuron_nb as mn
 from mirrorneuron_nb.errors import InvalidInput
-from mirrorneuron_nb.models import Run
 from mirrorneuron_nb.recording import active, call_key, recording
 from mirrorneuron_nb.snapshot import restore, snapshot, special_fingerprint
 from mirrorneuron_nb.store import StepStart, Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "nb.mn")
-    s.start_run(
-        Run(
-            id="run1",
-            kind="test",
-            status="running",
-            started_at=time.time(),
-            pid=os.getpid(),
-            host=socket.gethostname(),
-        )
-    )
-    yield s
-    s.close()
 
 
 def attempt_of(store: Store, body: Callable[[], Any], step: str = "s") -> Any:

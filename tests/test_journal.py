@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from mirrorneuron_nb.models import Attempt, Run, VarEntry
+from mirrorneuron_nb.models import Attempt, VarEntry
 from mirrorneuron_nb.status import status_table, step_views
 from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store
 from mirrorneuron_nb.store.journal import (
@@ -24,23 +18,6 @@ from mirrorneuron_nb.store.journal import (
     open_counts,
     record,
 )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "nb.mn")
-    s.start_run(
-        Run(
-            id="run1",
-            kind="test",
-            status="running",
-            started_at=time.time(),
-            pid=os.getpid(),
-            host=socket.gethostname(),
-        )
-    )
-    yield s
-    s.close()
 
 
 def attempt(store: Store, step: str = "s") -> Attempt:

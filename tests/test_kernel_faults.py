@@ -6,7 +6,6 @@ import random
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,35 +13,10 @@ from mirrorneuron_nb import persist
 from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
 
-from .helpers import run, sidecar, value
+from .helpers import db_content, run, sidecar, usage_error, value
 from .kernels import Kernel
 
 pytestmark = pytest.mark.kernel
-
-
-def usage_error(kernel: Kernel, code: str) -> str:
-    """Run a cell that must fail with a one-line UsageError; return its message."""
-    reply = kernel.kc.execute_interactive(code, output_hook=lambda msg: None, timeout=60)
-    content: dict[str, Any] = reply["content"]
-    assert content["status"] == "error", f"expected a UsageError from {code!r}"
-    assert content["ename"] == "UsageError", content
-    message = str(content["evalue"]).strip()
-    assert message and "\n" not in message, message
-    return message
-
-
-def db_content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    conn = sqlite3.connect(path / "state.sqlite")
-    try:
-        tables = [
-            r[0]
-            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-        ]
-        content = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
-        content["user_version"] = conn.execute("PRAGMA user_version").fetchall()
-        return content
-    finally:
-        conn.close()
 
 
 def wait_for(path: Path, timeout: float = 90) -> None:

@@ -3,48 +3,16 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .helpers import fresh, run, runs_of, sidecar, tick, value
+from .helpers import db_content, fresh, run, runs_of, sidecar, tick, usage_error, value
 from .kernels import Execution, Kernel
 
 pytestmark = pytest.mark.kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def usage_error(kernel: Kernel, code: str) -> str:
-    """Run a cell that must fail with a one-line UsageError; return its message.
-
-    IPython prints a UsageError to stderr and sends no iopub `error`: the execute reply
-    is where the failure shows.
-    """
-    reply = kernel.kc.execute_interactive(code, output_hook=lambda msg: None, timeout=60)
-    content: dict[str, Any] = reply["content"]
-    assert content["status"] == "error", f"expected a UsageError from {code!r}"
-    assert content["ename"] == "UsageError", content
-    message = str(content["evalue"]).strip()
-    assert message and "\n" not in message, message
-    return message
-
-
-def db_content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of a sidecar database, plus its schema version."""
-    conn = sqlite3.connect(path / "state.sqlite")
-    try:
-        tables = [
-            r[0]
-            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-        ]
-        content = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
-        content["user_version"] = conn.execute("PRAGMA user_version").fetchall()
-        return content
-    finally:
-        conn.close()
 
 
 def blob_files(path: Path) -> list[str]:
