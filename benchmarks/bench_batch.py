@@ -1,7 +1,7 @@
 """Resuming a failed batch run: how long until the resumed run reaches the failed step?
 
 A notebook whose three steps before the failing one take >= 30 s (compute + a slow
-"API"), run with `mirrorneuron_nb.batch.run_notebook` (papermill + a real kernel):
+"API"), run with `mirrorneuron_nb.batch.run.run_notebook` (papermill + a real kernel):
 run 1 fails at step `fit` (a flag file), run 2 resumes. Reported side by side, as
 ratios, against kernel start (an empty notebook through the same engine):
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from mirrorneuron_nb.batch import CellOutcome, run_notebook
+from mirrorneuron_nb.batch.run import CellOutcome, run_notebook
 
 
 def write_notebook(path: Path, seconds: float, elements: int) -> None:

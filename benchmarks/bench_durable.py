@@ -87,7 +87,7 @@ class Sidecar:
 
     def attempt(self, step: str, body: Callable[[], Any], *, succeed: bool) -> Any:
         """One attempt of `step`; a failing attempt keeps its journal open for replay."""
-        from mirrorneuron_nb.recording import recording
+        from mirrorneuron_nb.kernel.recording import recording
         from mirrorneuron_nb.store import NewCheckpoint, StepStart
 
         start = StepStart(step, None, "", "h", "k", {})
@@ -171,7 +171,7 @@ def timed(fn, n):
 
 
 def in_kernel(scratch: Path, calls: int) -> dict[str, Any]:
-    from mirrorneuron_nb.kernelclient import Kernel
+    from mirrorneuron_nb.batch.driver import Kernel
 
     work_dir = scratch / "kernel"
     work_dir.mkdir()

@@ -142,7 +142,7 @@ def run_many(env: Env, n: int, rep: int) -> dict[str, Any]:
     out["status_lines"] = len(proc.stdout.splitlines())
     out["status_cli_s"] = statistics.median(walls)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import mirrorneuron_nb.cli"], check=True)
+    subprocess.run([sys.executable, "-c", "import mirrorneuron_nb.batch.cli"], check=True)
     out["python_import_cli_s"] = time.perf_counter() - t0
 
     # In process: what the command computes.
@@ -280,7 +280,7 @@ def report(many: list[dict[str, Any]], big: list[dict[str, Any]], skipped: str |
             ("%mn_resume all (inside fresh kernel)", med(many, "resume_s"), TARGET_S),
             ("  client round trip", med(many, "resume_round_trip_s"), None),
             ("mn-nb status NOTEBOOK (process wall)", med(many, "status_cli_s"), TARGET_S),
-            ("  python -c 'import mirrorneuron_nb.cli'", med(many, "python_import_cli_s"), None),
+            ("  import mirrorneuron_nb.batch.cli", med(many, "python_import_cli_s"), None),
             ("status.step_views in process", med(many, "step_views_s"), TARGET_S),
             ("status_table(views) in process", med(many, "status_table_s"), None),
         ]

@@ -14,8 +14,8 @@ _SESSION_ATTR = "_mirrorneuron_session"
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import MirrorNeuronMagics
-    from .session import KernelSession
+    from .kernel.magics import MirrorNeuronMagics
+    from .kernel.session import KernelSession
 
     session = getattr(ipython, _SESSION_ATTR, None)
     if session is None:
@@ -35,7 +35,7 @@ def unload_ipython_extension(ipython: Any) -> None:
 # (The module is not named `durable`: importing a submodule binds its name on the package,
 # which would shadow the `durable` decorator.)
 
-_LAZY = {"durable": "durable_calls", "call": "durable_calls"}
+_LAZY = {"durable": "kernel.durable", "call": "kernel.durable"}
 
 
 def __getattr__(name: str) -> Any:

@@ -49,10 +49,17 @@ class UnknownStep(InvalidInput):
     """A command named a step the sidecar does not know."""
 
 
-class NotAwaitingApproval(UnknownStep):
+class NotAwaitingApproval(InvalidInput):
     """A decision was sent for a step that is not waiting at its approval gate (never asked,
-    already decided, or used up). A subclass of UnknownStep because `Store.decide` reports
-    this case as UnknownStep: callers catching that keep working."""
+    already decided, or used up)."""
+
+
+class UsageFailure(InvalidInput):
+    """Bad input on the command line (mn-nb): exit code 2."""
+
+
+class PathOutsideRoot(InvalidInput):
+    """A notebook path (from an HTTP request) that resolves outside the server root."""
 
 
 class CheckpointUnavailable(MirrorNeuronError):
@@ -70,6 +77,11 @@ class UntrustedCheckpoint(CheckpointUnavailable):
 
 class NotCheckpointable(MirrorNeuronError):
     """A value cannot be serialized; the reason names what is wrong with it."""
+
+
+class StepTimeout(TimeoutError):
+    """An attempt ran past --timeout. A TimeoutError (not ours), so it retries like any
+    other failure of the user's code."""
 
 
 class StepStopped(Exception):

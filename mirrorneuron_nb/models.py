@@ -1,8 +1,14 @@
-"""Records read from and written to the sidecar. Immutable pydantic models."""
+"""Records read from and written to the sidecar, and one enum per kind of status.
+
+Rows read back are immutable pydantic models; what the kernel hands the store to write
+(StepStart, NewCheckpoint, CallRecord) are frozen dataclasses.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +32,29 @@ class StepStatus(str, enum.Enum):
 
     @property
     def good(self) -> bool:
-        return self in (StepStatus.succeeded, StepStatus.cached)
+        return self in GOOD
+
+
+GOOD = frozenset({StepStatus.succeeded, StepStatus.cached})
+"""A step whose current checkpoint is usable: it ran, or was served from its checkpoint."""
+GOOD_NAMES = frozenset(s.value for s in GOOD)
+
+
+class ApprovalStatus(str, enum.Enum):
+    """Where an approval request stands."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class CallStatus(str, enum.Enum):
+    """How a durable call ended."""
+
+    succeeded = "succeeded"
+    failed = "failed"
+    unsaved = "unsaved"
+    """The call returned, but its result could not be serialized: it runs again on replay."""
 
 
 class Record(BaseModel):
@@ -113,8 +141,7 @@ class Approval(Record):
     id: int
     step: str
     question: str
-    status: str
-    """pending, approved or rejected."""
+    status: ApprovalStatus
     requested_at: float
     run_id: str | None = None
     decided_at: float | None = None
@@ -130,3 +157,80 @@ class Event(Record):
     step: str | None = None
     kind: str
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+# -- what the kernel hands the store to write -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepStart:
+    """What the runner knows about a step when it reaches a state (an attempt, a gate)."""
+
+    name: str
+    cell_id: str | None
+    code: str
+    code_hash: str
+    cache_key: str
+    options: dict[str, Any]
+    position: int | None = None
+
+
+@dataclass(frozen=True)
+class NewCheckpoint:
+    cache_key: str
+    code_hash: str
+    duration: float
+    inputs: dict[str, str]
+    outputs: list[dict[str, Any]]
+    variables: list[VarEntry]
+    new_blobs: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class GcPlan:
+    checkpoints_dropped: int
+    referenced: frozenset[str]
+    """Every blob some checkpoint still uses: all other blob files may go."""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One finished durable call, ready to be written."""
+
+    step: str
+    function: str
+    call_key: str
+    occurrence: int
+    status: CallStatus
+    run_id: str | None
+    attempt_id: int | None
+    started_at: float
+    duration: float
+    result: VarEntry | None = None
+    """How to load the result (succeeded calls only)."""
+    error: str | None = None
+    """The exception (failed) or why the result could not be saved (unsaved)."""
+    blobs: Sequence[tuple[str, int]] = ()
+    """Blob files the result uses, already written and fsynced."""
+
+
+@dataclass(frozen=True)
+class CallCounts:
+    succeeded: int = 0
+    failed: int = 0
+    unsaved: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.succeeded + self.failed + self.unsaved
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """A signed value somewhere in the sidecar (a checkpoint variable or a call result)."""
+
+    table: str
+    rowid: int
+    label: str
+    """Names it for a report: the step, the checkpoint or call, the variable."""
+    entry: VarEntry

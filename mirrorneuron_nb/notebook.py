@@ -1,4 +1,6 @@
-"""Read `%%mn_step` cells from a saved notebook: their order, cell ids and code."""
+"""The step-cell grammar (`%%mn_step NAME [options]` + body) and reading a saved notebook's
+step cells: their order, cell ids and code. The one definition of a step cell and its name
+(labextension/src/notebook.ts mirrors `split_cell` and `step_name`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import InvalidInput
-from .hashing import text_digest
+from .values.digest import text_digest
 
 STEP_MAGIC = "%%mn_step"
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
@@ -43,6 +45,14 @@ def split_cell(source: str) -> tuple[str, str] | None:
     return rest.strip(), body
 
 
+def step_name(source: str) -> str | None:
+    """The NAME of a `%%mn_step NAME ...` cell as written (not validated), else None."""
+    parsed = split_cell(source)
+    if parsed is None or not parsed[0]:
+        return None
+    return parsed[0].split()[0]
+
+
 def step_cells(path: Path) -> list[StepCell]:
     """The step cells in notebook order. An unreadable notebook yields no cells."""
     try:
@@ -64,10 +74,11 @@ def _step_cells(path: Path, mtime_ns: int, size: int) -> tuple[StepCell, ...]:
         if cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        parsed = split_cell("".join(source) if isinstance(source, list) else source)
-        if parsed is None or not parsed[0]:
+        text = "".join(source) if isinstance(source, list) else source
+        name = step_name(text)
+        parsed = split_cell(text)
+        if name is None or parsed is None:
             continue
-        name = parsed[0].split()[0]
         out.append(StepCell(name, len(out), cell.get("id"), parsed[1]))
     return tuple(out)
 

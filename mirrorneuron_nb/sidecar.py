@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-SIDECAR_ENV = "MIRRORNEURON_SIDECAR"
-# Batch runs (papermill) name the input notebook here: its kernel has no Jupyter session.
-NOTEBOOK_ENV = "MIRRORNEURON_NOTEBOOK"
-SESSION_ENV = "JPY_SESSION_NAME"
+from . import config
+
 # With no notebook known and no override, the sidecar is this directory in the cwd.
 DEFAULT_SIDECAR = "mirrorneuron.mn"
 
@@ -22,14 +19,14 @@ class Location:
     """How it was found: 'env', 'session' or 'default' (shown in %mn_status)."""
 
 
-def sidecar_for(notebook: Path) -> Path:
+def sidecar_beside(notebook: Path) -> Path:
+    """`NAME.mn/` beside `NAME.ipynb`, ignoring any override."""
     return notebook.with_name(notebook.stem + ".mn")
 
 
 def sidecar_of(notebook: Path) -> Path:
-    """The sidecar a kernel running `notebook` would use (the env override wins)."""
-    explicit = os.environ.get(SIDECAR_ENV)
-    return Path(explicit).resolve() if explicit else sidecar_for(notebook)
+    """The sidecar a kernel running `notebook` uses: the override, else beside it."""
+    return config.sidecar_override() or sidecar_beside(notebook)
 
 
 def find_notebook(session_name: str | None, cwd: Path) -> Path | None:
@@ -50,11 +47,11 @@ def find_notebook(session_name: str | None, cwd: Path) -> Path | None:
 
 def locate(session_name: str | None = None, cwd: Path | None = None) -> Location:
     cwd = cwd or Path.cwd()
-    named = os.environ.get(NOTEBOOK_ENV)
-    notebook = find_notebook(named or session_name or os.environ.get(SESSION_ENV), cwd)
-    explicit = os.environ.get(SIDECAR_ENV)
+    named = config.batch_notebook()
+    notebook = find_notebook(named or session_name or config.session_notebook(), cwd)
+    explicit = config.sidecar_override()
     if explicit:
-        return Location(Path(explicit).resolve(), notebook, "env")
+        return Location(explicit, notebook, "env")
     if notebook is not None:
-        return Location(sidecar_for(notebook), notebook, "session")
+        return Location(sidecar_beside(notebook), notebook, "session")
     return Location(cwd / DEFAULT_SIDECAR, None, "default")

@@ -5,15 +5,14 @@ Shared by %mn_status, the CLI and the server, so all three say the same thing.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import Checkpoint, Step, StepStatus, VarEntry
-from .notebook import code_hash, step_cells
+from .errors import MirrorNeuronError
+from .models import ApprovalStatus, CallCounts, Checkpoint, Step, StepStatus, VarEntry
+from .notebook import StepCell, code_hash, step_cells
 from .render import format_bytes, format_duration, format_when, table
 from .store import Store, pid_alive
-from .store.journal import CallCounts, execution_counts
 
 
 @dataclass(frozen=True)
@@ -45,10 +44,15 @@ class StepView:
     """Durable calls of that execution whose result could not be recorded."""
 
 
-def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
+def step_views(store: Store | None, notebook: Path | None = None) -> list[StepView]:
+    """Every step of the notebook (and of the sidecar), in notebook order, as shown.
+
+    With no store (no step ran yet), the notebook's step cells, all pending."""
     cells = step_cells(notebook) if notebook else []
     code_by_name = {c.name: code_hash(c.body) for c in cells}
     position = {c.name: c.position for c in cells}
+    if store is None:
+        return [_pending(c.name, c.position) for c in _unique(cells)]
     steps = store.steps()
     checkpoints: dict[str, Checkpoint] = {}
     for s in steps:
@@ -88,7 +92,7 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
         decided_by = None
         if status is StepStatus.awaiting_approval:
             gate = store.approval(s.name)
-            if gate is not None and gate.status == "approved":
+            if gate is not None and gate.status is ApprovalStatus.approved:
                 status, decided_by = StepStatus.approved, gate.decided_by
         views.append(
             StepView(
@@ -121,23 +125,26 @@ def step_views(store: Store, notebook: Path | None = None) -> list[StepView]:
             )
         )
     known = {s.name for s in steps}
-    for c in cells:
-        if c.name not in known:
-            views.append(
-                StepView(
-                    c.name, StepStatus.pending, c.position, None, 0, None, None, None, None, True
-                )
-            )
+    views.extend(_pending(c.name, c.position) for c in _unique(cells) if c.name not in known)
     views.sort(key=lambda v: (not v.in_notebook, v.position if v.position is not None else 10**6))
     return views
 
 
+def _pending(name: str, position: int) -> StepView:
+    return StepView(name, StepStatus.pending, position, None, 0, None, None, None, None, True)
+
+
+def _unique(cells: list[StepCell]) -> list[StepCell]:
+    """The first cell of each name (a duplicate name is an error the magic reports)."""
+    first: dict[str, StepCell] = {}
+    for c in cells:
+        first.setdefault(c.name, c)
+    return list(first.values())
+
+
 def _has_journal(store: Store) -> bool:
     """A read-only store may be a sidecar from before durable calls existed."""
-    found = store.conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='durable_calls'"
-    ).fetchone()
-    return found is not None
+    return store.has_table("durable_calls")
 
 
 def _durable_counts(store: Store, step: Step, journaled: bool) -> CallCounts:
@@ -147,8 +154,8 @@ def _durable_counts(store: Store, step: Step, journaled: bool) -> CallCounts:
     # any other step shows its open journal, the calls a re-run would replay.
     checkpoint = step.checkpoint_id if step.status.good else None
     try:
-        return execution_counts(store.conn, step.name, checkpoint)
-    except sqlite3.Error:
+        return store.execution_call_counts(step.name, checkpoint)
+    except MirrorNeuronError:
         return CallCounts()
 
 

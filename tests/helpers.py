@@ -42,7 +42,7 @@ def mn(
 ) -> subprocess.CompletedProcess[str]:
     """`mn-nb ARGS` as a user runs it: a real process, real exit codes."""
     return subprocess.run(
-        [sys.executable, "-m", "mirrorneuron_nb.cli", *args],
+        [sys.executable, "-m", "mirrorneuron_nb.batch.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from mirrorneuron_nb.analysis import analyze
 from mirrorneuron_nb.errors import InvalidInput
+from mirrorneuron_nb.kernel.analysis import analyze
 
 
 def rw(code: str) -> tuple[set[str], set[str]]:

@@ -187,13 +187,13 @@ def test_bad_input_exits_2(notebook: Path, workdir: Path, args: list[str], messa
     assert not (workdir / "counts.txt").exists()
 
 
-def test_newer_sidecar_is_refused_before_running(notebook: Path, workdir: Path) -> None:
+def test_newer_sidecar_is_refused_before_running_exit_6(notebook: Path, workdir: Path) -> None:
     assert mn("run", "analysis.ipynb", cwd=workdir).returncode == 0
     with sqlite3.connect(workdir / "analysis.mn" / "state.sqlite") as db:
         db.execute("PRAGMA user_version=99")
     before = counts(workdir)
     result = mn("run", "analysis.ipynb", "--fresh", cwd=workdir)
-    assert result.returncode == 2 and "schema version 99" in result.stderr
+    assert result.returncode == 6 and "schema version 99" in result.stderr
     assert counts(workdir) == before
     for command in (
         ["status", "analysis.ipynb"],
@@ -201,4 +201,4 @@ def test_newer_sidecar_is_refused_before_running(notebook: Path, workdir: Path) 
         ["reset", "analysis.ipynb", "--all"],
         ["gc", "analysis.ipynb"],
     ):
-        assert mn(*command, cwd=workdir).returncode == 2
+        assert mn(*command, cwd=workdir).returncode == 6

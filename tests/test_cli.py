@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from mirrorneuron_nb.cli import build_parser
+from mirrorneuron_nb.batch.cli import build_parser
 
 from .helpers import mn
 from .kernels import Kernel
@@ -71,6 +72,17 @@ def test_status_json_matches_sidecar(workdir: Path) -> None:
     table = mn("status", str(notebook))
     assert table.returncode == 0 and "ZeroDivisionError" in table.stdout
     assert "not checkpointed: g" in table.stdout
+    exported = mn("export", str(notebook))
+    assert exported.returncode == 0, exported.stderr
+    records = json.loads(exported.stdout)
+    assert {s["name"]: s["status"] for s in records["steps"]} == stored
+    assert [e["kind"] for e in records["events"]][:2] == ["run_started", "running"]
+    assert all("header" not in c for c in records["checkpoints"])
+    csv_dir = workdir / "export"
+    assert mn("export", str(notebook), "--format", "csv", "--out", str(csv_dir)).returncode == 0
+    with open(csv_dir / "steps.csv", newline="") as fh:
+        assert {r["name"]: r["status"] for r in csv.DictReader(fh)} == stored
+    assert mn("export", str(notebook), "--format", "csv").returncode == 2
 
 
 def test_demo_fails_midway_resumes_and_finishes(tmp_path: Path) -> None:

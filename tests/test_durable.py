@@ -18,9 +18,10 @@ import pytest
 
 import mirrorneuron_nb as mn
 from mirrorneuron_nb.errors import InvalidInput
-from mirrorneuron_nb.recording import active, call_key, recording
-from mirrorneuron_nb.snapshot import restore, snapshot, special_fingerprint
+from mirrorneuron_nb.kernel.recording import active, call_key, recording
 from mirrorneuron_nb.store import StepStart, Store
+from mirrorneuron_nb.values.fingerprint import special_fingerprint
+from mirrorneuron_nb.values.serializers import restore, snapshot
 
 
 def attempt_of(store: Store, body: Callable[[], Any], step: str = "s") -> Any:
@@ -311,7 +312,7 @@ def test_a_durable_function_checkpoints_with_a_stable_fingerprint() -> None:
     saved = getattr(main, "f", None)
     snap = snapshot(f)
     target: dict[str, Any] = {"__name__": "__main__", "OFFSET": 10}
-    from mirrorneuron_nb.snapshot import signature_of
+    from mirrorneuron_nb.values.signing import signature_of
 
     back = restore(
         "f",
@@ -331,7 +332,7 @@ def test_the_signing_key_is_created_once_when_threads_first_use_it_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Regression: durable calls in a thread pool signed with a half-written key."""
-    from mirrorneuron_nb.trust import signing_key
+    from mirrorneuron_nb.values.signing import signing_key
 
     monkeypatch.setenv("MIRRORNEURON_KEY_FILE", str(tmp_path / "fresh" / "signing.key"))
     barrier = threading.Barrier(16)

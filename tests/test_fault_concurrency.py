@@ -14,9 +14,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_notebook
 
-from mirrorneuron_nb import persist
 from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
+from mirrorneuron_nb.values import codec
 
 from .kernels import Kernel
 
@@ -55,7 +55,7 @@ def test_two_kernels_and_the_cli_share_one_sidecar(workdir: Path, hermetic: Path
             problems.append(f"{who}: {exc!r}")
 
     def cli() -> None:
-        command = [sys.executable, "-m", "mirrorneuron_nb.cli"]
+        command = [sys.executable, "-m", "mirrorneuron_nb.batch.cli"]
         while not done.is_set() or min(cli_runs.values()) < 3:
             for name, args in (("status", ["--json"]), ("log", ["--limit", "200"])):
                 result = subprocess.run(
@@ -109,7 +109,7 @@ def test_two_kernels_and_the_cli_share_one_sidecar(workdir: Path, hermetic: Path
             variables = store.variables(step.checkpoint_id)
             assert variables and all(v.error is None for v in variables), step.name
             for var in variables:
-                persist.load(store.blobs, var, {}, verify=True)
+                codec.load(store.blobs, var, {}, verify=True)
         # The two kernels really wrote at the same time: their attempts interleave.
         order = [
             r[0][:2]

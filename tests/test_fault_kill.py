@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from mirrorneuron_nb import persist
 from mirrorneuron_nb.errors import CheckpointUnavailable
 from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
+from mirrorneuron_nb.values import codec
 
 from .helpers import run
 from .kernels import Kernel
@@ -167,10 +167,10 @@ def check_sidecar(
             values = loaded[checkpoint_id] = {}
             for var in store.variables(checkpoint_id):
                 assert var.error is None, (var, context)
-                if var.serializer == persist.DELETED:
+                if var.serializer == codec.DELETED:
                     continue
                 try:
-                    values[var.name] = persist.load(store.blobs, var, {}, verify=True)
+                    values[var.name] = codec.load(store.blobs, var, {}, verify=True)
                 except CheckpointUnavailable as exc:
                     raise AssertionError(f"checkpoint {checkpoint_id}: {exc} ({context})") from None
         versions: dict[str, int] = {}

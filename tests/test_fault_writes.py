@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mirrorneuron_nb import persist
 from mirrorneuron_nb.errors import InvalidInput
 from mirrorneuron_nb.store import Store
+from mirrorneuron_nb.values import codec
 
 from .helpers import run, value
 from .kernels import Kernel
@@ -135,7 +135,7 @@ def test_a_bad_size_limit_is_refused_with_one_line(
 ) -> None:
     monkeypatch.setenv("MIRRORNEURON_MAX_VALUE_BYTES", raw)
     with pytest.raises(InvalidInput) as info:
-        persist.max_value_bytes()
+        codec.max_value_bytes()
     assert str(info.value) == (
         f"MIRRORNEURON_MAX_VALUE_BYTES must be a positive number of bytes, got {raw!r}"
     )

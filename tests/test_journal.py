@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import time
 
-from mirrorneuron_nb.models import Attempt, VarEntry
-from mirrorneuron_nb.status import status_table, step_views
-from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store
-from mirrorneuron_nb.store.journal import (
-    FAILED,
-    SUCCEEDED,
-    UNSAVED,
+from mirrorneuron_nb.models import (
+    Attempt,
     CallCounts,
     CallRecord,
-    execution_counts,
-    find,
-    open_counts,
-    record,
+    CallStatus,
+    NewCheckpoint,
+    StepStart,
+    VarEntry,
 )
+from mirrorneuron_nb.status import status_table, step_views
+from mirrorneuron_nb.store import Store
+
+SUCCEEDED, FAILED, UNSAVED = CallStatus.succeeded, CallStatus.failed, CallStatus.unsaved
 
 
 def attempt(store: Store, step: str = "s") -> Attempt:
@@ -52,7 +51,11 @@ def result(payload: bytes = b"abc") -> VarEntry:
 
 
 def call(
-    a: Attempt, key: str = "k1", occurrence: int = 0, status: str = SUCCEEDED, payload: bytes = b"r"
+    a: Attempt,
+    key: str = "k1",
+    occurrence: int = 0,
+    status: CallStatus = SUCCEEDED,
+    payload: bytes = b"r",
 ) -> CallRecord:
     return CallRecord(
         step=a.step,
@@ -71,9 +74,9 @@ def call(
 
 def test_a_recorded_result_is_found_by_step_key_and_occurrence(store: Store) -> None:
     a = attempt(store)
-    record(store.conn, call(a, "k1", 0, payload=b"first"))
-    record(store.conn, call(a, "k1", 1, payload=b"second"))
-    found = find(store.conn, "s", "k1", 1)
+    store.record_call(call(a, "k1", 0, payload=b"first"))
+    store.record_call(call(a, "k1", 1, payload=b"second"))
+    found = store.find_call("s", "k1", 1)
     assert found is not None
     assert (found.header, found.serializer, found.signature, found.name) == (
         b"second",
@@ -81,74 +84,74 @@ def test_a_recorded_result_is_found_by_step_key_and_occurrence(store: Store) -> 
         "sig",
         "mod.f",
     )
-    assert find(store.conn, "s", "k1", 2) is None
-    assert find(store.conn, "other", "k1", 0) is None
-    assert find(store.conn, "s", "k2", 0) is None
+    assert store.find_call("s", "k1", 2) is None
+    assert store.find_call("other", "k1", 0) is None
+    assert store.find_call("s", "k2", 0) is None
 
 
 def test_failed_and_unsaved_calls_are_recorded_but_never_found(store: Store) -> None:
     a = attempt(store)
-    record(store.conn, call(a, "k1", 0, status=FAILED))
-    record(store.conn, call(a, "k2", 0, status=UNSAVED))
-    assert find(store.conn, "s", "k1", 0) is None
-    assert find(store.conn, "s", "k2", 0) is None
-    assert open_counts(store.conn, "s") == CallCounts(succeeded=0, failed=1, unsaved=1)
+    store.record_call(call(a, "k1", 0, status=FAILED))
+    store.record_call(call(a, "k2", 0, status=UNSAVED))
+    assert store.find_call("s", "k1", 0) is None
+    assert store.find_call("s", "k2", 0) is None
+    assert store.open_call_counts("s") == CallCounts(succeeded=0, failed=1, unsaved=1)
     row = store.conn.execute("SELECT error FROM durable_calls WHERE call_key='k1'").fetchone()
     assert row[0] == "ValueError: no"
 
 
 def test_recording_the_same_call_again_replaces_the_unusable_record(store: Store) -> None:
     a = attempt(store)
-    record(store.conn, call(a, "k1", 0, payload=b"old"))
-    record(store.conn, call(a, "k1", 0, payload=b"new"))  # would violate the unique index
-    found = find(store.conn, "s", "k1", 0)
+    store.record_call(call(a, "k1", 0, payload=b"old"))
+    store.record_call(call(a, "k1", 0, payload=b"new"))  # would violate the unique index
+    found = store.find_call("s", "k1", 0)
     assert found is not None and found.header == b"new"
-    assert open_counts(store.conn, "s").succeeded == 1
+    assert store.open_call_counts("s").succeeded == 1
 
 
 def test_commit_closes_the_journal_in_the_same_transaction(store: Store) -> None:
     a = attempt(store)
-    record(store.conn, call(a, "k1", 0))
-    record(store.conn, call(a, "k2", 0, status=FAILED))
+    store.record_call(call(a, "k1", 0))
+    store.record_call(call(a, "k2", 0, status=FAILED))
     other = attempt(store, "other")
-    record(store.conn, call(other, "k1", 0))
+    store.record_call(call(other, "k1", 0))
     checkpoint = commit(store, a)
-    assert find(store.conn, "s", "k1", 0) is None  # never replayed again
-    assert open_counts(store.conn, "s") == CallCounts()
+    assert store.find_call("s", "k1", 0) is None  # never replayed again
+    assert store.open_call_counts("s") == CallCounts()
     # Kept for the record, and counted as the execution that made the checkpoint.
-    assert execution_counts(store.conn, "s", checkpoint) == CallCounts(succeeded=1, failed=1)
-    assert find(store.conn, "other", "k1", 0) is not None  # other steps keep theirs
+    assert store.execution_call_counts("s", checkpoint) == CallCounts(succeeded=1, failed=1)
+    assert store.find_call("other", "k1", 0) is not None  # other steps keep theirs
 
 
 def test_execution_counts_cover_every_attempt_since_the_previous_success(store: Store) -> None:
     first = attempt(store)
-    record(store.conn, call(first, "k0", 0))
+    store.record_call(call(first, "k0", 0))
     commit(store, first)
     failing = attempt(store)
-    record(store.conn, call(failing, "k1", 0))
-    record(store.conn, call(failing, "k2", 0, status=FAILED))
+    store.record_call(call(failing, "k1", 0))
+    store.record_call(call(failing, "k2", 0, status=FAILED))
     store.fail_attempt(failing, "boom", "")
-    assert execution_counts(store.conn, "s", None) == CallCounts(succeeded=1, failed=1)
+    assert store.execution_call_counts("s", None) == CallCounts(succeeded=1, failed=1)
     retry = attempt(store)
-    record(store.conn, call(retry, "k2", 0))
+    store.record_call(call(retry, "k2", 0))
     second = commit(store, retry)
-    assert execution_counts(store.conn, "s", second) == CallCounts(succeeded=2, failed=1)
+    assert store.execution_call_counts("s", second) == CallCounts(succeeded=2, failed=1)
 
 
 def test_reset_forgets_the_open_journal(store: Store) -> None:
     a = attempt(store)
-    record(store.conn, call(a, "k1", 0))
+    store.record_call(call(a, "k1", 0))
     store.fail_attempt(a, "boom", "")
     store.reset(["s"])
-    assert find(store.conn, "s", "k1", 0) is None
+    assert store.find_call("s", "k1", 0) is None
     assert store.conn.execute("SELECT COUNT(*) FROM durable_calls").fetchone()[0] == 0
 
 
 def test_status_shows_the_counts(store: Store) -> None:
     a = attempt(store)
     for i in range(3):
-        record(store.conn, call(a, f"k{i}", 0))
-    record(store.conn, call(a, "k9", 0, status=FAILED))
+        store.record_call(call(a, f"k{i}", 0))
+    store.record_call(call(a, "k9", 0, status=FAILED))
     store.fail_attempt(a, "RuntimeError: boom", "")
     view = next(v for v in step_views(store) if v.name == "s")
     assert (view.durable_recorded, view.durable_failed, view.durable_unsaved) == (3, 1, 0)
@@ -156,7 +159,7 @@ def test_status_shows_the_counts(store: Store) -> None:
     assert "RuntimeError: boom; durable calls: 3 recorded, 1 failed" in table, table
 
     retry = attempt(store)
-    record(store.conn, call(retry, "k9", 0))
+    store.record_call(call(retry, "k9", 0))
     commit(store, retry)
     view = next(v for v in step_views(store) if v.name == "s")
     assert (view.durable_recorded, view.durable_failed) == (4, 1)

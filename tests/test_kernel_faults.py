@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mirrorneuron_nb import persist
 from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
+from mirrorneuron_nb.values import codec
 
 from .helpers import db_content, run, sidecar, usage_error, value
 from .kernels import Kernel
@@ -51,9 +51,9 @@ def verify_sidecar(path: Path) -> dict[str, str]:
         ids = [r[0] for r in store.conn.execute("SELECT id FROM checkpoints ORDER BY id")]
         for checkpoint_id in ids:
             for var in store.variables(checkpoint_id):
-                if var.error is None and var.serializer != persist.DELETED:
+                if var.error is None and var.serializer != codec.DELETED:
                     # Reads every blob and checks its size, hash and signature.
-                    persist.load(store.blobs, var, {}, verify=True)
+                    codec.load(store.blobs, var, {}, verify=True)
         return statuses
     finally:
         store.close()

@@ -19,20 +19,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mirrorneuron_nb import persist
-from mirrorneuron_nb import snapshot as snapshot_mod
 from mirrorneuron_nb.errors import CheckpointUnavailable, NotCheckpointable, UntrustedCheckpoint
-from mirrorneuron_nb.snapshot import (
+from mirrorneuron_nb.store.blobs import BlobStore
+from mirrorneuron_nb.values import codec
+from mirrorneuron_nb.values import serializers as snapshot_mod
+from mirrorneuron_nb.values.fingerprint import fingerprint
+from mirrorneuron_nb.values.serializers import (
     INLINE_BUFFER_BYTES,
     Snapshot,
-    fingerprint,
     register,
     restore,
     serializer_for,
-    signature_of,
     snapshot,
 )
-from mirrorneuron_nb.store.blobs import BlobStore
+from mirrorneuron_nb.values.signing import signature_of
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -233,7 +233,7 @@ def test_fingerprint_is_stable_for_equal_content() -> None:
 
 FINGERPRINT_IN_CHILD = """
 import sys
-from mirrorneuron_nb.snapshot import fingerprint
+from mirrorneuron_nb.values.fingerprint import fingerprint
 values = [
     {"apple", "banana", "cherry", "date", "elder"},
     {"k": frozenset({("a", 1), ("b", 2), ("c", 3)}), "n": [1.5, None]},
@@ -570,12 +570,12 @@ def blobs(tmp_path: Path) -> BlobStore:
     return BlobStore(tmp_path / "blobs")
 
 
-def _save_load(blobs: BlobStore, name: str, value: Any) -> tuple[persist.VarEntry, Any]:
+def _save_load(blobs: BlobStore, name: str, value: Any) -> tuple[codec.VarEntry, Any]:
     snap = snapshot(value)
-    entry, used = persist.save(blobs, name, snap, snap.fingerprint)
+    entry, used = codec.save(blobs, name, snap, snap.fingerprint)
     for key, size in used:
         assert blobs.exists(key, size)
-    return entry, persist.load(blobs, entry, {})
+    return entry, codec.load(blobs, entry, {})
 
 
 def test_persist_small_value_lives_in_the_row(blobs: BlobStore) -> None:
@@ -589,14 +589,14 @@ def test_persist_large_stream_goes_to_a_blob(blobs: BlobStore) -> None:
     value = {"payload": bytes(range(256)) * 2000}  # ~512 KiB, all in the pickle stream
     entry, back = _save_load(blobs, "payload", value)
     assert entry.stream_blob is not None and entry.header is None
-    assert entry.size > persist.INLINE_STREAM_BYTES
+    assert entry.size > codec.INLINE_STREAM_BYTES
     assert back == value
 
 
 def test_persist_large_buffer_is_memory_mapped_copy_on_write(blobs: BlobStore) -> None:
     value = np.arange(400_000, dtype=np.float64).reshape(800, 500)  # 3.2 MB
     entry, back = _save_load(blobs, "arr", value)
-    assert len(entry.buffers) == 1 and entry.buffers[0][1] >= persist.MMAP_MIN_BYTES
+    assert len(entry.buffers) == 1 and entry.buffers[0][1] >= codec.MMAP_MIN_BYTES
     np.testing.assert_array_equal(back, value)
     base = back
     while not isinstance(base, mmap.mmap) and base is not None:
@@ -606,14 +606,14 @@ def test_persist_large_buffer_is_memory_mapped_copy_on_write(blobs: BlobStore) -
     on_disk = blobs.path(key).read_bytes()
     back[0, 0] = -1.0  # writable, and the write never reaches the blob
     assert blobs.path(key).read_bytes() == on_disk
-    again = persist.load(blobs, entry, {})
+    again = codec.load(blobs, entry, {})
     assert again[0, 0] == 0.0
 
 
 def test_persist_mid_size_buffer_is_read(blobs: BlobStore) -> None:
     value = np.arange(20_000, dtype=np.float64)  # 160 KB: out of band, below mmap size
     entry, back = _save_load(blobs, "arr", value)
-    assert entry.buffers and entry.buffers[0][1] < persist.MMAP_MIN_BYTES
+    assert entry.buffers and entry.buffers[0][1] < codec.MMAP_MIN_BYTES
     np.testing.assert_array_equal(back, value)
     back[0] = 5.0
 
@@ -642,7 +642,7 @@ def test_persist_corrupted_buffer_is_unavailable(blobs: BlobStore, n: int) -> No
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointUnavailable) as info:
-        persist.load(blobs, entry, {})
+        codec.load(blobs, entry, {})
     assert info.value.name == "arr"
     assert "corrupted" in info.value.reason
 
@@ -652,11 +652,11 @@ def test_persist_missing_stream_blob_is_unavailable(blobs: BlobStore) -> None:
     assert entry.stream_blob is not None
     blobs.path(entry.stream_blob).unlink()
     with pytest.raises(CheckpointUnavailable) as info:
-        persist.load(blobs, entry, {})
+        codec.load(blobs, entry, {})
     assert info.value.name == "payload" and "missing" in info.value.reason
 
 
 def test_persist_unsaved_entry_is_unavailable_with_its_reason(blobs: BlobStore) -> None:
-    entry = persist.unsaved("g", "generator", "TypeError: cannot pickle 'generator' object")
+    entry = codec.unsaved("g", "generator", "TypeError: cannot pickle 'generator' object")
     with pytest.raises(CheckpointUnavailable, match="cannot pickle 'generator'"):
-        persist.load(blobs, entry, {})
+        codec.load(blobs, entry, {})

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from mirrorneuron_nb.errors import CheckpointUnavailable, SchemaTooNew, SidecarError, UnknownStep
-from mirrorneuron_nb.hashing import digest
 from mirrorneuron_nb.models import Attempt, Run, StepStatus, VarEntry
 from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store
 from mirrorneuron_nb.store.blobs import BlobStore
 from mirrorneuron_nb.store.schema import SCHEMA_VERSION
-from mirrorneuron_nb.store.store import DB_NAME
+from mirrorneuron_nb.store.sqlite import DB_NAME
+from mirrorneuron_nb.values.digest import digest
 
 # -- helpers -----------------------------------------------------------------------------------
 

@@ -4,19 +4,13 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
-import {
-  RESUME_CODE,
-  jumpToStep,
-  rerunStep,
-  runFromStep,
-  runInKernel
-} from './kernel';
-import { IActionResult, StepsModel } from './model';
-import { IStepActions } from './panel';
+import { RESUME_CODE, runInKernel } from './execute';
+import { jumpToStep, rerunStep, runFromStep } from './notebook';
+import { IActionResult, IStepActions, IStepsModel } from './tokens';
 
 export class StepActions implements IStepActions {
   constructor(
-    private readonly model: StepsModel,
+    private readonly model: IStepsModel,
     private readonly current: () => NotebookPanel | null
   ) {}
 

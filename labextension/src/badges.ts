@@ -4,7 +4,7 @@
 import { Notebook } from '@jupyterlab/notebook';
 
 import { IStepRow } from './api';
-import { cellStepName } from './kernel';
+import { cellStepName } from './notebook';
 import { STATUS_ICON, statusLabel } from './status';
 
 const BADGE_CLASS = 'mn-CellBadge';

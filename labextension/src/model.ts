@@ -3,9 +3,10 @@
  * plus what the panel knows about that notebook's kernel. No DOM here.
  *
  * Polling asks the server with the token of the last answer; when nothing changed the
- * server says so in a few bytes. It runs only while the panel is shown and the page is
- * visible, and backs off (up to 30 s) while requests fail.
+ * server says so in a few bytes. A Poll runs it only while the panel is shown and the page
+ * is visible, and backs off (up to 30 s) while requests fail.
  */
+import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
@@ -20,26 +21,26 @@ import {
   getSteps,
   resetStep
 } from './api';
+import { IActionResult, IPanelModel, IStepsModel, KernelState, StateLoaded } from './tokens';
 
 export const POLL_INTERVAL_MS = 1000;
 export const POLL_MAX_MS = 30_000;
 
-/** The kernel as far as the panel can tell from JupyterLab's session. */
-export type KernelState = 'none' | 'starting' | 'idle' | 'busy' | 'restarting' | 'dead';
-
-/** Whether this kernel holds the steps' variables: known only after a restart or a load. */
-export type StateLoaded = 'unknown' | 'loaded' | 'not-loaded';
-
-/** What the last panel action (resume, run, reset) printed or answered. */
-export interface IActionResult {
-  title: string;
-  ok: boolean;
-  text: string;
-}
-
 const GOOD = new Set(['succeeded', 'cached']);
 
-export class StepsModel {
+export class StepsModel implements IStepsModel, IPanelModel {
+  constructor() {
+    this._poll = new Poll({
+      factory: () => this._fetch(),
+      frequency: { interval: POLL_INTERVAL_MS, backoff: true, max: POLL_MAX_MS },
+      name: 'mirrorneuron-nb:steps',
+      // A refresh fetches even while polling stands by; ticks only while the panel is
+      // shown ('when-hidden': and the page is visible).
+      standby: () =>
+        this._poll.state.phase === 'refreshed' ? 'never' : this._active() ? 'when-hidden' : true
+    });
+  }
+
   get changed(): ISignal<this, void> {
     return this._changed;
   }
@@ -55,11 +56,9 @@ export class StepsModel {
   get summary(): ISummary | null {
     return this._summary;
   }
-  /** False until a step of this notebook has run (no sidecar yet). */
   get sidecar(): boolean {
     return this._sidecar;
   }
-  /** No answer yet for the current notebook. */
   get loading(): boolean {
     return this._path !== null && this._token === null && this._error === null;
   }
@@ -75,7 +74,6 @@ export class StepsModel {
   get lastAction(): IActionResult | null {
     return this._lastAction;
   }
-  /** The action in progress (its buttons are disabled), if any. */
   get busyAction(): string | null {
     return this._busyAction;
   }
@@ -95,20 +93,17 @@ export class StepsModel {
     this._summary = null;
     this._sidecar = false;
     this._error = null;
-    this._failures = 0;
     this._lastAction = null;
     this._emit();
     void this.refresh();
   }
 
+  /** The panel was shown or hidden: polling runs only while it is shown. */
   setVisible(visible: boolean): void {
     this._visible = visible;
-    this._reschedule(0);
-  }
-
-  setPageVisible(visible: boolean): void {
-    this._pageVisible = visible;
-    this._reschedule(0);
+    if (visible) {
+      void this.refresh();
+    }
   }
 
   setKernel(state: KernelState): void {
@@ -137,21 +132,18 @@ export class StepsModel {
 
   /** Fetch now, whether or not polling is active (after an action, a cell run, a save). */
   async refresh(): Promise<void> {
-    if (this._inflight) {
-      this._again = true;
-      return this._inflight;
+    if (this._disposed) {
+      return;
     }
-    this._clearTimer();
-    this._inflight = this._fetch().finally(() => {
-      this._inflight = null;
-      if (this._again) {
-        this._again = false;
-        void this.refresh();
-      } else {
-        this._reschedule(this._delay());
-      }
-    });
-    return this._inflight;
+    if (this._inflight) {
+      // The answer on its way may predate what the caller changed: ask once more after it.
+      this._again = true;
+      return this._inflight.catch(() => undefined);
+    }
+    // Through the poll, so that a failure backs it off and its next tick waits a full
+    // interval; the poll's next tick comes once this fetch has ended.
+    await this._poll.refresh();
+    await this._poll.tick.catch(() => undefined);
   }
 
   detail(name: string): Promise<IStepDetail> {
@@ -171,7 +163,6 @@ export class StepsModel {
     return answer;
   }
 
-  /** "6 of 9 steps good; kernel restarted — state not loaded" */
   headline(): string {
     if (this._summary === null) {
       return '';
@@ -204,21 +195,43 @@ export class StepsModel {
 
   dispose(): void {
     this._disposed = true;
-    this._clearTimer();
+    this._poll.dispose();
     Signal.clearData(this);
   }
 
-  private async _fetch(): Promise<void> {
+  /**
+   * The poll's factory: one request at a time, repeated while a refresh was asked for
+   * during it. Rejects when the (last) request failed, which backs the poll off.
+   */
+  private _fetch(): Promise<void> {
+    const run = async (): Promise<void> => {
+      let failure: ApiError | null;
+      do {
+        this._again = false;
+        failure = await this._request();
+      } while (this._again && !this._disposed);
+      if (failure !== null) {
+        throw failure;
+      }
+    };
+    const inflight = run().finally(() => {
+      this._inflight = null;
+    });
+    this._inflight = inflight;
+    return inflight;
+  }
+
+  /** Ask for the steps of the followed notebook; the error if the request failed. */
+  private async _request(): Promise<ApiError | null> {
     const path = this._path;
     if (path === null || this._disposed) {
-      return;
+      return null;
     }
     try {
       const answer = await getSteps(path, this._token ?? undefined);
       if (path !== this._path || this._disposed) {
-        return; // the panel moved on to another notebook meanwhile
+        return null; // the panel moved on to another notebook meanwhile
       }
-      this._failures = 0;
       const hadError = this._error !== null;
       this._error = null;
       if (answer.changed) {
@@ -231,11 +244,11 @@ export class StepsModel {
       } else if (hadError) {
         this._emit();
       }
+      return null;
     } catch (error) {
       if (path !== this._path || this._disposed) {
-        return;
+        return null;
       }
-      this._failures += 1;
       this._error =
         error instanceof ApiError
           ? error
@@ -243,33 +256,12 @@ export class StepsModel {
       // Forget the token: after an error the next good answer must be a full one.
       this._token = null;
       this._emit();
+      return this._error;
     }
-  }
-
-  private _delay(): number {
-    if (this._failures === 0) {
-      return POLL_INTERVAL_MS;
-    }
-    return Math.min(POLL_MAX_MS, POLL_INTERVAL_MS * 2 ** this._failures);
   }
 
   private _active(): boolean {
-    return !this._disposed && this._visible && this._pageVisible && this._path !== null;
-  }
-
-  private _reschedule(delay: number): void {
-    this._clearTimer();
-    if (!this._active() || this._inflight) {
-      return; // a running fetch reschedules itself when it ends
-    }
-    this._timer = window.setTimeout(() => void this.refresh(), delay);
-  }
-
-  private _clearTimer(): void {
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
-    }
+    return !this._disposed && this._visible && this._path !== null;
   }
 
   private _requirePath(): string {
@@ -286,6 +278,7 @@ export class StepsModel {
   }
 
   private _changed = new Signal<this, void>(this);
+  private _poll: Poll;
   private _path: string | null = null;
   private _token: string | null = null;
   private _steps: IStepRow[] = [];
@@ -298,9 +291,6 @@ export class StepsModel {
   private _lastAction: IActionResult | null = null;
   private _busyAction: string | null = null;
   private _visible = false;
-  private _pageVisible = true;
-  private _failures = 0;
-  private _timer: number | null = null;
   private _inflight: Promise<void> | null = null;
   private _again = false;
   private _disposed = false;

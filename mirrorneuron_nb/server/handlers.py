@@ -105,76 +105,81 @@ class BaseHandler(APIHandler):
         self.write_body(status_code, body)
 
 
-class StepsHandler(BaseHandler):
+class ReadHandler(BaseHandler):
+    """GET: parse the query into `model`, resolve the notebook, answer `read(...)`."""
+
+    model: type[NotebookQuery] = NotebookQuery
+
+    def read(self, q: Any, nb: NotebookRef) -> BaseModel:
+        raise NotImplementedError
+
     @web.authenticated
     async def get(self) -> None:
         try:
-            q = self.query(StepsQuery)
+            q = self.query(self.model)
             nb = self.notebook(q.path)
         except Exception as exc:
             self.fail(exc)
             return
-        await self.answer(lambda: queries.steps_state(self.sidecars, nb, q.since))
+        await self.answer(lambda: self.read(q, nb))
 
 
-class RunsHandler(BaseHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        try:
-            q = self.query(NotebookQuery)
-            nb = self.notebook(q.path)
-        except Exception as exc:
-            self.fail(exc)
-            return
-        await self.answer(lambda: queries.runs_list(self.sidecars, nb))
+class WriteHandler(BaseHandler):
+    """POST: parse the JSON body into `model`, resolve the notebook, answer `write(...)`."""
 
+    model: type[NotebookQuery] = NotebookQuery
 
-class EventsHandler(BaseHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        try:
-            q = self.query(EventsQuery)
-            nb = self.notebook(q.path)
-        except Exception as exc:
-            self.fail(exc)
-            return
-        await self.answer(lambda: queries.events_page(self.sidecars, nb, q.after, q.limit, q.step))
+    def write_change(self, q: Any, nb: NotebookRef, by: str) -> BaseModel:
+        raise NotImplementedError
 
-
-class StepHandler(BaseHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        try:
-            q = self.query(StepQuery)
-            nb = self.notebook(q.path)
-        except Exception as exc:
-            self.fail(exc)
-            return
-        await self.answer(lambda: queries.step_detail(self.sidecars, nb, q.name))
-
-
-class ResetHandler(BaseHandler):
     @web.authenticated
     async def post(self) -> None:
         try:
-            q = self.body(ResetRequest)
-            nb = self.notebook(q.path)
-        except Exception as exc:
-            self.fail(exc)
-            return
-        busy = self.sidecars.busy_timeout_ms
-        await self.answer(lambda: queries.reset_step(nb, q.name, busy))
-
-
-class ApproveHandler(BaseHandler):
-    @web.authenticated
-    async def post(self) -> None:
-        try:
-            q = self.body(ApproveRequest)
+            q = self.body(self.model)
             nb = self.notebook(q.path)
             by = self.user_name()
         except Exception as exc:
             self.fail(exc)
             return
+        await self.answer(lambda: self.write_change(q, nb, by))
+
+
+class StepsHandler(ReadHandler):
+    model = StepsQuery
+
+    def read(self, q: StepsQuery, nb: NotebookRef) -> BaseModel:
+        return queries.steps_state(self.sidecars, nb, q.since)
+
+
+class RunsHandler(ReadHandler):
+    def read(self, q: NotebookQuery, nb: NotebookRef) -> BaseModel:
+        return queries.runs_list(self.sidecars, nb)
+
+
+class EventsHandler(ReadHandler):
+    model = EventsQuery
+
+    def read(self, q: EventsQuery, nb: NotebookRef) -> BaseModel:
+        return queries.events_page(self.sidecars, nb, q.after, q.limit, q.step)
+
+
+class StepHandler(ReadHandler):
+    model = StepQuery
+
+    def read(self, q: StepQuery, nb: NotebookRef) -> BaseModel:
+        return queries.step_detail(self.sidecars, nb, q.name)
+
+
+class ResetHandler(WriteHandler):
+    model = ResetRequest
+
+    def write_change(self, q: ResetRequest, nb: NotebookRef, by: str) -> BaseModel:
+        return queries.reset_step(nb, q.name, self.sidecars.busy_timeout_ms)
+
+
+class ApproveHandler(WriteHandler):
+    model = ApproveRequest
+
+    def write_change(self, q: ApproveRequest, nb: NotebookRef, by: str) -> BaseModel:
         busy = self.sidecars.busy_timeout_ms
-        await self.answer(lambda: queries.approve_step(nb, q.name, q.approve, by, q.note, busy))
+        return queries.approve_step(nb, q.name, q.approve, by, q.note, busy)

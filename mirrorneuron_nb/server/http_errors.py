@@ -15,13 +15,13 @@ from ..errors import (
     MirrorNeuronError,
     NotAwaitingApproval,
     NotFound,
+    PathOutsideRoot,
     SchemaTooNew,
     SidecarError,
     SidecarLocked,
     UnknownStep,
 )
 from .api_models import ErrorBody
-from .paths import PathOutsideRoot
 
 STATUS: dict[type[BaseException], tuple[int, str]] = {
     PathOutsideRoot: (400, "path_outside_root"),

@@ -10,12 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, PathOutsideRoot
 from ..sidecar import sidecar_of
-
-
-class PathOutsideRoot(InvalidInput):
-    """A notebook path that resolves outside the server root."""
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,15 @@ Checkpoint blobs are never opened: variables are described from their metadata r
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import NotAwaitingApproval, NotFound, UnknownStep
-from ..models import Approval, StepStatus
-from ..notebook import step_cells
+from ..errors import NotFound, UnknownStep
+from ..models import GOOD_NAMES, Approval, StepStatus
 from ..status import StepView, step_views
-from ..store import Store
-from ..store.store import DB_NAME
+from ..store import Store, sidecar_exists
 from .api_models import (
     ApprovalInfo,
-    ApprovalState,
     ApproveResponse,
     AttemptInfo,
     CheckpointInfo,
@@ -37,23 +33,10 @@ from .api_models import (
     VariableInfo,
 )
 from .paths import NotebookRef
-from .sidecars import OpenSidecar, Sidecars, pid_fingerprint, stat_token, translated
+from .sidecars import Sidecars, pid_fingerprint, stat_token
 
-GOOD = {StepStatus.succeeded.value, StepStatus.cached.value}
 ATTEMPTS_SHOWN = 20
 PREVIEW_CHARS = 200
-
-
-@contextlib.contextmanager
-def _snapshot(entry: OpenSidecar) -> Iterator[Store]:
-    """One read transaction: every query of an answer sees the same committed state."""
-    conn = entry.store.conn
-    conn.execute("BEGIN")
-    try:
-        yield entry.store
-    finally:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
 
 
 # Statuses whose row shows the step's open approval (the question, the decision).
@@ -66,13 +49,12 @@ def _approvals(store: Store, views: list[StepView]) -> dict[str, Approval]:
     return {name: a for name, a in found.items() if a is not None}
 
 
-DECIDED: dict[str, ApprovalState] = {"approved": "approved", "rejected": "rejected"}
 
 
 def _approval_info(a: Approval) -> ApprovalInfo:
     return ApprovalInfo(
         question=a.question,
-        status=DECIDED.get(a.status, "pending"),
+        status=a.status.value,
         requested_at=a.requested_at,
         decided_at=a.decided_at,
         decided_by=a.decided_by,
@@ -104,37 +86,14 @@ def _row(v: StepView, approval: Approval | None = None) -> StepRow:
 
 
 def _pending_rows(nb: NotebookRef) -> list[StepRow]:
-    rows: dict[str, StepRow] = {}
-    for cell in step_cells(nb.file):
-        rows.setdefault(
-            cell.name,
-            StepRow(
-                name=cell.name,
-                status="pending",
-                kind="compute",
-                once=False,
-                position=cell.position,
-                duration=None,
-                attempts=0,
-                checkpoint_bytes=None,
-                last_run=None,
-                error=None,
-                stale_reason=None,
-                in_notebook=True,
-                unsaved=[],
-                approval=None,
-                durable_recorded=0,
-                durable_failed=0,
-                durable_unsaved=0,
-            ),
-        )
-    return list(rows.values())
+    """A notebook none of whose steps ran yet: its step cells, pending."""
+    return [_row(v) for v in step_views(None, nb.file)]
 
 
 def summarize(rows: list[StepRow]) -> Summary:
     total = len(rows)
-    good = sum(1 for r in rows if r.status in GOOD)
-    unfinished = next((r.name for r in rows if r.status not in GOOD), None)
+    good = sum(1 for r in rows if r.status in GOOD_NAMES)
+    unfinished = next((r.name for r in rows if r.status not in GOOD_NAMES), None)
     waiting = sum(1 for r in rows if r.status == StepStatus.awaiting_approval.value)
     text = (
         f"{good} of {total} steps good"
@@ -144,13 +103,6 @@ def summarize(rows: list[StepRow]) -> Summary:
     if waiting:
         text += f"; {waiting} awaiting approval"
     return Summary(total=total, good=good, first_unfinished=unfinished, text=text)
-
-
-def _running_pids(store: Store) -> tuple[int, ...]:
-    running = {s.run_id for s in store.steps() if s.status is StepStatus.running}
-    if not running:
-        return ()
-    return tuple(sorted({r.pid for r in store.runs() if r.id in running and r.pid}))
 
 
 def steps_state(sidecars: Sidecars, nb: NotebookRef, since: str | None) -> StepsResponse:
@@ -182,10 +134,10 @@ def steps_state(sidecars: Sidecars, nb: NotebookRef, since: str | None) -> Steps
         )
         if since == token:
             return StepsResponse(path=nb.api_path, token=token, changed=False, sidecar=True)
-        with _snapshot(entry) as store:
+        with entry.store.snapshot() as store:
             views = step_views(store, nb.file)
             approvals = _approvals(store, views)
-            pids = _running_pids(store)
+            pids = store.running_pids()
         if pids != entry.watched_pids:
             entry.watched_pids = pids
             token = ".".join([*token.split(".")[:3], pid_fingerprint(pids)])
@@ -205,7 +157,7 @@ def runs_list(sidecars: Sidecars, nb: NotebookRef) -> RunsResponse:
     with sidecars.reading(nb.sidecar) as entry:
         if entry is None:
             return RunsResponse(path=nb.api_path, runs=[])
-        with _snapshot(entry) as store:
+        with entry.store.snapshot() as store:
             runs = store.runs()
     return RunsResponse(path=nb.api_path, runs=[RunInfo(**r.model_dump()) for r in runs])
 
@@ -216,7 +168,7 @@ def events_page(
     with sidecars.reading(nb.sidecar) as entry:
         if entry is None:
             return EventsResponse(path=nb.api_path, events=[], next_after=after, has_more=False)
-        with _snapshot(entry) as store:
+        with entry.store.snapshot() as store:
             events = store.events(step=step, after=after, limit=limit + 1)
     page = events[:limit]
     return EventsResponse(
@@ -243,7 +195,7 @@ def step_detail(sidecars: Sidecars, nb: NotebookRef, name: str) -> StepDetail:
                 outputs=[],
                 attempts=[],
             )
-        with _snapshot(entry) as store:
+        with entry.store.snapshot() as store:
             view = next((v for v in step_views(store, nb.file) if v.name == name), None)
             if view is None:
                 raise UnknownStep(f"unknown step {name!r} in {nb.api_path}")
@@ -321,14 +273,10 @@ def _preview(text: str) -> str:
 
 def reset_step(nb: NotebookRef, name: str, busy_timeout_ms: int) -> ResetResponse:
     """Drop the step's checkpoints (the one write the server makes)."""
-    if not (nb.sidecar / DB_NAME).is_file():
+    if not sidecar_exists(nb.sidecar):
         raise NotFound(f"{nb.api_path} has no sidecar yet: no step has run, nothing to reset")
-    with translated():
-        store = Store(nb.sidecar, busy_timeout_ms=busy_timeout_ms)
-        try:
-            done = store.reset([name])
-        finally:
-            store.close()
+    with _writable(nb, busy_timeout_ms) as store:
+        done = store.reset([name])
     return ResetResponse(path=nb.api_path, reset=done)
 
 
@@ -336,28 +284,20 @@ def approve_step(
     nb: NotebookRef, name: str, approve: bool, by: str, note: str | None, busy_timeout_ms: int
 ) -> ApproveResponse:
     """Approve or reject a step waiting at its gate (the other write the server makes)."""
-    if not (nb.sidecar / DB_NAME).is_file():
+    if not sidecar_exists(nb.sidecar):
         raise NotFound(f"{nb.api_path} has no sidecar yet: no step has run, none awaits approval")
-    note = (note or "").strip() or None
-    with translated():
-        store = Store(nb.sidecar, busy_timeout_ms=busy_timeout_ms)
-        try:
-            if store.step(name) is None:
-                raise UnknownStep(f"unknown step {name!r} in {nb.api_path}")
-            try:
-                decision = store.decide(name, approve, by, note)
-            except UnknownStep as exc:
-                raise NotAwaitingApproval(_not_waiting(store, name)) from exc
-        finally:
-            store.close()
+    with _writable(nb, busy_timeout_ms) as store:
+        decision = store.decide(name, approve, by, note)
     return ApproveResponse(path=nb.api_path, name=name, approval=_approval_info(decision))
 
 
-def _not_waiting(store: Store, name: str) -> str:
-    """Why a decision cannot be taken: decided already, or the step is not at its gate."""
-    prefix = f"step {name!r} is not awaiting approval"
-    approval = store.approval(name)
-    if approval is not None and approval.decided_at is not None:
-        return f"{prefix}: it was already {approval.status} by {approval.decided_by}"
-    step = store.step(name)
-    return f"{prefix} (it is {step.status.value})" if step else prefix
+@contextlib.contextmanager
+def _writable(nb: NotebookRef, busy_timeout_ms: int) -> Iterator[Store]:
+    """A short-lived writable store; unknown steps are named with the notebook's path."""
+    store = Store(nb.sidecar, busy_timeout_ms=busy_timeout_ms)
+    try:
+        yield store
+    except UnknownStep as exc:
+        raise UnknownStep(f"{exc} in {nb.api_path}") from None
+    finally:
+        store.close()

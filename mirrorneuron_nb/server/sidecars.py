@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -18,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SidecarError, SidecarLocked
-from ..store import Store, pid_alive
-from ..store.store import DB_NAME
+from ..store import Store, database_path, pid_alive
 
 # A request waits this long for another process's lock, then answers 503 (the kernel's own
 # connections wait much longer: a server thread should not hang on a busy sidecar).
@@ -33,7 +31,7 @@ _generations = itertools.count(1)
 class OpenSidecar:
     store: Store
     identity: tuple[int, int]
-    """(st_dev, st_ino) of state.sqlite when opened: a deleted or replaced file is reopened."""
+    """(st_dev, st_ino) of the database file when opened: a replaced file is reopened."""
     generation: int
     """Distinguishes data_version values of different connections (they are per connection)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -42,7 +40,7 @@ class OpenSidecar:
     status shown (running -> interrupted) without any write to the sidecar."""
 
     def data_version(self) -> int:
-        return int(self.store.conn.execute("PRAGMA data_version").fetchone()[0])
+        return self.store.data_version()
 
 
 class Sidecars:
@@ -62,7 +60,7 @@ class Sidecars:
             yield None
             return
         try:
-            with entry.lock, translated():
+            with entry.lock:
                 yield entry
         except SidecarError as exc:
             if not isinstance(exc, SidecarLocked):
@@ -71,7 +69,7 @@ class Sidecars:
             raise
 
     def _get(self, sidecar: Path) -> OpenSidecar | None:
-        db = sidecar / DB_NAME
+        db = database_path(sidecar)
         try:
             st = db.stat()
         except FileNotFoundError:
@@ -90,8 +88,7 @@ class Sidecars:
                 return entry
         if entry is not None:
             self._drop(sidecar, entry)
-        with translated():
-            store = Store(sidecar, readonly=True, busy_timeout_ms=self.busy_timeout_ms)
+        store = Store(sidecar, readonly=True, busy_timeout_ms=self.busy_timeout_ms)
         entry = OpenSidecar(store, identity, next(_generations))
         with self._lock:
             self._open[sidecar] = entry
@@ -121,28 +118,6 @@ class Sidecars:
 def _close(entry: OpenSidecar) -> None:
     with entry.lock:
         entry.store.close()
-
-
-def _is_lock_error(exc: BaseException | None) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
-
-
-@contextlib.contextmanager
-def translated() -> Iterator[None]:
-    """SQLite errors from reads become our errors: locked (retry later) or unreadable."""
-    try:
-        yield
-    except SidecarLocked:
-        raise
-    except SidecarError as exc:
-        if _is_lock_error(exc.__cause__):
-            raise SidecarLocked(f"sidecar is locked by another process: {exc.__cause__}") from exc
-        raise
-    except sqlite3.Error as exc:
-        if _is_lock_error(exc):
-            raise SidecarLocked(f"sidecar is locked by another process: {exc}") from exc
-        raise SidecarError(f"sidecar database is unreadable: {exc}") from exc
 
 
 def pid_fingerprint(pids: tuple[int, ...]) -> str:

@@ -1,5 +1,18 @@
-"""The sidecar store: SQLite metadata plus content-addressed blob files."""
+"""The store: the only code that knows SQL. One `Store` over a sidecar (SQLite metadata
+plus content-addressed blob files); errors leave it as mirrorneuron_nb's own."""
 
-from .store import GcPlan, NewCheckpoint, StepStart, Store, pid_alive
+from ..models import GcPlan, NewCheckpoint, StepStart
+from .blobs import BlobStore
+from .runs import pid_alive
+from .sqlite import Store, database_path, sidecar_exists
 
-__all__ = ["GcPlan", "NewCheckpoint", "StepStart", "Store", "pid_alive"]
+__all__ = [
+    "BlobStore",
+    "GcPlan",
+    "NewCheckpoint",
+    "StepStart",
+    "Store",
+    "database_path",
+    "pid_alive",
+    "sidecar_exists",
+]

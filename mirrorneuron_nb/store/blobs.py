@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointUnavailable
-from ..hashing import digest
+from ..values.digest import digest
 
 
 class BlobStore:

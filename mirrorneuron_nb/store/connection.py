@@ -68,6 +68,30 @@ def _enable_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
             delay = min(delay * 2, 0.1)
 
 
+def is_lock_error(exc: BaseException | None) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """sqlite3 errors leave the store as ours: locked (retry later) or unreadable.
+
+    This is the only place they are translated; nothing outside store/ sees sqlite3."""
+    try:
+        yield
+    except SidecarLocked:
+        raise
+    except SidecarError as exc:
+        if is_lock_error(exc.__cause__):
+            raise SidecarLocked(f"sidecar is locked by another process: {exc.__cause__}") from exc
+        raise
+    except sqlite3.Error as exc:
+        if is_lock_error(exc):
+            raise SidecarLocked(f"sidecar is locked by another process: {exc}") from exc
+        raise SidecarError(f"sidecar database is unreadable: {exc}") from exc
+
+
 @contextlib.contextmanager
 def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""

@@ -13,10 +13,10 @@ from typing import Any
 
 import nbformat
 
-from mirrorneuron_nb.models import Approval, Attempt, Run, VarEntry
+from mirrorneuron_nb.models import Approval, Attempt, CallRecord, CallStatus, Run, VarEntry
 from mirrorneuron_nb.notebook import code_hash
-from mirrorneuron_nb.sidecar import sidecar_for
-from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store, journal
+from mirrorneuron_nb.sidecar import sidecar_of
+from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store
 
 
 def notebook(path: Path, steps: dict[str, str], extra_cells: int = 0) -> Path:
@@ -37,7 +37,7 @@ class Kernelish:
 
     def __init__(self, nb_path: Path, pid: int | None = None) -> None:
         self.nb_path = nb_path
-        self.store = Store(sidecar_for(nb_path))
+        self.store = Store(sidecar_of(nb_path))
         self.run = Run(
             id=uuid.uuid4().hex,
             kind="interactive",
@@ -79,14 +79,13 @@ class Kernelish:
         """Durable calls made during `attempt`, recorded the way `mn.durable` records them."""
         outcomes = ["succeeded"] * succeeded + ["failed"] * failed + ["unsaved"] * unsaved
         for i, status in enumerate(outcomes):
-            journal.record(
-                self.store.conn,
-                journal.CallRecord(
+            self.store.record_call(
+                CallRecord(
                     step=attempt.step,
                     function="summarize",
                     call_key=f"call-{status}-{i}",
                     occurrence=0,
-                    status=status,
+                    status=CallStatus(status),
                     run_id=attempt.run_id,
                     attempt_id=attempt.id,
                     started_at=time.time(),

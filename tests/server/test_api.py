@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from mirrorneuron_nb.sidecar import sidecar_for
-from mirrorneuron_nb.store.store import DB_NAME
+from mirrorneuron_nb.sidecar import sidecar_of
+from mirrorneuron_nb.store.sqlite import DB_NAME
 
 from .builders import Kernelish, dead_pid, notebook
 
@@ -79,7 +79,7 @@ async def test_no_sidecar_yet_is_an_empty_state_not_an_error(api: Any, nb: Path)
         ("train", "pending"),
     ]
     assert data["summary"]["text"] == "0 of 3 steps good"
-    assert not sidecar_for(nb).exists(), "reading must not create the sidecar"
+    assert not sidecar_of(nb).exists(), "reading must not create the sidecar"
 
 
 async def test_notebook_without_steps(api: Any, root: Path):
@@ -309,7 +309,7 @@ async def test_reset_bad_input_changes_nothing(api: Any, nb: Path, root: Path, k
     notebook(root / "fresh.ipynb", STEPS)
     r = await api("reset", "POST", {"path": "fresh.ipynb", "name": "load"})
     assert r.code == 404 and "no sidecar yet" in body(r)["message"]
-    assert not sidecar_for(root / "fresh.ipynb").exists()
+    assert not sidecar_of(root / "fresh.ipynb").exists()
 
 
 # -- auth ------------------------------------------------------------------------------------
@@ -389,7 +389,7 @@ async def test_bad_notebook_paths(api: Any, nb: Path, path: str | None, status: 
 
 
 def _sidecar_db(nb: Path) -> Path:
-    db = sidecar_for(nb) / DB_NAME
+    db = sidecar_of(nb) / DB_NAME
     db.parent.mkdir(parents=True, exist_ok=True)
     return db
 
@@ -428,7 +428,7 @@ async def test_locked_sidecar_is_503_then_recovers(api: Any, nb: Path):
     kernel = Kernelish(nb)
     kernel.succeed("load", STEPS["load"], {"x": 28})
     kernel.close()  # an exclusive lock needs every other connection gone
-    holder = sqlite3.connect(sidecar_for(nb) / DB_NAME, isolation_level=None)
+    holder = sqlite3.connect(sidecar_of(nb) / DB_NAME, isolation_level=None)
     try:
         # Exclusive locking mode in WAL: no other connection can read until it ends.
         holder.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -449,7 +449,7 @@ async def test_replaced_sidecar_is_reopened(api: Any, nb: Path):
     first_kernel.succeed("load", STEPS["load"], {"x": 28})
     first_kernel.close()
     first = body(await api("steps", path="work/analysis.ipynb"))
-    shutil.rmtree(sidecar_for(nb))
+    shutil.rmtree(sidecar_of(nb))
     gone = body(await api("steps", path="work/analysis.ipynb", since=first["token"]))
     assert gone["changed"] and gone["sidecar"] is False
     again = Kernelish(nb)
@@ -474,7 +474,7 @@ async def test_reads_never_load_blobs_nor_write(api: Any, nb: Path, kernel: Any,
     (kernel.store.blobs.root / "ab" / ("0" * 30)).write_bytes(payload)
     kernel.succeed("load", STEPS["load"], {"x": len(payload)}, stream_blob=blob_key)
     kernel.close()
-    db = sidecar_for(nb) / DB_NAME
+    db = sidecar_of(nb) / DB_NAME
     wal = db.with_name(DB_NAME + "-wal")
     before = (db.read_bytes(), wal.read_bytes() if wal.exists() else b"")
     for endpoint in ("steps", "runs", "events", "step"):

@@ -14,7 +14,7 @@ from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
 from traitlets.config import Config
 
-from mirrorneuron_nb.sidecar import sidecar_for
+from mirrorneuron_nb.sidecar import sidecar_of
 
 from .builders import Kernelish, notebook
 
@@ -209,7 +209,7 @@ async def test_no_sidecar_yet_is_404(api: Any, nb: Path):
     r = await approve(api, {"path": NB, "name": "publish", "approve": True})
     assert (r.code, body(r)["code"]) == (404, "not_found")
     assert "no sidecar yet" in body(r)["message"]
-    assert not sidecar_for(nb).exists()
+    assert not sidecar_of(nb).exists()
 
 
 @pytest.mark.parametrize(

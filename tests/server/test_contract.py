@@ -40,10 +40,10 @@ def _modules_after(statement: str) -> set[str]:
 def test_server_never_imports_the_kernel_side() -> None:
     loaded = _modules_after("import mirrorneuron_nb.server")
     for module in (
-        "mirrorneuron_nb.magics",
-        "mirrorneuron_nb.runner",
-        "mirrorneuron_nb.resume",
-        "mirrorneuron_nb.snapshot",
+        "mirrorneuron_nb.kernel.magics",
+        "mirrorneuron_nb.kernel.runner",
+        "mirrorneuron_nb.kernel.resume",
+        "mirrorneuron_nb.values.serializers",
         "IPython",
         "ipykernel",
     ):

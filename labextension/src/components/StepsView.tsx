@@ -1,0 +1,69 @@
+/**
+ * The panel's content: the header, the notebook's steps, and the steps whose cell was
+ * deleted. It re-renders whenever the state changes.
+ */
+import { UseSignal } from '@jupyterlab/ui-components';
+import React, { useEffect, useState } from 'react';
+
+import { IStepActions, IStepsState } from '../tokens';
+import { Header } from './Header';
+import { StepList } from './StepList';
+
+/** Relative times ("12 s ago") age without any change on the server. */
+const CLOCK_MS = 15_000;
+
+export function StepsView(props: { model: IStepsState; actions: IStepActions }): JSX.Element {
+  const { model, actions } = props;
+  return (
+    <UseSignal signal={model.changed}>
+      {() => <StepsBody model={model} actions={actions} />}
+    </UseSignal>
+  );
+}
+
+function StepsBody(props: { model: IStepsState; actions: IStepActions }): JSX.Element {
+  const { model, actions } = props;
+  const [, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = window.setInterval(() => setNow(Date.now()), CLOCK_MS);
+    return () => window.clearInterval(timer);
+  }, []);
+
+  if (model.path === null) {
+    return (
+      <div className="mn-Steps">
+        <Title />
+        <p className="mn-Steps-note">Open a notebook to see its steps.</p>
+      </div>
+    );
+  }
+  const summary = model.summary;
+  return (
+    <div className="mn-Steps" data-path={model.path}>
+      <Title />
+      <Header model={model} actions={actions} />
+      {model.error && (
+        <div className="mn-Steps-error" role="alert">
+          {model.error.message}
+          <span className="mn-Steps-errorCode"> ({model.error.code})</span>
+        </div>
+      )}
+      {summary && summary.total === 0 && model.deleted.length === 0 && (
+        <p className="mn-Steps-note">
+          No steps yet: mark a cell with <code>%%mn_step NAME</code> and run it.
+        </p>
+      )}
+      <StepList rows={model.steps} model={model} actions={actions} />
+      {model.deleted.length > 0 && (
+        <>
+          <div className="mn-Steps-sectionTitle">In the sidecar, cell deleted</div>
+          <StepList rows={model.deleted} model={model} actions={actions} deleted />
+        </>
+      )}
+    </div>
+  );
+}
+
+function Title(): JSX.Element {
+  return <h2 className="mn-Steps-title">Steps</h2>;
+}

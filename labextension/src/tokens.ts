@@ -1,0 +1,83 @@
+/**
+ * The interfaces the panel's parts meet at. The view reads an IStepsState (the panel
+ * widget an IPanelModel) and sends clicks to an IStepActions; the actions and the kernel
+ * watcher change an IStepsModel. None of them knows the classes behind these (model.ts,
+ * actions.ts).
+ */
+import type { ISignal } from '@lumino/signaling';
+
+import type {
+  ApiError,
+  IApproveResponse,
+  IResetResponse,
+  IStepDetail,
+  IStepRow,
+  ISummary
+} from './api';
+
+/** The kernel as far as the panel can tell from JupyterLab's session. */
+export type KernelState = 'none' | 'starting' | 'idle' | 'busy' | 'restarting' | 'dead';
+
+/** Whether this kernel holds the steps' variables: known only after a restart or a load. */
+export type StateLoaded = 'unknown' | 'loaded' | 'not-loaded';
+
+/** What the last panel action (resume, run, reset) printed or answered. */
+export interface IActionResult {
+  title: string;
+  ok: boolean;
+  text: string;
+}
+
+/** What the panel shows: the steps of the followed notebook and its kernel's state. */
+export interface IStepsState {
+  /** Emitted whenever anything below changes. */
+  readonly changed: ISignal<IStepsState, void>;
+  /** The followed notebook's path on the server; null when no notebook is active. */
+  readonly path: string | null;
+  readonly steps: IStepRow[];
+  /** Steps in the sidecar whose cell was deleted. */
+  readonly deleted: IStepRow[];
+  readonly summary: ISummary | null;
+  /** False until a step of this notebook has run (no sidecar yet). */
+  readonly sidecar: boolean;
+  /** No answer yet for the current notebook. */
+  readonly loading: boolean;
+  readonly error: ApiError | null;
+  readonly kernel: KernelState;
+  readonly loaded: StateLoaded;
+  readonly lastAction: IActionResult | null;
+  /** The action in progress (its buttons are disabled), if any. */
+  readonly busyAction: string | null;
+  /** "6 of 9 steps good; kernel restarted — state not loaded" */
+  headline(): string;
+  /** One step's details (traceback, checkpoint, variables). */
+  detail(name: string): Promise<IStepDetail>;
+}
+
+/** The state as the panel widget holds it: told when it is shown or hidden (to poll or not). */
+export interface IPanelModel extends IStepsState {
+  setVisible(visible: boolean): void;
+}
+
+/** The panel's state as the actions and the kernel watcher change it. */
+export interface IStepsModel extends IStepsState {
+  setKernel(state: KernelState): void;
+  setLoaded(loaded: StateLoaded): void;
+  setAction(result: IActionResult | null): void;
+  setBusyAction(name: string | null): void;
+  /** Fetch now, whether or not polling is active; never rejects. */
+  refresh(): Promise<void>;
+  reset(name: string): Promise<IResetResponse>;
+  /** Decide on a step waiting at its approval gate. */
+  decide(name: string, approve: boolean, note: string): Promise<IApproveResponse>;
+}
+
+/** What the panel's buttons do. */
+export interface IStepActions {
+  jump(name: string): void;
+  rerun(name: string): void;
+  reset(name: string): void;
+  decide(name: string, approve: boolean, note: string): void;
+  resume(): void;
+  runFrom(): void;
+}

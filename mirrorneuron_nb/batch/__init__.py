@@ -1,0 +1,1 @@
+"""Outside the kernel: papermill batch runs, the mn-nb command line, the demo."""

@@ -1,0 +1,211 @@
+"""mn-nb: notebooks' sidecars from a terminal or a batch job.
+
+Commands parse arguments and print; the logic lives in batch/status/store. Exit codes:
+0 done; 1 a run failed (naming the step and its error); 2 bad input; 3 a run stopped at a
+step awaiting approval; 6 the sidecar cannot be used (locked, damaged, newer version).
+Every error is one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarError
+from . import commands
+from .commands import EXIT_FAILED, EXIT_SIDECAR, EXIT_USAGE
+
+# The first class in an error's MRO found here decides the exit code.
+EXIT_CODES: dict[type[BaseException], int] = {
+    InvalidInput: EXIT_USAGE,
+    NotFound: EXIT_USAGE,
+    SidecarError: EXIT_SIDECAR,
+    MirrorNeuronError: EXIT_FAILED,
+}
+
+
+def exit_code(exc: MirrorNeuronError) -> int:
+    return next(EXIT_CODES[k] for k in type(exc).__mro__ if k in EXIT_CODES)
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def _command(sub: Any, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mn-nb",
+        description="Durable execution for Jupyter notebooks: run notebooks that resume "
+        "where they failed, and inspect their step sidecars (NOTEBOOK.mn/ beside them).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    nb_help = "path to the .ipynb (its sidecar is NAME.mn/ beside it)"
+
+    run = _command(
+        sub,
+        "run",
+        "run a notebook with papermill, resuming from its checkpoints",
+        "Execute NOTEBOOK with papermill. Steps that already succeeded with the same "
+        "code and inputs are restored from the sidecar, not re-executed; parameters "
+        "are inputs, so changing one re-runs only the steps that read it. Exits 0 "
+        "on success, 1 naming the failed step, 2 on bad input, 3 when the run stopped at "
+        "a step awaiting approval.",
+    )
+    run.add_argument("notebook", help=nb_help)
+    run.add_argument(
+        "output", nargs="?", help="executed notebook to write (default: NAME.mn/last-run.ipynb)"
+    )
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a papermill parameter (repeatable); VALUE is read as "
+        "True/False/None, int, float, else text",
+    )
+    run.add_argument(
+        "-f",
+        "--parameters-file",
+        metavar="YAML",
+        help="a YAML mapping of parameters (-p values override it)",
+    )
+    run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ignore checkpoints: execute every step (new checkpoints are kept)",
+    )
+    run.set_defaults(func=commands.run)
+
+    status = _command(
+        sub,
+        "status",
+        "show the steps of a notebook",
+        "Show the steps of NOTEBOOK: status (pending, running, succeeded, "
+        "cached, failed, interrupted, stale), duration, attempts, checkpoint "
+        "size, last run, and the error or why a step is stale.",
+    )
+    status.add_argument("notebook", help=nb_help)
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(func=commands.status)
+
+    log = _command(
+        sub,
+        "log",
+        "show the event history of a notebook",
+        "Show the append-only event log of NOTEBOOK's sidecar: runs, attempts, "
+        "successes, failures, cache hits, resets, in order.",
+    )
+    log.add_argument("notebook", help=nb_help)
+    log.add_argument("--step", metavar="NAME", help="only the events of this step")
+    log.add_argument("--limit", type=int, default=1000, help="at most this many events")
+    log.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    log.set_defaults(func=commands.log)
+
+    reset = _command(
+        sub,
+        "reset",
+        "drop checkpoints so steps run again",
+        "Drop the checkpoints of the named steps (or --all), so the next run executes them again.",
+    )
+    reset.add_argument("notebook", help=nb_help)
+    reset.add_argument("steps", nargs="*", metavar="STEP", help="steps to reset")
+    reset.add_argument("--all", action="store_true", help="reset every step")
+    reset.set_defaults(func=commands.reset)
+
+    gc = _command(
+        sub,
+        "gc",
+        "delete checkpoint data nothing uses any more",
+        "Delete blob files no checkpoint references and report the bytes freed. "
+        "Each step's current checkpoint is always kept.",
+    )
+    gc.add_argument("notebook", help=nb_help)
+    gc.add_argument(
+        "--keep-runs",
+        type=int,
+        metavar="N",
+        help="also drop older checkpoints not written by the newest N runs",
+    )
+    gc.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="only delete unreferenced files older than S seconds (default 3600), "
+        "so a checkpoint being written right now is never touched",
+    )
+    gc.set_defaults(func=commands.gc)
+
+    approve = _command(
+        sub,
+        "approve",
+        "approve (or reject) a step waiting at its gate",
+        "Decide on a step run with --approve QUESTION that is waiting: approve it so the "
+        "next run proceeds past the gate, or --reject it so it and the steps after it do "
+        "not run.",
+    )
+    approve.add_argument("notebook", help=nb_help)
+    approve.add_argument("step", help="the step awaiting approval")
+    approve.add_argument("--reject", action="store_true", help="reject instead of approve")
+    approve.add_argument("--note", metavar="TEXT", help="a note recorded with the decision")
+    approve.set_defaults(func=commands.approve)
+
+    trust = _command(
+        sub,
+        "trust",
+        "trust a sidecar copied from another user or machine",
+        "Checkpoints are signed with a per-user key, and values signed with another key "
+        "are never loaded (unpickling can run code). Re-sign every checkpointed value and "
+        "recorded durable-call result of NOTEBOOK's sidecar with your key, so %mn_resume "
+        "and cache hits load them. Each blob is checked against its hash first: a value "
+        "whose data is missing or corrupted is not signed, and is named (exit 1).",
+    )
+    trust.add_argument("notebook", help=nb_help)
+    trust.set_defaults(func=commands.trust)
+
+    export = _command(
+        sub,
+        "export",
+        "export a notebook's records (runs, steps, attempts, checkpoints, events)",
+        "Write the sidecar's records of NOTEBOOK, table by table, as JSON (to standard "
+        "output) or as one CSV file per table (--format csv --out DIR). Values are not "
+        "exported: checkpoints are described by their metadata.",
+    )
+    export.add_argument("notebook", help=nb_help)
+    export.add_argument(
+        "--format", choices=["json", "csv"], default="json", help="json (default) or csv"
+    )
+    export.add_argument("--out", metavar="DIR", help="where CSV files go (--format csv)")
+    export.set_defaults(func=commands.export)
+
+    demo = _command(
+        sub,
+        "demo",
+        "run the demo: a run that fails midway and resumes",
+        "Run notebooks/demo.ipynb: a batch run fails midway during a simulated API outage "
+        "and the next run resumes at the failed step; then a kernel is killed and a fresh "
+        "one gets its state back with %%mn_resume; the step table is printed.",
+    )
+    demo.add_argument("--dir", help="working directory (default: a new temporary one)")
+    demo.set_defaults(func=commands.demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MirrorNeuronError as exc:
+        print(f"mn-nb: {exc}", file=sys.stderr)
+        return exit_code(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

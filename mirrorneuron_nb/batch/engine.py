@@ -1,0 +1,135 @@
+"""The papermill engine `mirrorneuron` (entry point group `papermill.engine`).
+
+papermill loads engines while it is still importing itself: this module may only use
+papermill names that exist by then (Engine, the client wrapper, utils), and batch.py,
+which imports it indirectly, must not import papermill at module level.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import Engine
+from papermill.utils import merge_kwargs, remove_args
+
+from ..errors import InvalidInput, SidecarError
+from ..models import StepStatus
+from ..notebook import step_name
+from ..sidecar import sidecar_of
+from ..store import Store
+from .run import ENGINE_NAME, LOAD_EXT, CellOutcome, ProgressCallback, batch_environment, environ
+
+__all__ = ["ENGINE_NAME", "MirrorNeuronEngine"]
+
+# A gate stopped the step on purpose: the run pauses there.
+STOPPED = (StepStatus.awaiting_approval, StepStatus.rejected)
+
+
+class _Client(PapermillNotebookClient):  # type: ignore[misc]
+    """Papermill's client, plus: load the extension if the notebook does not, and report
+    each step's outcome (read back from the sidecar) as cells complete."""
+
+    def __init__(
+        self, nb_man: Any, sidecar: Path, progress: ProgressCallback | None, **kwargs: Any
+    ) -> None:
+        super().__init__(nb_man, **kwargs)
+        self.sidecar = sidecar
+        self.progress = progress
+
+    def papermill_execute_cells(self) -> None:
+        sources = ["".join(c.source) for c in self.nb.cells if c.cell_type == "code"]
+        if not any(LOAD_EXT in s for s in sources):
+            self.wait_for_reply(self.kc.execute(LOAD_EXT, silent=True))
+        start, complete = self.nb_man.cell_start, self.nb_man.cell_complete
+        began = [time.perf_counter()]
+
+        def cell_start(cell: Any, cell_index: int | None = None, **kw: Any) -> Any:
+            began[0] = time.perf_counter()
+            return start(cell, cell_index=cell_index, **kw)
+
+        def cell_complete(cell: Any, cell_index: int | None = None, **kw: Any) -> Any:
+            self._mark(cell, time.perf_counter() - began[0])
+            return complete(cell, cell_index=cell_index, **kw)
+
+        self.nb_man.cell_start, self.nb_man.cell_complete = cell_start, cell_complete
+        try:
+            super().papermill_execute_cells()
+        finally:
+            self.nb_man.cell_start, self.nb_man.cell_complete = start, complete
+
+    def _mark(self, cell: Any, seconds: float) -> None:
+        name = step_name("".join(cell.source)) if cell.cell_type == "code" else None
+        if name is None:
+            return
+        outcome = _outcome(self.sidecar, name, cell, seconds)
+        if outcome is None:
+            return
+        cell.metadata["mirrorneuron"] = {"step": name, "outcome": outcome.outcome}
+        if self.progress is not None:
+            self.progress(outcome)
+
+
+def _outcome(sidecar: Path, name: str, cell: Any, duration: float) -> CellOutcome | None:
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    try:
+        store = Store(sidecar, readonly=True)
+    except SidecarError:
+        store = None
+    step = None
+    if store is not None:
+        try:
+            step = store.step(name)
+        finally:
+            store.close()
+    if step is not None and step.status in STOPPED:
+        return CellOutcome(name, step.status.value, duration, step.error)
+    if errors or (step is not None and step.status is StepStatus.failed):
+        error = (
+            step.error
+            if step is not None and step.error
+            else (f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else None)
+        )
+        return CellOutcome(name, "failed", duration, error)
+    if step is None:
+        return None
+    return CellOutcome(name, "restored" if step.status is StepStatus.cached else "ran", duration)
+
+
+class MirrorNeuronEngine(Engine):  # type: ignore[misc]
+    """Registered with papermill as `--engine mirrorneuron` (entry point papermill.engine)."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: Any = None,
+        stderr_file: Any = None,
+        start_timeout: int = 60,
+        execution_timeout: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        input_path = kwargs.get("input_path")
+        if not input_path or str(input_path).startswith(("-", "http://", "https://", "s3://")):
+            raise InvalidInput("the mirrorneuron engine needs a local input notebook path")
+        progress: ProgressCallback | None = kwargs.pop("mn_progress", None)
+        fresh = bool(kwargs.pop("mn_fresh", False))
+        notebook = Path(input_path).resolve()
+        parameters = dict(nb_man.nb.metadata.get("papermill", {}).get("parameters", {}))
+        env = batch_environment(notebook, parameters, fresh)
+        kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+        final = merge_kwargs(
+            kwargs,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
+        with environ(env):
+            return _Client(nb_man, sidecar_of(notebook), progress, **final).execute()

@@ -1,0 +1,103 @@
+"""Every environment variable mirrorneuron_nb reads, named and parsed in one place.
+
+Values are read when asked for (not at import), so a batch driver that sets them for a
+kernel, or a test that monkeypatches them, is always seen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput
+
+SIDECAR_ENV = "MIRRORNEURON_SIDECAR"
+"""A sidecar directory that overrides `NAME.mn/` beside the notebook."""
+NOTEBOOK_ENV = "MIRRORNEURON_NOTEBOOK"
+"""The input notebook of a batch run (its kernel has no Jupyter session)."""
+SESSION_ENV = "JPY_SESSION_NAME"
+"""Set by Jupyter for kernels it starts: the notebook's path."""
+RUN_KIND_ENV = "MIRRORNEURON_RUN_KIND"
+"""`interactive` (default) or `batch`: batch runs stop at gates with a command to run."""
+PARAMETERS_ENV = "MIRRORNEURON_PARAMETERS"
+"""The batch run's parameters as a JSON object, recorded with the run."""
+FORCE_ENV = "MIRRORNEURON_FORCE"
+"""`1`: a `--fresh` batch run executes every step, whatever its checkpoints."""
+KEY_ENV = "MIRRORNEURON_KEY_FILE"
+"""The per-user signing key (default: the Jupyter data dir)."""
+MAX_VALUE_ENV = "MIRRORNEURON_MAX_VALUE_BYTES"
+"""A value whose serialized size exceeds this many bytes is not written (unset: no limit)."""
+
+BATCH = "batch"
+INTERACTIVE = "interactive"
+
+
+def _get(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def sidecar_override() -> Path | None:
+    explicit = _get(SIDECAR_ENV)
+    return Path(explicit).resolve() if explicit else None
+
+
+def batch_notebook() -> str | None:
+    return _get(NOTEBOOK_ENV)
+
+
+def session_notebook() -> str | None:
+    return _get(SESSION_ENV)
+
+
+def run_kind() -> str:
+    return _get(RUN_KIND_ENV) or INTERACTIVE
+
+
+def is_batch() -> bool:
+    return run_kind() == BATCH
+
+
+def force_all() -> bool:
+    return os.environ.get(FORCE_ENV) == "1"
+
+
+def run_parameters() -> dict[str, Any]:
+    try:
+        value = json.loads(os.environ.get(PARAMETERS_ENV, "{}"))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def key_file() -> Path | None:
+    explicit = _get(KEY_ENV)
+    return Path(explicit) if explicit else None
+
+
+def max_value_bytes() -> int | None:
+    raw = os.environ.get(MAX_VALUE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise InvalidInput(f"{MAX_VALUE_ENV} must be a positive number of bytes, got {raw!r}")
+    return limit
+
+
+def batch_environment(
+    notebook: Path, sidecar: Path, parameters: dict[str, Any], fresh: bool
+) -> dict[str, str]:
+    """What a batch driver sets for the kernel it starts."""
+    return {
+        NOTEBOOK_ENV: str(notebook),
+        RUN_KIND_ENV: BATCH,
+        PARAMETERS_ENV: json.dumps(parameters, default=repr),
+        FORCE_ENV: "1" if fresh else "0",
+        SIDECAR_ENV: str(sidecar),
+    }

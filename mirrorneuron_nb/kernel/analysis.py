@@ -1,0 +1,224 @@
+"""AST analysis of a cell: the global names it reads (before assigning them) and binds.
+
+Reads decide the cache key, so over-approximating costs only a spurious re-run, while
+missing a read could serve a stale checkpoint: when unsure, count a name as read.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..errors import InvalidInput
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (*_FUNCTIONS, ast.ClassDef, *_COMPREHENSIONS)
+if sys.version_info >= (3, 11):
+    _TRY = (ast.Try, ast.TryStar)
+else:
+    _TRY = (ast.Try,)
+
+
+@dataclass(frozen=True)
+class CellAnalysis:
+    reads: frozenset[str]
+    """Global names whose value the cell may read before binding them itself."""
+    writes: frozenset[str]
+    """Global names the cell binds (assignment, import, def, class, for, with, del)."""
+    last_expression: bool
+    """The cell ends in an expression whose value is displayed."""
+
+
+@lru_cache(maxsize=512)
+def analyze(code: str) -> CellAnalysis:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        raise InvalidInput(f"step body has a syntax error: line {exc.lineno}: {exc.msg}") from None
+    reads, _ = _block(tree.body, set())
+    last = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
+    return CellAnalysis(frozenset(reads), frozenset(_bindings(tree.body)), last)
+
+
+def _block(stmts: Iterable[ast.stmt], bound: set[str]) -> tuple[set[str], set[str]]:
+    """Reads of statements run in order, and the names bound after them.
+
+    A name bound by an earlier statement (or earlier in a compound statement: a loop
+    target, a `with ... as`, an `except ... as`, a walrus in a test) is not a read.
+    """
+    reads: set[str] = set()
+    bound = set(bound)
+    for stmt in stmts:
+        found, bound = _statement(stmt, bound)
+        reads |= found
+    return reads, bound
+
+
+def _expr(nodes: Iterable[ast.AST | None], bound: set[str]) -> tuple[set[str], set[str]]:
+    """Reads of expressions evaluated in order, and the bound names after them."""
+    reads: set[str] = set()
+    for node in nodes:
+        if node is not None:
+            reads |= _loads([node]) - bound
+            bound = bound | _bindings([node])
+    return reads, bound
+
+
+def _statement(stmt: ast.stmt, bound: set[str]) -> tuple[set[str], set[str]]:
+    if isinstance(stmt, (ast.If, ast.While)):
+        reads, inner = _expr([stmt.test], bound)
+        body, after_body = _block(stmt.body, inner)
+        other, after_other = _block(stmt.orelse, inner)
+        return reads | body | other, after_body | after_other
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        reads, inner = _expr([stmt.iter, stmt.target], bound)
+        body, after_body = _block(stmt.body, inner)
+        other, after_other = _block(stmt.orelse, inner)
+        return reads | body | other, after_body | after_other
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        reads, inner = _expr(
+            [n for i in stmt.items for n in (i.context_expr, i.optional_vars)], bound
+        )
+        body, after = _block(stmt.body, inner)
+        return reads | body, after
+    if isinstance(stmt, _TRY):
+        reads, after = _block(stmt.body, bound)
+        for handler in stmt.handlers:
+            found, inner = _expr([handler.type], after)
+            found2, inner = _block(
+                handler.body, inner | ({handler.name} if handler.name else set())
+            )
+            reads |= found | found2
+            after |= inner
+        for block in (stmt.orelse, stmt.finalbody):
+            found, after = _block(block, after)
+            reads |= found
+        return reads, after
+    if isinstance(stmt, ast.Match):
+        reads, inner = _expr([stmt.subject], bound)
+        after = set(inner)
+        for case in stmt.cases:
+            found, case_bound = _expr([case.pattern, case.guard], inner)
+            body, case_after = _block(case.body, case_bound)
+            reads |= found | body
+            after |= case_after
+        return reads, after
+    return _loads([stmt]) - bound, bound | _bindings([stmt])
+
+
+def _children(node: ast.AST) -> Iterable[ast.AST]:
+    return ast.iter_child_nodes(node)
+
+
+def _loads(nodes: Iterable[ast.AST]) -> set[str]:
+    """Names loaded in the current scope, plus the global reads of nested scopes."""
+    out: set[str] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name):
+            # A Store/Del on a name is a binding; AugAssign's target also reads it.
+            if isinstance(node.ctx, ast.Load):
+                out.add(node.id)
+            continue
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            out.add(node.target.id)
+        if isinstance(node, _SCOPES):
+            out |= _scope_reads(node)
+            continue
+        stack.extend(_children(node))
+    return out
+
+
+def _bindings(nodes: Iterable[ast.AST]) -> set[str]:
+    """Names bound in the current scope (not descending into nested scopes)."""
+    out: set[str] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            out.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+            continue
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    out.add(alias.asname or alias.name.split(".")[0])
+        elif (isinstance(node, ast.ExceptHandler) and node.name) or (
+            isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name
+        ):
+            out.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            out.add(node.rest)
+        if isinstance(node, (ast.Lambda, *_COMPREHENSIONS)):
+            continue
+        stack.extend(_children(node))
+    return out
+
+
+def _declared_global(body: Iterable[ast.AST]) -> set[str]:
+    out: set[str] = set()
+    for node in body:
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Global, ast.Nonlocal)):
+                out.update(sub.names)
+    return out
+
+
+def _nested_scopes(body: Iterable[ast.AST]) -> Iterable[ast.AST]:
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _SCOPES):
+            yield node
+        else:
+            stack.extend(_children(node))
+
+
+def _scope_reads(node: ast.AST, *, with_outside: bool = True) -> set[str]:
+    """Global names a nested scope reads. Parts evaluated outside it count as plain loads."""
+    if isinstance(node, _FUNCTIONS):
+        args = node.args
+        params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+        params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+        outside: list[ast.AST] = [*args.defaults, *(d for d in args.kw_defaults if d)]
+        if isinstance(node, ast.Lambda):
+            body: list[ast.AST] = [node.body]
+        else:
+            body = list(node.body)
+            outside += node.decorator_list
+            annotations = [
+                a.annotation
+                for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
+                if a.annotation
+            ]
+            outside += annotations
+            if node.returns is not None:
+                outside.append(node.returns)
+        local = (params | _bindings(body)) - _declared_global(body)
+        return (_loads(body) - local) | (_loads(outside) if with_outside else set())
+    if isinstance(node, ast.ClassDef):
+        outside = [*node.bases, *(k.value for k in node.keywords), *node.decorator_list]
+        reads, _ = _block(node.body, set())
+        # Methods, lambdas and comprehensions do not see class-level names: their global
+        # reads count even when the class body binds the same name.
+        for scope in _nested_scopes(node.body):
+            reads |= _scope_reads(scope, with_outside=False)
+        return reads | (_loads(outside) if with_outside else set())
+    if isinstance(node, _COMPREHENSIONS):
+        generators = node.generators
+        targets = _bindings([g.target for g in generators])
+        inner: list[ast.AST] = [*(g.iter for g in generators[1:])]
+        inner += [cond for g in generators for cond in g.ifs]
+        if isinstance(node, ast.DictComp):
+            inner += [node.key, node.value]
+        else:
+            inner.append(node.elt)
+        first = _loads([generators[0].iter]) if with_outside else set()
+        return (_loads(inner) - targets) | first
+    return set()

@@ -1,0 +1,151 @@
+"""Write the checkpoint of a step whose attempt succeeded: what it bound, and its outputs."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidInput, NotCheckpointable, one_line
+from ..models import VarEntry
+from ..store import NewCheckpoint
+from ..values import codec
+from ..values.fingerprint import is_immutable, special_fingerprint
+from ..values.serializers import Snapshot, snapshot, type_name
+from .attempts import Ran
+from .session import KernelSession
+
+if TYPE_CHECKING:  # the runner imports this module: only the type goes the other way
+    from .runner import StepPlan
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a step did: ran or served from a checkpoint, and which variables it holds."""
+
+    name: str
+    cached: bool
+    value: Any = None
+    saved: list[str] = field(default_factory=list)
+    unsaved: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Written:
+    """The checkpoint's variable rows and the blobs they use, from the namespace."""
+
+    variables: list[VarEntry]
+    blobs: list[tuple[str, int]]
+    saved: list[str]
+    unsaved: list[tuple[str, str]]
+
+
+def commit(session: KernelSession, plan: StepPlan, ran: Ran, before: dict[str, int]) -> StepResult:
+    """Write the checkpoint of a successful attempt: its variables and outputs."""
+    __tracebackhide__ = True
+    store, name = session.store, plan.name
+    outputs = list(ran.recorder.outputs)
+    if ran.value is not None:
+        data, metadata = session.shell.display_formatter.format(ran.value)
+        outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
+    try:
+        names, snaps = _written_names(session, plan, before)
+        written = _checkpoint_variables(session, names, snaps)
+        store.blobs.sync_dirs([k for k, _ in written.blobs])
+        store.commit_checkpoint(
+            ran.attempt,
+            NewCheckpoint(
+                cache_key=plan.cache_key,
+                code_hash=plan.start.code_hash,
+                duration=ran.duration,
+                inputs=plan.inputs,
+                outputs=outputs,
+                variables=written.variables,
+                new_blobs=written.blobs,
+            ),
+        )
+    except BaseException as exc:
+        # Whatever failed while checkpointing, the attempt gets an outcome, and the values
+        # the body produced stay in the kernel.
+        store.fail_attempt(
+            ran.attempt,
+            f"checkpoint not written: {one_line(exc)}",
+            "".join(traceback.format_exception(exc)),
+        )
+        if not isinstance(exc, OSError):
+            raise
+        print(
+            f"mn_step {name}: ran, but its checkpoint could not be written "
+            f"({one_line(exc)}); the previous checkpoint is kept",
+            file=sys.stderr,
+        )
+        return StepResult(name, cached=False, value=ran.value)
+    for var_name, reason in written.unsaved:
+        print(
+            f"mn_step {name}: {var_name!r} was not checkpointed ({reason}); "
+            f"re-run step {name!r} after a restart to get it back",
+            file=sys.stderr,
+        )
+    return StepResult(name, False, ran.value, written.saved, written.unsaved)
+
+
+def _written_names(
+    session: KernelSession, plan: StepPlan, before: dict[str, int]
+) -> tuple[list[str], dict[str, Snapshot]]:
+    """The names the step bound, rebound, deleted or mutated, and the snapshots taken
+    while finding mutations (so a mutated value is not serialized twice)."""
+    ns: dict[str, Any] = session.shell.user_ns
+    outputs = plan.options.outputs
+    if outputs is not None:
+        missing = [n for n in outputs if n not in ns]
+        if missing:
+            raise InvalidInput(f"--outputs names undefined variable(s): {', '.join(missing)}")
+        return list(outputs), {}
+    changed = {k for k, v in ns.items() if before.get(k) != id(v)}
+    changed |= {k for k in plan.analysis.writes if k in ns}
+    changed |= {k for k in before if k not in ns}  # deleted by the step
+    # Names read but not rebound may have been mutated in place: compare fingerprints.
+    snaps: dict[str, Snapshot] = {}
+    for name, fp in plan.inputs.items():
+        if name in changed or name not in ns or is_immutable(ns[name]):
+            continue
+        value = ns[name]
+        special = special_fingerprint(value)
+        if special is None:
+            try:
+                snaps[name] = snapshot(value)
+            except NotCheckpointable:
+                continue  # identity fingerprint: rebinding is all we can see
+        if (special or snaps[name].fingerprint) != fp:
+            changed.add(name)
+    return sorted(n for n in changed if not session.hidden(n)), snaps
+
+
+def _checkpoint_variables(
+    session: KernelSession, names: list[str], snaps: dict[str, Snapshot]
+) -> Written:
+    ns: dict[str, Any] = session.shell.user_ns
+    blobs = session.store.blobs
+    variables: list[VarEntry] = []
+    used: list[tuple[str, int]] = []
+    saved: list[str] = []
+    unsaved: list[tuple[str, str]] = []
+    for name in names:
+        if name not in ns:
+            variables.append(codec.deleted(name))
+            continue
+        value = ns[name]
+        try:
+            snap = snaps.get(name) or snapshot(value)
+            entry, blob_refs = codec.save(
+                blobs, name, snap, special_fingerprint(value) or snap.fingerprint
+            )
+        except NotCheckpointable as exc:  # unserializable, or over the size limit
+            variables.append(codec.unsaved(name, type_name(value), str(exc)))
+            unsaved.append((name, str(exc)))
+            continue
+        variables.append(entry)
+        used.extend(blob_refs)
+        saved.append(name)
+    return Written(variables, used, saved, unsaved)

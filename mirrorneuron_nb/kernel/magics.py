@@ -1,0 +1,181 @@
+"""%%mn_step, %mn_resume, %mn_status, %mn_reset: parse arguments, call plain functions,
+turn our errors into one-line UsageErrors. No logic lives here."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from ..errors import MirrorNeuronError
+from ..notebook import validate_name
+from ..status import status_table, step_views
+from .policy import StepOptions
+from .resume import resume
+from .runner import run_step
+from .session import KernelSession
+
+
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except MirrorNeuronError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _unquote(text: str | None) -> str | None:
+    """IPython splits magic arguments without removing quotes: `--approve "Go?"` arrives
+    as '"Go?"'. Drop one surrounding pair."""
+    if text is not None and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _names(text: str | None, option: str) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise UsageError(f"{option} needs a comma-separated list of names")
+    return names
+
+
+@magics_class
+class MirrorNeuronMagics(Magics):
+    def __init__(self, shell: Any, session: KernelSession) -> None:
+        super().__init__(shell)
+        self.session = session
+
+    @magic_arguments()
+    @argument("name", help="step name: letters, digits, '_' and '-'")
+    @argument("--force", action="store_true", help="run even if a checkpoint matches")
+    @argument("--outputs", metavar="A,B", help="checkpoint exactly these variables")
+    @argument("--after", metavar="A,B", help="upstream steps the data flow does not reveal")
+    @argument(
+        "--retries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="further attempts after a failure (default 0)",
+    )
+    @argument(
+        "--backoff",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds to wait before the first retry (default 1)",
+    )
+    @argument(
+        "--backoff-factor",
+        type=float,
+        default=2.0,
+        metavar="F",
+        help="multiply the wait by F after each failed attempt (default 2)",
+    )
+    @argument(
+        "--max-backoff",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="never wait longer than S seconds between attempts (default 300)",
+    )
+    @argument(
+        "--retry-on",
+        metavar="EXC,EXC",
+        help="retry only these exception classes (default: any Exception)",
+    )
+    @argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="fail an attempt that runs longer than S seconds (TimeoutError)",
+    )
+    @argument(
+        "--once",
+        action="store_true",
+        help="a side effect: never run again once it succeeded (until reset)",
+    )
+    @argument(
+        "--approve",
+        metavar="QUESTION",
+        help="ask a human before the body runs (buttons; mn-nb approve in batch)",
+    )
+    @argument(
+        "--kind",
+        default="compute",
+        metavar="KIND",
+        help="compute, llm, tool or human: recorded and shown",
+    )
+    @cell_magic
+    def mn_step(self, line: str, cell: str) -> Any:
+        """Run this cell as a named, checkpointed step.
+
+        If the step already succeeded with the same code and inputs, its variables are
+        restored and its outputs replayed instead of running it again. Retries, timeouts,
+        once-only side effects and approval gates are options.
+        """
+        __tracebackhide__ = True
+        args = parse_argstring(self.mn_step, line)
+        with _usage_errors():
+            options = StepOptions(
+                force=args.force,
+                outputs=_names(args.outputs, "--outputs") if args.outputs is not None else None,
+                after=_names(args.after, "--after"),
+                retries=args.retries,
+                backoff=args.backoff,
+                backoff_factor=args.backoff_factor,
+                max_backoff=args.max_backoff,
+                retry_on=_names(args.retry_on, "--retry-on"),
+                timeout=args.timeout,
+                once=args.once,
+                approve=_unquote(args.approve),
+                kind=args.kind,
+            )
+            validate_name(args.name)
+            for name in options.outputs or ():
+                if not name.isidentifier():
+                    raise UsageError(f"--outputs: {name!r} is not a variable name")
+            result = run_step(self.session, args.name, cell, options)
+        return result.value
+
+    @magic_arguments()
+    @argument("--to", metavar="NAME", help="restore steps up to and including NAME")
+    @line_magic
+    def mn_resume(self, line: str) -> None:
+        """Restore variables from the checkpoints of every good step, in notebook order."""
+        args = parse_argstring(self.mn_resume, line)
+        with _usage_errors():
+            if args.to is not None:
+                validate_name(args.to)
+            report = resume(self.session.store, self.session.shell.user_ns, args.to)
+        print(report.render())
+
+    @magic_arguments()
+    @line_magic
+    def mn_status(self, line: str) -> None:
+        """Show this notebook's steps: status, duration, attempts, checkpoint size, errors."""
+        parse_argstring(self.mn_status, line)
+        with _usage_errors():
+            views = step_views(self.session.store, self.session.location.notebook)
+        print(f"sidecar: {self.session.location.sidecar}")
+        print(status_table(views))
+
+    @magic_arguments()
+    @argument("names", nargs="*", help="steps whose checkpoints to drop")
+    @argument("--all", action="store_true", help="drop every step's checkpoints")
+    @line_magic
+    def mn_reset(self, line: str) -> None:
+        """Drop the checkpoints of the named steps (or --all) so they run again."""
+        args = parse_argstring(self.mn_reset, line)
+        if bool(args.names) == bool(args.all):
+            raise UsageError("name the steps to reset, or pass --all (not both)")
+        with _usage_errors():
+            for name in args.names:
+                validate_name(name)
+            done = self.session.store.reset(None if args.all else args.names, self.session.run_id)
+        print(f"mn_reset: dropped checkpoints of {', '.join(done) or 'no steps'}")

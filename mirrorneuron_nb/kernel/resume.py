@@ -1,0 +1,115 @@
+"""Rebuild a namespace from checkpoints, in notebook order, and say what came back."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import UnknownStep
+from ..models import VarEntry
+from ..render import describe, format_bytes, format_duration, table
+from ..store import Store
+from ..values.restore import load_into
+from ..values.signing import TRUST_HINT
+
+
+@dataclass(frozen=True)
+class Restored:
+    name: str
+    step: str
+    summary: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Missing:
+    name: str
+    step: str
+    reason: str
+
+
+@dataclass
+class ResumeReport:
+    restored: list[Restored] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    earlier: list[tuple[str, str]] = field(default_factory=list)
+    """Steps whose last run did not succeed, restored from their last good checkpoint."""
+    seconds: float = 0.0
+
+    def render(self) -> str:
+        if not self.steps and not self.skipped:
+            return "mn_resume: nothing to restore (no step has succeeded yet)"
+        total = sum(r.size for r in self.restored)
+        lines = [
+            f"mn_resume: restored {len(self.restored)} variable(s) from {len(self.steps)} "
+            f"step(s) in {format_duration(self.seconds)} ({format_bytes(total)})"
+        ]
+        if self.restored:
+            rows = [[r.name, r.summary, format_bytes(r.size), r.step] for r in self.restored]
+            lines.append(table(["name", "type", "size", "step"], rows))
+        if self.missing:
+            lines.append("not restored:")
+            for m in self.missing:
+                lines.append(f"  {m.name} (step {m.step}): {m.reason} -> re-run step {m.step!r}")
+        for step, status in self.earlier:
+            lines.append(
+                f"step {step!r}: its last run is {status}; restored its last good checkpoint"
+            )
+        for step, why in self.skipped:
+            lines.append(f"step {step!r} not restored: {why}")
+        return "\n".join(lines)
+
+
+def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> ResumeReport:
+    began = time.perf_counter()
+    report = ResumeReport()
+    steps = store.steps()
+    names = [s.name for s in steps]
+    if to is not None:
+        if to not in names:
+            raise UnknownStep(
+                f"--to names unknown step {to!r}; known: {', '.join(names) or 'none'}"
+            )
+        steps = steps[: names.index(to) + 1]
+    variables = store.current_variables()
+    # Later steps override earlier ones: decide the final owner of each name first,
+    # so a value that a later step replaced is never loaded at all.
+    final: dict[str, tuple[str, VarEntry]] = {}
+    for s in steps:
+        if s.checkpoint_id is None:
+            if not s.status.good:
+                report.skipped.append((s.name, f"its last run is {s.status.value}"))
+            continue
+        if not s.status.good:
+            # A re-run failed or was cut short: its last good checkpoint is still whole.
+            report.earlier.append((s.name, s.status.value))
+        report.steps.append(s.name)
+        for var in variables.get(s.name, []):
+            final[var.name] = (s.name, var)
+    result = load_into(
+        namespace, [var for _, var in final.values()], store.blobs, all_or_nothing=False
+    )
+    for m in result.missing:
+        reason = m.reason if m.error is None else _name_notebook(m.reason, store)
+        report.missing.append(Missing(m.name, final[m.name][0], reason))
+    for name, value in result.loaded.items():
+        step, var = final[name]
+        report.restored.append(Restored(name, step, describe(value), var.size))
+    report.restored.sort(key=lambda r: (report.steps.index(r.step), r.name))
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def _name_notebook(reason: str, store: Store) -> str:
+    """Put the notebook's path into the `mn-nb trust NOTEBOOK` hint when the sidecar is
+    the `NAME.mn` beside it."""
+    notebook = store.root.with_suffix(".ipynb")
+    if TRUST_HINT not in reason or store.root.suffix != ".mn" or not notebook.is_file():
+        return reason
+    relative = os.path.relpath(notebook)
+    shown = notebook if relative.startswith("..") else relative
+    return reason.replace(TRUST_HINT, TRUST_HINT.replace("NOTEBOOK", str(shown)))

@@ -1,0 +1,135 @@
+"""Checkpoints: what a successful attempt left behind, made visible in one transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+from ..models import ApprovalStatus, Attempt, Checkpoint, NewCheckpoint, StepStatus, VarEntry
+from .base import Tables, event_txn
+from .connection import write_txn
+from .journal import close_journal_txn
+
+
+class CheckpointsTable(Tables):
+    def commit_checkpoint(self, attempt: Attempt, new: NewCheckpoint) -> int:
+        """Blobs are already on disk and fsynced: this makes the checkpoint visible, atomically."""
+        now = time.time()
+        size = sum(v.size for v in new.variables)
+        with write_txn(self.conn) as c:
+            c.executemany(
+                "INSERT OR IGNORE INTO blobs(hash, size, created_at) VALUES (?,?,?)",
+                [(key, n, now) for key, n in new.new_blobs],
+            )
+            cur = c.execute(
+                "INSERT INTO checkpoints(step, cache_key, code_hash, run_id, attempt_id,"
+                " created_at, duration, inputs, outputs, size) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    attempt.step,
+                    new.cache_key,
+                    new.code_hash,
+                    attempt.run_id,
+                    attempt.id,
+                    now,
+                    new.duration,
+                    json.dumps(new.inputs),
+                    json.dumps(new.outputs),
+                    size,
+                ),
+            )
+            checkpoint_id = int(cur.lastrowid or 0)
+            c.executemany(
+                "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, fingerprint,"
+                " serializer, size, header, stream_blob, buffers, signature, error)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        checkpoint_id,
+                        v.name,
+                        v.type_name,
+                        v.fingerprint,
+                        v.serializer,
+                        v.size,
+                        v.header,
+                        v.stream_blob,
+                        json.dumps(v.buffers),
+                        v.signature,
+                        v.error,
+                    )
+                    for v in new.variables
+                ],
+            )
+            c.execute(
+                "UPDATE attempts SET status=?, ended_at=? WHERE id=?",
+                (StepStatus.succeeded.value, now, attempt.id),
+            )
+            c.execute(
+                "UPDATE steps SET status=?, checkpoint_id=?, ended_at=?, duration=?, error=NULL,"
+                " traceback=NULL, updated_at=? WHERE name=?",
+                (StepStatus.succeeded.value, checkpoint_id, now, new.duration, now, attempt.step),
+            )
+            # A successful run uses up the approval that let it through.
+            c.execute(
+                "UPDATE approvals SET consumed=1 WHERE step=? AND status=?",
+                (attempt.step, ApprovalStatus.approved.value),
+            )
+            # The execution is over: its durable calls are kept but never replayed again,
+            # so a forced or changed re-run starts an empty journal.
+            close_journal_txn(c, attempt.step)
+            event_txn(
+                c,
+                attempt.run_id,
+                attempt.step,
+                "succeeded",
+                {
+                    "attempt": attempt.number,
+                    "checkpoint": checkpoint_id,
+                    "variables": [v.name for v in new.variables if v.saved],
+                    "unsaved": [v.name for v in new.variables if not v.saved],
+                    "bytes": size,
+                    "duration": new.duration,
+                },
+            )
+        return checkpoint_id
+
+    def find_checkpoint(self, step: str, cache_key: str) -> Checkpoint | None:
+        row = self.conn.execute(
+            "SELECT * FROM checkpoints WHERE step=? AND cache_key=? ORDER BY id DESC LIMIT 1",
+            (step, cache_key),
+        ).fetchone()
+        return _checkpoint(row) if row else None
+
+    def checkpoint(self, checkpoint_id: int) -> Checkpoint | None:
+        row = self.conn.execute("SELECT * FROM checkpoints WHERE id=?", (checkpoint_id,)).fetchone()
+        return _checkpoint(row) if row else None
+
+    def variables(self, checkpoint_id: int) -> list[VarEntry]:
+        rows = self.conn.execute(
+            "SELECT * FROM checkpoint_vars WHERE checkpoint_id=? ORDER BY name", (checkpoint_id,)
+        ).fetchall()
+        return [var_entry(r) for r in rows]
+
+    def current_variables(self) -> dict[str, list[VarEntry]]:
+        """Variables of every step's current checkpoint, keyed by step name."""
+        rows = self.conn.execute(
+            "SELECT s.name AS step, v.* FROM steps s JOIN checkpoint_vars v"
+            " ON v.checkpoint_id = s.checkpoint_id ORDER BY s.position, v.name"
+        ).fetchall()
+        out: dict[str, list[VarEntry]] = {}
+        for r in rows:
+            out.setdefault(r["step"], []).append(var_entry(r))
+        return out
+
+
+def _checkpoint(row: sqlite3.Row) -> Checkpoint:
+    d = dict(row)
+    d["inputs"] = json.loads(d["inputs"])
+    d["outputs"] = json.loads(d["outputs"])
+    return Checkpoint(**d)
+
+
+def var_entry(row: sqlite3.Row) -> VarEntry:
+    d = dict(row)
+    d["buffers"] = [tuple(b) for b in json.loads(d["buffers"])]
+    return VarEntry(**d)

@@ -1,0 +1,168 @@
+"""Work on the sidecar as a whole: reset, garbage collection, re-signing, export."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import UnknownStep
+from ..models import GcPlan, StepStatus, StoredValue, VarEntry
+from .base import Tables, event_txn
+from .connection import write_txn
+from .journal import delete_open_calls_txn
+
+# Both tables keep a signed value in the same columns; `label` names a row for a report.
+_SIGNED_VALUES = {
+    "checkpoint_vars": (
+        "SELECT v.rowid AS rowid, 'step ' || c.step || ', checkpoint ' || c.id || ': '"
+        " || v.name AS label, v.name, v.type_name, v.serializer, v.size, v.header,"
+        " v.stream_blob, v.buffers, v.signature FROM checkpoint_vars v"
+        " JOIN checkpoints c ON c.id = v.checkpoint_id"
+        " WHERE v.serializer IS NOT NULL AND v.serializer != ? ORDER BY c.id, v.name"
+    ),
+    "durable_calls": (
+        "SELECT id AS rowid, 'step ' || step || ', durable call ' || id || ': ' || function"
+        " AS label, function AS name, COALESCE(type_name, '-') AS type_name, serializer,"
+        " size, header, stream_blob, buffers, signature FROM durable_calls"
+        " WHERE serializer IS NOT NULL AND serializer != ? ORDER BY id"
+    ),
+}
+EXPORTED_TABLES = ("runs", "steps", "attempts", "checkpoints", "approvals", "events")
+
+
+class Maintenance(Tables):
+    def reset(self, names: Sequence[str] | None, run_id: str | None = None) -> list[str]:
+        """Drop checkpoints so the steps run again. None means every step."""
+        with write_txn(self.conn) as c:
+            known = [r[0] for r in c.execute("SELECT name FROM steps ORDER BY position")]
+            targets = known if names is None else list(names)
+            missing = [n for n in targets if n not in known]
+            if missing:
+                raise UnknownStep(f"unknown step(s): {', '.join(missing)}")
+            for name in targets:
+                c.execute("DELETE FROM checkpoints WHERE step=?", (name,))
+                delete_open_calls_txn(c, name)
+                c.execute("UPDATE approvals SET consumed=1 WHERE step=?", (name,))
+                c.execute(
+                    "UPDATE steps SET status=?, checkpoint_id=NULL, error=NULL, traceback=NULL,"
+                    " attempts=0, updated_at=? WHERE name=?",
+                    (StepStatus.pending.value, time.time(), name),
+                )
+                event_txn(c, run_id, name, "reset", {})
+            return targets
+
+    def gc(self, keep_runs: int | None = None) -> GcPlan:
+        """Drop checkpoints no longer needed; return the blobs nothing references any more.
+
+        Every step's current checkpoint is kept. With `keep_runs`, other checkpoints are
+        kept only if one of the newest `keep_runs` runs wrote them. The caller deletes
+        the returned blob files (after a grace period; see BlobStore.collect).
+        """
+        with write_txn(self.conn) as c:
+            dropped = 0
+            if keep_runs is not None:
+                recent = [
+                    r[0]
+                    for r in c.execute(
+                        "SELECT id FROM runs ORDER BY started_at DESC LIMIT ?", (keep_runs,)
+                    )
+                ]
+                marks = ",".join("?" * len(recent)) or "NULL"
+                cur = c.execute(
+                    "DELETE FROM checkpoints WHERE id NOT IN"
+                    " (SELECT checkpoint_id FROM steps WHERE checkpoint_id IS NOT NULL)"
+                    f" AND (run_id IS NULL OR run_id NOT IN ({marks}))",
+                    recent,
+                )
+                dropped = cur.rowcount
+            referenced: set[str] = set()
+            for row in c.execute(
+                "SELECT stream_blob, buffers FROM checkpoint_vars"
+                " UNION ALL SELECT stream_blob, buffers FROM durable_calls"
+            ):
+                if row["stream_blob"]:
+                    referenced.add(row["stream_blob"])
+                referenced.update(key for key, _ in json.loads(row["buffers"]))
+            rows = c.execute("SELECT hash FROM blobs").fetchall()
+            unused = [r["hash"] for r in rows if r["hash"] not in referenced]
+            c.executemany("DELETE FROM blobs WHERE hash=?", [(h,) for h in unused])
+            event_txn(
+                c,
+                None,
+                None,
+                "gc",
+                {"checkpoints_dropped": dropped, "blobs_unreferenced": len(unused)},
+            )
+        return GcPlan(dropped, frozenset(referenced))
+
+    def truncate_wal(self) -> None:
+        """Fold the write-ahead log into the database file (after a gc freed space)."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def resign_values(
+        self,
+        skip: str,
+        signature_for: Callable[[StoredValue], str | None],
+        detail: Callable[[], dict[str, Any]],
+    ) -> None:
+        """Give every stored value (checkpoint variables, call results; not those whose
+        serializer is `skip`) the signature `signature_for` returns, in one transaction;
+        None leaves a value as it is. `detail()` is the event's detail, asked at the end."""
+        with write_txn(self.conn) as c:
+            for table, query in _SIGNED_VALUES.items():
+                for row in c.execute(query, (skip,)).fetchall():
+                    value = StoredValue(table, int(row["rowid"]), str(row["label"]), _entry(row))
+                    signature = signature_for(value)
+                    if signature is not None:
+                        c.execute(
+                            f"UPDATE {table} SET signature=? WHERE rowid=?",
+                            (signature, value.rowid),
+                        )
+            event_txn(c, None, None, "trusted", detail())
+
+    def has_table(self, name: str) -> bool:
+        """A read-only store may be a sidecar from before a table existed."""
+        import sqlite_utils
+
+        return name in sqlite_utils.Database(self.conn).table_names()
+
+    def export(self) -> dict[str, list[dict[str, Any]]]:
+        """The sidecar's records (no values): runs, steps, attempts, checkpoints, approvals
+        and events, table by table, as plain rows."""
+        import sqlite_utils
+
+        db = sqlite_utils.Database(self.conn)
+        present = set(db.table_names())
+        return {
+            name: [_plain(row) for row in db[name].rows]
+            for name in EXPORTED_TABLES
+            if name in present
+        }
+
+
+def _entry(row: Any) -> VarEntry:
+    return VarEntry(
+        name=row["name"],
+        type_name=row["type_name"],
+        serializer=row["serializer"],
+        size=row["size"],
+        header=row["header"],
+        stream_blob=row["stream_blob"],
+        buffers=[(str(k), int(n)) for k, n in json.loads(row["buffers"])],
+        signature=row["signature"],
+    )
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, bytes):
+            value = f"<{len(value)} bytes>"
+        elif isinstance(value, str) and key in ("parameters", "options", "detail", "inputs"):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        out[key] = value
+    return out

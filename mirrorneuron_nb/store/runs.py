@@ -1,0 +1,96 @@
+"""Runs (kernel sessions, batch runs) and the steps a dead run left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+from ..models import Run, StepStatus
+from .base import Tables, event_txn
+from .connection import write_txn
+
+INTERRUPTED_ERROR = "the kernel stopped while this step was running"
+
+
+class RunsTable(Tables):
+    def start_run(self, run: Run) -> None:
+        with write_txn(self.conn) as c:
+            c.execute(
+                "INSERT INTO runs(id, kind, status, started_at, pid, host, parameters, notebook)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    run.id,
+                    run.kind,
+                    run.status,
+                    run.started_at,
+                    run.pid,
+                    run.host,
+                    json.dumps(run.parameters, default=repr),
+                    run.notebook,
+                ),
+            )
+            event_txn(c, run.id, None, "run_started", {"kind": run.kind, "pid": run.pid})
+
+    def end_run(self, run_id: str, status: str) -> None:
+        with write_txn(self.conn) as c:
+            c.execute(
+                "UPDATE runs SET status=?, ended_at=? WHERE id=?", (status, time.time(), run_id)
+            )
+            event_txn(c, run_id, None, "run_ended", {"status": status})
+
+    def runs(self) -> list[Run]:
+        rows = self.conn.execute("SELECT * FROM runs ORDER BY started_at").fetchall()
+        return [Run(**{**dict(r), "parameters": json.loads(r["parameters"])}) for r in rows]
+
+    def running_pids(self) -> tuple[int, ...]:
+        """Processes of the runs that have a step `running`: when one dies, that step is
+        shown interrupted without any write to the sidecar."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT r.pid FROM steps s JOIN runs r ON r.id = s.run_id"
+            " WHERE s.status = ? AND r.pid IS NOT NULL ORDER BY r.pid",
+            (StepStatus.running.value,),
+        ).fetchall()
+        return tuple(int(r[0]) for r in rows)
+
+    def mark_interrupted(self, run_id: str | None) -> list[str]:
+        """Steps left `running` by a process that is gone become `interrupted`."""
+        host = socket.gethostname()
+        with write_txn(self.conn) as c:
+            rows = c.execute(
+                "SELECT s.name, s.run_id, r.pid, r.host FROM steps s"
+                " LEFT JOIN runs r ON r.id = s.run_id WHERE s.status = ?",
+                (StepStatus.running.value,),
+            ).fetchall()
+            # Another host's process cannot be probed: leave its steps alone.
+            dead = [r for r in rows if r["host"] in (None, host) and not pid_alive(r["pid"])]
+            now = time.time()
+            for r in dead:
+                c.execute(
+                    "UPDATE steps SET status=?, updated_at=?, error=? WHERE name=?",
+                    (StepStatus.interrupted.value, now, INTERRUPTED_ERROR, r["name"]),
+                )
+                c.execute(
+                    "UPDATE attempts SET status=?, ended_at=? WHERE step=? AND status=?",
+                    (StepStatus.interrupted.value, now, r["name"], StepStatus.running.value),
+                )
+                c.execute(
+                    "UPDATE runs SET status='died', ended_at=COALESCE(ended_at, ?)"
+                    " WHERE id=? AND ended_at IS NULL",
+                    (now, r["run_id"]),
+                )
+                event_txn(c, run_id, r["name"], "interrupted", {"previous_run": r["run_id"]})
+            return [r["name"] for r in dead]
+
+
+def pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

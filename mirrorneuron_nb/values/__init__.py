@@ -1,0 +1,1 @@
+"""A Python value <-> bytes: serializers, fingerprints, signing, the blob codec."""
