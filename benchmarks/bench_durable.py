@@ -88,7 +88,7 @@ class Sidecar:
     def attempt(self, step: str, body: Callable[[], Any], *, succeed: bool) -> Any:
         """One attempt of `step`; a failing attempt keeps its journal open for replay."""
         from mirrorneuron_nb.kernel.recording import recording
-        from mirrorneuron_nb.store import NewCheckpoint, StepStart
+        from mirrorneuron_nb.models import NewCheckpoint, StepStart
 
         start = StepStart(step, None, "", "h", "k", {})
         attempt = self.store.begin_attempt(self.run_id, start)

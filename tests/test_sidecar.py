@@ -12,11 +12,11 @@ import nbformat
 import pytest
 
 from mirrorneuron_nb.errors import InvalidInput
-from mirrorneuron_nb.models import Run, StepStatus, VarEntry
+from mirrorneuron_nb.models import NewCheckpoint, Run, StepStart, StepStatus, VarEntry
 from mirrorneuron_nb.notebook import code_hash, duplicates, split_cell, step_cells, validate_name
 from mirrorneuron_nb.sidecar import DEFAULT_SIDECAR, locate
 from mirrorneuron_nb.status import step_views
-from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store
+from mirrorneuron_nb.store import Store
 
 # -- sidecar.locate ----------------------------------------------------------------------------
 

@@ -8,17 +8,15 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import one_line
 from ..models import Attempt
 from .capture import OutputRecorder, capture, flush_inline_figures
+from .plan import StepPlan
 from .policy import deadline, retryable
 from .recording import recording
 from .session import KernelSession
-
-if TYPE_CHECKING:  # the runner imports this module: only the type goes the other way
-    from .runner import StepPlan
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,16 @@ from __future__ import annotations
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import InvalidInput, NotCheckpointable, one_line
-from ..models import VarEntry
-from ..store import NewCheckpoint
+from ..models import NewCheckpoint, VarEntry
 from ..values import codec
 from ..values.fingerprint import is_immutable, special_fingerprint
 from ..values.serializers import Snapshot, snapshot, type_name
 from .attempts import Ran
+from .plan import StepPlan
 from .session import KernelSession
-
-if TYPE_CHECKING:  # the runner imports this module: only the type goes the other way
-    from .runner import StepPlan
 
 
 @dataclass(frozen=True)

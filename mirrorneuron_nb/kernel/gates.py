@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ApprovalRequired, InvalidInput, StepRejected
-from ..models import ApprovalStatus, Step, StepStatus
+from ..models import ApprovalStatus, Step, StepStart, StepStatus
 from ..render import format_when
-from ..store import StepStart, Store
+from ..store import Store
 from .policy import StepOptions
 
 

@@ -1,18 +1,9 @@
 """The store: the only code that knows SQL. One `Store` over a sidecar (SQLite metadata
-plus content-addressed blob files); errors leave it as mirrorneuron_nb's own."""
+plus content-addressed blob files); errors leave it as mirrorneuron_nb's own. The records
+it reads and writes are defined in models.py."""
 
-from ..models import GcPlan, NewCheckpoint, StepStart
 from .blobs import BlobStore
 from .runs import pid_alive
 from .sqlite import Store, database_path, sidecar_exists
 
-__all__ = [
-    "BlobStore",
-    "GcPlan",
-    "NewCheckpoint",
-    "StepStart",
-    "Store",
-    "database_path",
-    "pid_alive",
-    "sidecar_exists",
-]
+__all__ = ["BlobStore", "Store", "database_path", "pid_alive", "sidecar_exists"]

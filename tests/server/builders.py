@@ -13,10 +13,19 @@ from typing import Any
 
 import nbformat
 
-from mirrorneuron_nb.models import Approval, Attempt, CallRecord, CallStatus, Run, VarEntry
+from mirrorneuron_nb.models import (
+    Approval,
+    Attempt,
+    CallRecord,
+    CallStatus,
+    NewCheckpoint,
+    Run,
+    StepStart,
+    VarEntry,
+)
 from mirrorneuron_nb.notebook import code_hash
 from mirrorneuron_nb.sidecar import sidecar_of
-from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store
+from mirrorneuron_nb.store import Store
 
 
 def notebook(path: Path, steps: dict[str, str], extra_cells: int = 0) -> Path:

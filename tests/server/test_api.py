@@ -17,6 +17,7 @@ import pytest
 from mirrorneuron_nb.sidecar import sidecar_of
 from mirrorneuron_nb.store.sqlite import DB_NAME
 
+from ..messages import NO_SIDECAR_YET
 from .builders import Kernelish, dead_pid, notebook
 
 STEPS = {"load": "x = 1", "features": "y = x + 1", "train": "z = y * 2"}
@@ -308,7 +309,7 @@ async def test_reset_bad_input_changes_nothing(api: Any, nb: Path, root: Path, k
     assert len(kernel.store.events()) == events
     notebook(root / "fresh.ipynb", STEPS)
     r = await api("reset", "POST", {"path": "fresh.ipynb", "name": "load"})
-    assert r.code == 404 and "no sidecar yet" in body(r)["message"]
+    assert r.code == 404 and NO_SIDECAR_YET in body(r)["message"]
     assert not sidecar_of(root / "fresh.ipynb").exists()
 
 

@@ -16,6 +16,7 @@ from traitlets.config import Config
 
 from mirrorneuron_nb.sidecar import sidecar_of
 
+from ..messages import NO_SIDECAR_YET
 from .builders import Kernelish, notebook
 
 STEPS = {
@@ -208,7 +209,7 @@ async def test_a_step_not_waiting_is_409_and_nothing_changes(api: Any, nb: Path,
 async def test_no_sidecar_yet_is_404(api: Any, nb: Path):
     r = await approve(api, {"path": NB, "name": "publish", "approve": True})
     assert (r.code, body(r)["code"]) == (404, "not_found")
-    assert "no sidecar yet" in body(r)["message"]
+    assert NO_SIDECAR_YET in body(r)["message"]
     assert not sidecar_of(nb).exists()
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from mirrorneuron_nb.errors import CheckpointUnavailable, SchemaTooNew, SidecarError, UnknownStep
-from mirrorneuron_nb.models import Attempt, Run, StepStatus, VarEntry
-from mirrorneuron_nb.store import NewCheckpoint, StepStart, Store
+from mirrorneuron_nb.models import Attempt, NewCheckpoint, Run, StepStart, StepStatus, VarEntry
+from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.store.blobs import BlobStore
 from mirrorneuron_nb.store.schema import SCHEMA_VERSION
 from mirrorneuron_nb.store.sqlite import DB_NAME

@@ -19,7 +19,8 @@ import pytest
 import mirrorneuron_nb as mn
 from mirrorneuron_nb.errors import InvalidInput
 from mirrorneuron_nb.kernel.recording import active, call_key, recording
-from mirrorneuron_nb.store import StepStart, Store
+from mirrorneuron_nb.models import StepStart
+from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values.fingerprint import special_fingerprint
 from mirrorneuron_nb.values.serializers import restore, snapshot
 
@@ -35,7 +36,7 @@ def attempt_of(store: Store, body: Callable[[], Any], step: str = "s") -> Any:
         store.fail_attempt(a, repr(exc), "")
         raise
     store.blobs.sync_dirs([])
-    from mirrorneuron_nb.store import NewCheckpoint
+    from mirrorneuron_nb.models import NewCheckpoint
 
     store.commit_checkpoint(a, NewCheckpoint("k", "h", 0.0, {}, [], variables=[], new_blobs=[]))
     return value

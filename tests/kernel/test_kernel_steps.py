@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import db_content, fresh, run, runs_of, sidecar, tick, usage_error, value
-from .kernels import Execution, Kernel
+from ..helpers import db_content, fresh, run, runs_of, sidecar, tick, usage_error, value
+from ..kernels import Execution, Kernel
+from ..messages import RESTORED
 
 pytestmark = pytest.mark.kernel
 
@@ -35,7 +36,7 @@ def test_step_body_never_runs_twice_for_the_same_code_and_inputs(
     cell = "%%mn_step count\n" + body
 
     first = run(kernel, cell)
-    assert "restored from checkpoint" not in first.stderr
+    assert RESTORED not in first.stderr
     for _ in range(2):
         again = run(kernel, cell)
         assert "mn_step count: restored from checkpoint" in again.stderr
@@ -51,7 +52,7 @@ def test_step_body_never_runs_twice_for_the_same_code_and_inputs(
 
     # --force runs it although the checkpoint matches; the next plain run is a hit again.
     forced = run(kernel, "%%mn_step count --force\n" + body)
-    assert "restored from checkpoint" not in forced.stderr
+    assert RESTORED not in forced.stderr
     assert runs_of(workdir, "count.txt") == 2
     run(kernel, cell)
     assert runs_of(workdir, "count.txt") == 2
@@ -59,11 +60,11 @@ def test_step_body_never_runs_twice_for_the_same_code_and_inputs(
     # Editing the code is a new cache key: the body runs and its new values are kept.
     edited = "%%mn_step count\n" + body.replace("6 * 7", "6 * 8")
     out = run(kernel, edited)
-    assert "restored from checkpoint" not in out.stderr
+    assert RESTORED not in out.stderr
     assert runs_of(workdir, "count.txt") == 3
     assert value(kernel, "n") == "48"
     fresh(kernel)
-    assert "restored from checkpoint" in run(kernel, edited).stderr
+    assert RESTORED in run(kernel, edited).stderr
     assert runs_of(workdir, "count.txt") == 3
     assert value(kernel, "n") == "48"
 
@@ -145,7 +146,7 @@ def test_failing_step_reports_its_error_and_a_fixed_rerun_succeeds(
     out = run(kernel, "%mn_resume")
     assert "not restored" not in out.stdout, out.stdout
     assert value(kernel, "(num, ratio)") == "(10, 2.5)"
-    assert "restored from checkpoint" in run(kernel, fixed).stderr
+    assert RESTORED in run(kernel, fixed).stderr
     assert runs_of(workdir, "divide.txt") == 3
 
 

@@ -12,8 +12,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from .helpers import mn
-from .kernels import Kernel
+from ..helpers import mn
+from ..kernels import Kernel
+from ..messages import RESTORED
 
 
 def db(workdir: Path) -> sqlite3.Connection:
@@ -130,7 +131,7 @@ def test_once_step_never_runs_twice(kernel: Kernel, workdir: Path) -> None:
     kernel.run(step)
     kernel.run(step)
     edited = kernel.run(step.replace("mail #1", "mail #2"))  # code changed: still not re-run
-    assert "restored from checkpoint" in edited.stderr
+    assert RESTORED in edited.stderr
     assert count(workdir) == 1
     assert kernel.run("print(sent)").stdout.strip() == "mail #1"
     forced = kernel.run(step.replace("--once", "--once --force"), check=False)

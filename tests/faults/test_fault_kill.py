@@ -11,7 +11,8 @@ compared with a digest of the value recomputed here from the seeded generator.
 Half the trials kill at a uniformly random instant of the whole run, half at a random
 instant of one step's checkpoint write (after its body finished, before its row commits).
 
-    MN_FAULT_TRIALS=200 .venv/bin/pytest -p no:cacheprovider -m faults -s tests/test_fault_kill.py
+    MN_FAULT_TRIALS=200 .venv/bin/pytest -p no:cacheprovider -m faults -s \
+        tests/faults/test_fault_kill.py
 
 runs the soak (default 20 trials, the CI version); MN_FAULT_SEED=N replays a seed.
 """
@@ -33,8 +34,8 @@ from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values import codec
 
-from .helpers import run
-from .kernels import Kernel
+from ..helpers import run
+from ..kernels import Kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.faults]
 

@@ -13,8 +13,8 @@ from mirrorneuron_nb.errors import InvalidInput
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values import codec
 
-from .helpers import run, value
-from .kernels import Kernel
+from ..helpers import run, value
+from ..kernels import Kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.faults]
 

@@ -13,8 +13,9 @@ from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values import codec
 
-from .helpers import db_content, run, sidecar, usage_error, value
-from .kernels import Kernel
+from ..helpers import db_content, run, sidecar, usage_error, value
+from ..kernels import Kernel
+from ..messages import RESTORED
 
 pytestmark = pytest.mark.kernel
 
@@ -128,7 +129,7 @@ def test_kill_during_a_step_body_marks_it_interrupted_and_resume_restores_the_re
     # The interrupted step is not cached: it runs again, and then it is done.
     (workdir / "slow-started").unlink()
     out = run(kernel, slow.replace("SECONDS", "0"))
-    assert "restored from checkpoint" not in out.stderr
+    assert RESTORED not in out.stderr
     assert (workdir / "slow-started").exists()
     assert " succeeded " in status_of(kernel, "slow")
     assert verify_sidecar(sidecar(workdir))["slow"] == "succeeded"

@@ -12,8 +12,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from mirrorneuron_nb.batch.cli import build_parser
 
-from .helpers import mn
-from .kernels import Kernel
+from ..helpers import mn
+from ..kernels import Kernel
 
 
 def test_every_command_is_documented() -> None:

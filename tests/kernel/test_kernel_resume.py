@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import fresh, not_restored, run, runs_of, sidecar, tick, value
-from .kernels import Kernel
+from ..helpers import fresh, not_restored, run, runs_of, sidecar, tick, value
+from ..kernels import Kernel
+from ..messages import RESTORED, UNTRUSTED, UNUSABLE
 
 pytestmark = pytest.mark.kernel
 
@@ -291,14 +292,14 @@ def test_checkpoints_signed_with_another_key_are_not_loaded(workdir: Path, herme
         missing = not_restored(report)
         assert set(missing) == {"arr", "small", "config", "np"}, report
         for reason in missing.values():
-            assert "not signed with this user's key" in reason, report
+            assert UNTRUSTED in reason, report
         assert value(other, "[n for n in ('arr', 'small', 'config', 'np') if n in globals()]") == (
             "[]"
         )
         # The step is not served from the untrusted checkpoint: its body runs.
         out = run(other, cell)
-        assert "restored from checkpoint" not in out.stderr
-        assert "checkpoint unusable" in out.stderr and "signed" in out.stderr, out.stderr
+        assert RESTORED not in out.stderr
+        assert UNUSABLE in out.stderr and "signed" in out.stderr, out.stderr
         assert runs_of(workdir, "make.txt") == 2
         assert value(other, "(int(arr.sum()), config)") == "(4999950000, {'lr': 0.1})"
     finally:

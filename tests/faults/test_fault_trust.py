@@ -15,8 +15,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from mirrorneuron_nb.store import Store
 
-from .helpers import mn, not_restored, run, value
-from .kernels import Kernel
+from ..helpers import mn, not_restored, run, value
+from ..kernels import Kernel
+from ..messages import UNTRUSTED
 
 pytestmark = [pytest.mark.kernel, pytest.mark.faults]
 
@@ -94,7 +95,7 @@ def test_trust_makes_a_foreign_sidecar_loadable_and_tampering_is_still_caught(
         missing = not_restored(report)
         assert set(missing) == NAMES, report
         for reason in missing.values():
-            assert "not signed with this user's key" in reason, report
+            assert UNTRUSTED in reason, report
             assert "run `mn-nb trust nb.ipynb` if you trust it" in reason, report
         assert value(kernel, f"[n for n in {sorted(NAMES)!r} if n in globals()]") == "[]"
     finally:
@@ -147,7 +148,7 @@ def test_trust_makes_a_foreign_sidecar_loadable_and_tampering_is_still_caught(
     try:
         missing = not_restored(report)
         assert set(missing) == {"config", "words"}, report
-        assert "not signed with this user's key" in missing["config"], report
+        assert UNTRUSTED in missing["config"], report
         assert "corrupted" in missing["words"], report
         assert value(kernel, "int(arr.sum())") == "39999800000"
     finally:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .kernels import Kernel
+from ..kernels import Kernel
 
 
 def test_resume_after_restart_restores_values(kernel: Kernel) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from .kernels import Kernel
+from ..kernels import Kernel
+from ..messages import RESTORED
 from .test_kernel_faults import status_of, wait_for
 from .test_kernel_steps import run, runs_of, sidecar, usage_error, value
 
@@ -54,7 +55,7 @@ def test_sigkill_mid_loop_resumes_at_the_next_call(kernel: Kernel, workdir: Path
 
     kernel.revive()
     run(kernel, "%load_ext mirrorneuron_nb")
-    assert "restored from checkpoint" in run(kernel, DEFINE).stderr
+    assert RESTORED in run(kernel, DEFINE).stderr
     out = run(kernel, LOOP)
     assert "mn_step loop: replayed 120 recorded call(s), running from call 121" in out.stderr
     assert "durable calls: 200 made: 120 replayed, 80 run" in out.stderr
@@ -77,7 +78,7 @@ def test_sigkill_mid_loop_resumes_at_the_next_call(kernel: Kernel, workdir: Path
     kernel.restart()
     run(kernel, "%load_ext mirrorneuron_nb")
     run(kernel, DEFINE)
-    assert "restored from checkpoint" in run(kernel, LOOP).stderr
+    assert RESTORED in run(kernel, LOOP).stderr
     assert runs_of(workdir, "count.txt") == 200
 
 
@@ -128,7 +129,7 @@ def test_after_success_a_forced_rerun_calls_again(kernel: Kernel, workdir: Path)
     run(kernel, FETCH)
     run(kernel, FETCH_ALL)
     assert runs_of(workdir, "fetch.txt") == 6
-    assert "restored from checkpoint" in run(kernel, FETCH_ALL).stderr
+    assert RESTORED in run(kernel, FETCH_ALL).stderr
     assert runs_of(workdir, "fetch.txt") == 6
     forced = run(kernel, FETCH_ALL.replace("fetch_all\n", "fetch_all --force\n", 1))
     assert "durable calls: 6 made: 0 replayed, 6 run" in forced.stderr

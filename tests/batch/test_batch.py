@@ -13,7 +13,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from .helpers import mn
+from ..helpers import mn
+from ..messages import RESTORED
 
 
 def _count(name: str) -> str:
@@ -80,7 +81,7 @@ def test_failed_run_resumes_and_never_reruns_good_steps(notebook: Path, workdir:
     }
     assert marks["load"].metadata["mirrorneuron"]["outcome"] == "restored"
     load_text = "".join(o.get("text", "") for o in marks["load"].outputs)
-    assert "loaded 1000" in load_text and "restored from checkpoint" in load_text
+    assert "loaded 1000" in load_text and RESTORED in load_text
     assert "model 99900.0 epochs 3" in "".join(o.get("text", "") for o in marks["report"].outputs)
 
     with sqlite3.connect(workdir / "analysis.mn" / "state.sqlite") as db:

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from .kernels import Kernel
+from ..kernels import Kernel
 
 
 def test_same_name_in_two_cells_is_refused(kernel: Kernel) -> None:

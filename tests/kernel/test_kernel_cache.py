@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .kernels import Kernel
+from ..kernels import Kernel
+from ..messages import RESTORED, UNUSABLE
 
 CLASS_STEP = """%%mn_step shapes
 class Point:
@@ -22,7 +23,7 @@ def test_cache_hit_restores_class_and_its_instance_in_fresh_kernel(kernel: Kerne
     kernel.restart()
     kernel.run("%load_ext mirrorneuron_nb")
     hit = kernel.run(CLASS_STEP)
-    assert "restored from checkpoint" in hit.stderr, hit.stderr
+    assert RESTORED in hit.stderr, hit.stderr
     out = kernel.run("print(isinstance(p, Point), p.norm2())")
     assert out.stdout.strip() == "True 25"
 
@@ -43,6 +44,6 @@ def test_unusable_checkpoint_leaves_namespace_untouched_and_runs(
     big.write_bytes(bytes(data))
     kernel.run("log = []")  # same input as the first run: the key matches the checkpoint
     again = kernel.run(step)
-    assert "checkpoint unusable" in again.stderr and "corrupted" in again.stderr
+    assert UNUSABLE in again.stderr and "corrupted" in again.stderr
     # `log` (restored first) was rolled back before the body ran: it appended once only.
     assert kernel.run("print(log)").stdout.strip() == "['ran']"

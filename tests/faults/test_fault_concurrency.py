@@ -18,7 +18,7 @@ from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values import codec
 
-from .kernels import Kernel
+from ..kernels import Kernel
 
 pytestmark = [pytest.mark.kernel, pytest.mark.faults]
 

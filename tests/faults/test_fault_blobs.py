@@ -14,8 +14,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from mirrorneuron_nb.store import Store
 
-from .helpers import mn, not_restored, run, value
-from .kernels import Kernel
+from ..helpers import mn, not_restored, run, value
+from ..kernels import Kernel
+from ..messages import RESTORED, UNUSABLE
 
 pytestmark = [pytest.mark.kernel, pytest.mark.faults]
 
@@ -103,8 +104,8 @@ def test_damaged_blobs_are_named_at_resume_and_repaired_by_rerunning(workdir: Pa
         # them and writes whole blobs again, not reusing the damaged file.
         for step in ("load", "words"):
             out = run(kernel, cell(step))
-            assert "checkpoint unusable" in out.stderr, out.stderr
-            assert "restored from checkpoint" not in out.stderr, out.stderr
+            assert UNUSABLE in out.stderr, out.stderr
+            assert RESTORED not in out.stderr, out.stderr
         table = mn_status(notebook)
         for step in CELLS:
             row = next(line for line in table.splitlines() if line.startswith(f"{step} "))

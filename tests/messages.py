@@ -1,0 +1,11 @@
+"""Wording of user-facing messages that several tests match on: one constant each, so a
+rewording changes one line here (and the tests say which message they expect)."""
+
+RESTORED = "restored from checkpoint"
+"""The banner of a step served from its checkpoint."""
+UNTRUSTED = "not signed with this user's key"
+"""Why a value signed with another user's key is not loaded."""
+UNUSABLE = "checkpoint unusable"
+"""A cache hit whose checkpoint could not be loaded: the step runs instead."""
+NO_SIDECAR_YET = "no sidecar yet"
+"""A notebook none of whose steps ran."""
