@@ -14,7 +14,8 @@ _SESSION_ATTR = "_mirrorneuron_session"
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .kernel.magics import MirrorNeuronMagics
+    from .kernel import awaiting
+    from .kernel.magics import ASYNC_TWIN, MirrorNeuronMagics
     from .kernel.session import KernelSession
 
     session = getattr(ipython, _SESSION_ATTR, None)
@@ -22,9 +23,14 @@ def load_ipython_extension(ipython: Any) -> None:
         session = KernelSession(ipython)
         setattr(ipython, _SESSION_ATTR, session)
     ipython.register_magics(MirrorNeuronMagics(ipython, session))
+    # A %%mn_step cell whose body awaits runs on the kernel's loop, like any awaiting cell.
+    awaiting.install(ipython, ASYNC_TWIN)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    from .kernel import awaiting
+
+    awaiting.uninstall(ipython)
     session = getattr(ipython, _SESSION_ATTR, None)
     if session is not None:
         session.close()

@@ -106,3 +106,12 @@ class StepRejected(StepStopped):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(message)
         self.step = step
+
+
+class InputsMissing(StepStopped):
+    """A succeeded step's inputs are not in the kernel (after a restart) and no checkpoint
+    holds them: its body does not run (it would fail and lose its good status)."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step

@@ -105,6 +105,11 @@ class Attempt(Record):
     traceback: str | None = None
 
 
+STATE_VARIABLE = "__mn_library_state__"
+"""The checkpoint variable that holds the library state a step changed (values/libstate.py):
+a dunder name, so never a user variable, and never listed as one."""
+
+
 class VarEntry(Record):
     """One variable of a checkpoint: how to load it, or why it could not be saved."""
 

@@ -42,6 +42,9 @@ class StepView:
     """Durable calls of that execution that raised (they run again on a re-run)."""
     durable_unsaved: int = 0
     """Durable calls of that execution whose result could not be recorded."""
+    note: str | None = None
+    """Why the step runs again although nothing changed: a magic that cannot be analysed
+    (`always runs: %run cannot be analysed`), or an input with no stable fingerprint."""
 
 
 def step_views(store: Store | None, notebook: Path | None = None) -> list[StepView]:
@@ -109,6 +112,7 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
                 durable_recorded=calls.succeeded,
                 durable_failed=calls.failed,
                 durable_unsaved=calls.unsaved,
+                note=_note(s, ckpt if status.good else None),
                 kind=str(s.options.get("kind") or "compute"),
                 once=bool(s.options.get("once")),
                 approval=s.options.get("approve")
@@ -195,6 +199,29 @@ def _stale_reason(
     return None
 
 
+UNSTABLE_PREFIX = "unhashable:"
+"""How values/fingerprint.py marks a fingerprint that is only the object's identity."""
+
+
+def _note(step: Step, ckpt: Checkpoint | None) -> str | None:
+    """Why the step runs again although nothing changed, if it does."""
+    always = step.options.get("always_runs")
+    if isinstance(always, list) and always:
+        return "always runs: " + "; ".join(str(reason) for reason in always)
+    return _unstable_inputs(ckpt) if ckpt is not None else None
+
+
+def _unstable_inputs(ckpt: Checkpoint) -> str | None:
+    unstable = [
+        f"{name!r} ({fp.split(':')[1]})"
+        for name, fp in ckpt.inputs.items()
+        if fp.startswith(UNSTABLE_PREFIX) and fp.count(":") >= 2
+    ]
+    if not unstable:
+        return None
+    return f"no stable fingerprint: {', '.join(unstable)}; runs again after a restart"
+
+
 def _label(v: StepView) -> str:
     tags = [t for t in (v.kind if v.kind != "compute" else "", "once" if v.once else "") if t]
     label = f"{v.name} [{', '.join(tags)}]" if tags else v.name
@@ -211,6 +238,8 @@ def status_table(views: list[StepView]) -> str:
             detail = f"approved by {v.decided_by}: run the step again to continue"
         if v.approval and not detail:
             detail = f"asks: {v.approval}"
+        if v.note and not detail:
+            detail = v.note
         if v.unsaved and not detail:
             detail = "not checkpointed: " + ", ".join(u.split(" (")[0] for u in v.unsaved)
         durable = durable_summary(v)

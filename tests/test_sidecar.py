@@ -15,7 +15,7 @@ from mirrorneuron_nb.errors import InvalidInput
 from mirrorneuron_nb.models import NewCheckpoint, Run, StepStart, StepStatus, VarEntry
 from mirrorneuron_nb.notebook import code_hash, duplicates, split_cell, step_cells, validate_name
 from mirrorneuron_nb.sidecar import DEFAULT_SIDECAR, locate
-from mirrorneuron_nb.status import step_views
+from mirrorneuron_nb.status import status_table, step_views
 from mirrorneuron_nb.store import Store
 
 # -- sidecar.locate ----------------------------------------------------------------------------
@@ -335,3 +335,35 @@ def test_running_step_of_a_dead_process_shows_interrupted(store: Store, pipeline
     assert views["clean"].status is StepStatus.running
     # Derived only: the stored row is untouched until mark_interrupted runs.
     assert store.step("load").status is StepStatus.running
+
+
+def test_an_input_without_a_stable_fingerprint_is_a_note_not_stale(
+    store: Store, pipeline: Path
+) -> None:
+    record(store, "load", writes={"data": "d1"})
+    record(store, "clean", inputs={"data": "d1", "client": "unhashable:Lock:1403"})
+    view = views_by_name(store, pipeline)["clean"]
+    assert view.status is StepStatus.succeeded and view.stale_reason is None
+    assert view.note == "no stable fingerprint: 'client' (Lock); runs again after a restart"
+    assert "no stable fingerprint" in status_table(step_views(store, pipeline))
+
+
+def test_a_step_that_always_runs_says_why(store: Store, pipeline: Path) -> None:
+    attempt = store.begin_attempt(
+        "run1",
+        StepStart(
+            name="load",
+            cell_id=None,
+            code=BODIES["load"],
+            code_hash=code_hash(BODIES["load"]),
+            cache_key="k",
+            options={"always_runs": ["%run cannot be analysed"]},
+        ),
+    )
+    store.commit_checkpoint(
+        attempt, NewCheckpoint("k", code_hash(BODIES["load"]), 0.1, {}, [], [], [])
+    )
+    view = views_by_name(store, pipeline)["load"]
+    assert view.status is StepStatus.succeeded
+    assert view.note == "always runs: %run cannot be analysed"
+    assert "always runs: %run cannot be analysed" in status_table(step_views(store, pipeline))

@@ -2,17 +2,22 @@
 
 Reads decide the cache key, so over-approximating costs only a spurious re-run, while
 missing a read could serve a stale checkpoint: when unsure, count a name as read.
+Magics (already turned into `get_ipython().run_*_magic(...)` calls) are seen through where
+their effect is known (magic_effects); elsewhere the cell is opaque and always runs.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
+import inspect
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import InvalidInput
+from .magic_effects import effect, shown
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -31,17 +36,168 @@ class CellAnalysis:
     """Global names the cell binds (assignment, import, def, class, for, with, del)."""
     last_expression: bool
     """The cell ends in an expression whose value is displayed."""
+    is_async: bool = False
+    """The cell awaits at top level: it runs as a coroutine on the kernel's loop."""
+    opaque: tuple[str, ...] = ()
+    """Why what the cell reads or writes cannot be known (it then always runs)."""
+    magics: frozenset[tuple[str, str]] = frozenset()
+    """(kind, name) of the magics seen through: the shell must provide IPython's own."""
 
 
 @lru_cache(maxsize=512)
 def analyze(code: str) -> CellAnalysis:
+    return _analyze(code, "step body")
+
+
+def _analyze(code: str, what: str) -> CellAnalysis:
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
-        raise InvalidInput(f"step body has a syntax error: line {exc.lineno}: {exc.msg}") from None
-    reads, _ = _block(tree.body, set())
+        raise InvalidInput(f"{what} has a syntax error: line {exc.lineno}: {exc.msg}") from None
+    _refuse_generator(tree)
     last = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
-    return CellAnalysis(frozenset(reads), frozenset(_bindings(tree.body)), last)
+    magics = _Magics()
+    tree = magics.visit(tree)
+    reads, _ = _block(tree.body, set())
+    reads -= _deferred_self_reads(tree, reads)
+    return CellAnalysis(
+        frozenset(reads),
+        frozenset(_bindings(tree.body)),
+        last,
+        is_async=_awaits(code),
+        opaque=tuple(dict.fromkeys(magics.opaque)),
+        magics=frozenset(magics.seen),
+    )
+
+
+def _deferred_self_reads(tree: ast.Module, reads: set[str]) -> set[str]:
+    """Names read only inside the bodies of functions the cell defines, which the cell
+    itself binds: a recursive function, a method that names its own class. When those
+    bodies run, the names hold the cell's own values, so they are not inputs (else the
+    step would read its own definitions after a resume, and run again)."""
+    immediate, _ = _block(_DeferredBodies().visit(copy.deepcopy(tree)).body, set())
+    return (reads - immediate) & _bindings(tree.body)
+
+
+class _DeferredBodies(ast.NodeTransformer):
+    """Empty the bodies that do not run at definition time (functions, lambdas); class
+    bodies, decorators and defaults do run, and stay."""
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        node.body = [ast.Pass()]
+        return self._outer(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        node.body = [ast.Pass()]
+        return self._outer(node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        node.body = ast.Constant(None)
+        return self._outer(node)
+
+    def _outer(self, node: ast.AST) -> ast.AST:
+        for field in ("decorator_list", "args", "returns"):
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                setattr(node, field, [self.visit(v) for v in value])
+            elif isinstance(value, ast.AST):
+                setattr(node, field, self.visit(value))
+        return node
+
+
+def _awaits(code: str) -> bool:
+    try:
+        compiled = compile(code, "<step>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except SyntaxError:
+        return False  # reported when the body runs, as in a plain cell
+    return bool(compiled.co_flags & inspect.CO_COROUTINE)
+
+
+def _refuse_generator(tree: ast.Module) -> None:
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            raise InvalidInput(
+                f"step body uses `yield` (line {node.lineno}): a step body cannot be a "
+                "generator; collect the values in a list"
+            )
+        if not isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            stack.extend(_children(node))
+
+
+_SHELL_CALLS = ("run_line_magic", "run_cell_magic", "system", "getoutput")
+
+
+class _Magics(ast.NodeTransformer):
+    """Replace each magic call by an expression with the same reads and bindings, e.g.
+    `run_line_magic('time', 'r = f(a)')` by `(f, a, (r := 0))`, noting opaque ones."""
+
+    def __init__(self) -> None:
+        self.opaque: list[str] = []
+        self.seen: set[tuple[str, str]] = set()
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == "get_ipython":
+            # Any other use of the shell (run_cell, user_ns, ...) may do anything.
+            self.opaque.append("get_ipython() cannot be analysed")
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        method = _shell_method(node)
+        if method is None:
+            return self.generic_visit(node)
+        args = [a.value if isinstance(a, ast.Constant) else None for a in node.args]
+        if node.keywords or not args or not all(isinstance(a, str) for a in args):
+            self.opaque.append("a magic called with computed arguments cannot be analysed")
+            return _reading_writing(self, node.args, set(), set())
+        texts = [str(a) for a in args]
+        if method in ("system", "getoutput"):
+            command = texts[0].split()[0] if texts[0].split() else ""
+            self.opaque.append(f"!{command} cannot be analysed")
+            return ast.Constant(None)
+        kind = "line" if method == "run_line_magic" else "cell"
+        if len(texts) != (2 if kind == "line" else 3):
+            self.opaque.append(f"{shown(kind, texts[0])} cannot be analysed")
+            return ast.Constant(None)
+        found = effect(kind, texts[0], texts[1], texts[2] if kind == "cell" else None)
+        if found.opaque is not None:
+            self.opaque.append(found.opaque)
+            return ast.Constant(None)
+        self.seen.add((kind, texts[0]))
+        reads: set[str] = set()
+        writes = set(found.binds)
+        for run in found.runs:
+            inner = _analyze(run.code, shown(kind, texts[0]))
+            reads |= inner.reads
+            writes |= inner.writes if run.binds else set()
+            self.opaque.extend(inner.opaque)
+            self.seen |= inner.magics
+        return _reading_writing(self, [], reads, writes)
+
+
+def _reading_writing(
+    visitor: ast.NodeTransformer, exprs: list[ast.expr], reads: set[str], writes: set[str]
+) -> ast.expr:
+    elts = [visitor.visit(e) for e in exprs]
+    elts += [ast.Name(r, ast.Load()) for r in sorted(reads)]
+    elts += [ast.NamedExpr(ast.Name(w, ast.Store()), ast.Constant(0)) for w in sorted(writes)]
+    return ast.Tuple(elts, ast.Load())
+
+
+def _shell_method(node: ast.Call) -> str | None:
+    """`run_line_magic` for `get_ipython().run_line_magic(...)`, and so on; else None."""
+    func = node.func
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr in _SHELL_CALLS
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "get_ipython"
+        and not func.value.args
+    ):
+        return func.attr
+    return None
 
 
 def _block(stmts: Iterable[ast.stmt], bound: set[str]) -> tuple[set[str], set[str]]:

@@ -1,22 +1,35 @@
-"""Run a step's body until an attempt succeeds or its retry policy gives up."""
+"""Run a step's body until an attempt succeeds or its retry policy gives up.
+
+A body that awaits at top level runs as a coroutine on the kernel's loop (`arun_attempts`):
+the same attempts, with --timeout as a cancelled task instead of SIGALRM (a signal would
+land in the event loop, not the body) and retry delays as `asyncio.sleep`.
+"""
 
 from __future__ import annotations
 
 import ast
+import asyncio
+import contextlib
+import inspect
 import sys
 import time
-import traceback
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from types import CodeType
+from typing import Any, TypeVar
 
-from ..errors import one_line
+from ..errors import StepTimeout, one_line
 from ..models import Attempt
 from .capture import OutputRecorder, capture, flush_inline_figures
 from .plan import StepPlan
 from .policy import deadline, retryable
 from .recording import recording
 from .session import KernelSession
+from .tracebacks import cache_body, user_traceback
+
+__all__ = ["Ran", "arun_attempts", "run_attempts", "user_traceback"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,72 +46,151 @@ def run_attempts(session: KernelSession, plan: StepPlan) -> Ran:
     """Run the body until an attempt succeeds or the retry policy gives up. Every attempt
     is recorded (intent before, outcome after), whatever happens."""
     __tracebackhide__ = True
-    store, shell, options = session.store, session.shell, plan.options
-    total = options.retries + 1
     number = 0
     while True:
         number += 1
-        attempt = store.begin_attempt(plan.run_id, plan.start)
+        attempt = session.store.begin_attempt(plan.run_id, plan.start)
         began = time.perf_counter()
         try:
-            with (
-                capture(shell) as recorder,
-                # Durable calls the body makes are journaled as this attempt's calls.
-                recording(
-                    store,
-                    run_id=plan.run_id,
-                    attempt_id=attempt.id,
-                    step=plan.name,
-                    namespace=shell.user_ns,
-                ),
-                deadline(options.timeout),
-            ):
-                value = _execute(shell, plan.code, plan.body, plan.analysis.last_expression)
+            with _running(session, plan, attempt) as recorder, deadline(plan.options.timeout):
+                value = _execute(session.shell, plan)
                 flush_inline_figures()
             return Ran(value, recorder, attempt, time.perf_counter() - began)
         except BaseException as exc:
-            store.fail_attempt(attempt, one_line(exc), user_traceback(exc))
-            if number >= total or not retryable(exc, plan.retry_on):
+            delay = _failed(session, plan, attempt, number, exc)
+            if delay is None:
                 raise
-            delay = options.delay(number)
-            store.mark_retrying(attempt, delay, total)
-            print(
-                f"mn_step {plan.name}: attempt {number}/{total} failed ({one_line(exc)}); "
-                f"attempt {number + 1}/{total} in {delay:.1f} s...",
-                file=sys.stderr,
-            )
             try:
                 time.sleep(delay)
             except BaseException as stop:
-                # Interrupted while waiting: the step ends failed, not "retrying" forever.
-                store.fail_attempt(
-                    attempt, f"{one_line(exc)} (retry cancelled: {type(stop).__name__})", ""
-                )
+                _cancelled(session, attempt, exc, stop)
                 raise
 
 
-def _execute(shell: Any, code: str, raw: str, last_expression: bool) -> Any:
-    """Run the body like a cell: tracebacks point at its lines; a last expression is returned."""
+async def arun_attempts(session: KernelSession, plan: StepPlan) -> Ran:
+    """`run_attempts` for a body that awaits at top level."""
     __tracebackhide__ = True
-    tree = ast.parse(code)
-    filename = shell.compile.cache(code, shell.execution_count, raw_code=raw)
-    tail: ast.Expression | None = None
-    if last_expression and not code.rstrip().endswith(";"):
+    number = 0
+    while True:
+        number += 1
+        attempt = session.store.begin_attempt(plan.run_id, plan.start)
+        began = time.perf_counter()
+        try:
+            with _running(session, plan, attempt) as recorder:
+                value = await _within(plan.options.timeout, _aexecute(session.shell, plan))
+                flush_inline_figures()
+            return Ran(value, recorder, attempt, time.perf_counter() - began)
+        except BaseException as exc:
+            delay = _failed(session, plan, attempt, number, exc)
+            if delay is None:
+                raise
+            try:
+                await asyncio.sleep(delay)
+            except BaseException as stop:
+                _cancelled(session, attempt, exc, stop)
+                raise
+
+
+@contextlib.contextmanager
+def _running(session: KernelSession, plan: StepPlan, attempt: Attempt) -> Iterator[OutputRecorder]:
+    with (
+        capture(session.shell) as recorder,
+        # Durable calls the body makes are journaled as this attempt's calls.
+        recording(
+            session.store,
+            run_id=plan.run_id,
+            attempt_id=attempt.id,
+            step=plan.name,
+            namespace=session.shell.user_ns,
+        ),
+    ):
+        yield recorder
+
+
+def _failed(
+    session: KernelSession, plan: StepPlan, attempt: Attempt, number: int, exc: BaseException
+) -> float | None:
+    """Record the failed attempt; the delay before the next one, or None to give up."""
+    store, options = session.store, plan.options
+    total = options.retries + 1
+    store.fail_attempt(attempt, one_line(exc), user_traceback(exc))
+    if number >= total or not retryable(exc, plan.retry_on):
+        return None
+    delay = options.delay(number)
+    store.mark_retrying(attempt, delay, total)
+    print(
+        f"mn_step {plan.name}: attempt {number}/{total} failed ({one_line(exc)}); "
+        f"attempt {number + 1}/{total} in {delay:.1f} s...",
+        file=sys.stderr,
+    )
+    return delay
+
+
+def _cancelled(
+    session: KernelSession, attempt: Attempt, exc: BaseException, stop: BaseException
+) -> None:
+    # Interrupted while waiting: the step ends failed, not "retrying" forever.
+    session.store.fail_attempt(
+        attempt, f"{one_line(exc)} (retry cancelled: {type(stop).__name__})", ""
+    )
+
+
+def _compile(shell: Any, plan: StepPlan) -> tuple[CodeType, CodeType | None]:
+    """The body and its last expression (if displayed), compiled under the cell's name."""
+    tree = ast.parse(plan.code)
+    filename = cache_body(shell, plan.code, plan.body, plan.cell)
+    # The __future__ flags of the user's own cells, as IPython compiles them, never this
+    # module's (`from __future__ import annotations` would change what the body does).
+    flags = int(getattr(shell.compile, "flags", 0))
+    if plan.analysis.is_async:
+        flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    tail = None
+    if plan.analysis.last_expression and not plan.code.rstrip().endswith(";"):
         last = tree.body.pop()
         assert isinstance(last, ast.Expr)
-        tail = ast.Expression(last.value)
-    exec(compile(tree, filename, "exec"), shell.user_global_ns, shell.user_ns)
+        tail = compile(
+            ast.Expression(last.value), filename, "eval", flags=flags, dont_inherit=True
+        )
+    return compile(tree, filename, "exec", flags=flags, dont_inherit=True), tail
+
+
+def _execute(shell: Any, plan: StepPlan) -> Any:
+    """Run the body like a cell: a last expression is returned."""
+    __tracebackhide__ = True
+    body, tail = _compile(shell, plan)
+    exec(body, shell.user_global_ns, shell.user_ns)
     if tail is not None:
-        return eval(compile(tail, filename, "eval"), shell.user_global_ns, shell.user_ns)
+        return eval(tail, shell.user_global_ns, shell.user_ns)
     return None
 
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+async def _aexecute(shell: Any, plan: StepPlan) -> Any:
+    """Run a body that awaits at top level, like IPython runs such a cell."""
+    __tracebackhide__ = True
+    body, tail = _compile(shell, plan)
+    # eval() of code compiled with top-level await returns its coroutine.
+    running = eval(body, shell.user_global_ns, shell.user_ns)
+    if inspect.iscoroutine(running):
+        await running
+    if tail is None:
+        return None
+    value = eval(tail, shell.user_global_ns, shell.user_ns)
+    return await value if tail.co_flags & inspect.CO_COROUTINE else value
 
 
-def user_traceback(exc: BaseException) -> str:
-    """The traceback as the user thinks of it: their cell's frames, not ours."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+async def _within(seconds: float | None, body: Awaitable[T]) -> T:
+    """Await `body`, cancelled and StepTimeout after `seconds`."""
+    __tracebackhide__ = True
+    if seconds is None:
+        return await body
+    task = asyncio.ensure_future(body)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    finally:
+        if not task.done():
+            task.cancel()  # timed out, or the step itself was cancelled
+    if task in done:
+        return task.result()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    raise StepTimeout(f"attempt exceeded --timeout {seconds:g} s")

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput, NotCheckpointable, one_line
-from ..models import NewCheckpoint, VarEntry
-from ..values import codec
-from ..values.fingerprint import is_immutable, special_fingerprint
-from ..values.serializers import Snapshot, snapshot, type_name
+from ..models import STATE_VARIABLE, NewCheckpoint, VarEntry
+from ..values import codec, libstate
+from ..values.canonical import BufferDigests
+from ..values.fingerprint import fingerprint, is_immutable
+from ..values.serializers import snapshot, type_name
 from .attempts import Ran
 from .plan import StepPlan
 from .session import KernelSession
@@ -38,8 +39,15 @@ class Written:
     unsaved: list[tuple[str, str]]
 
 
-def commit(session: KernelSession, plan: StepPlan, ran: Ran, before: dict[str, int]) -> StepResult:
-    """Write the checkpoint of a successful attempt: its variables and outputs."""
+def commit(
+    session: KernelSession,
+    plan: StepPlan,
+    ran: Ran,
+    before: dict[str, int],
+    state_before: libstate.Reading,
+) -> StepResult:
+    """Write the checkpoint of a successful attempt: its variables, the library state it
+    changed (`state_before`: the reading taken before its body) and its outputs."""
     __tracebackhide__ = True
     store, name = session.store, plan.name
     outputs = list(ran.recorder.outputs)
@@ -49,6 +57,10 @@ def commit(session: KernelSession, plan: StepPlan, ran: Ran, before: dict[str, i
     try:
         names, snaps = _written_names(session, plan, before)
         written = _checkpoint_variables(session, names, snaps)
+        state = _library_state(session, name, state_before)
+        if state is not None:
+            written.variables.append(state[0])
+            written.blobs.extend(state[1])
         store.blobs.sync_dirs([k for k, _ in written.blobs])
         store.commit_checkpoint(
             ran.attempt,
@@ -89,9 +101,10 @@ def commit(session: KernelSession, plan: StepPlan, ran: Ran, before: dict[str, i
 
 def _written_names(
     session: KernelSession, plan: StepPlan, before: dict[str, int]
-) -> tuple[list[str], dict[str, Snapshot]]:
-    """The names the step bound, rebound, deleted or mutated, and the snapshots taken
-    while finding mutations (so a mutated value is not serialized twice)."""
+) -> tuple[list[str], dict[str, tuple[str, BufferDigests]]]:
+    """The names the step bound, rebound, deleted or mutated, and the fingerprints taken
+    while finding mutations (so a mutated value is not fingerprinted twice), with the
+    array digests they took (so its snapshot does not hash those arrays again)."""
     ns: dict[str, Any] = session.shell.user_ns
     outputs = plan.options.outputs
     if outputs is not None:
@@ -102,26 +115,25 @@ def _written_names(
     changed = {k for k, v in ns.items() if before.get(k) != id(v)}
     changed |= {k for k in plan.analysis.writes if k in ns}
     changed |= {k for k in before if k not in ns}  # deleted by the step
-    # Names read but not rebound may have been mutated in place: compare fingerprints.
-    snaps: dict[str, Snapshot] = {}
+    # Names read but not rebound may have been mutated in place: compare fingerprints
+    # (a value with no stable fingerprint compares by identity: rebinding is all we see).
+    taken: dict[str, tuple[str, BufferDigests]] = {}
     for name, fp in plan.inputs.items():
         if name in changed or name not in ns or is_immutable(ns[name]):
             continue
-        value = ns[name]
-        special = special_fingerprint(value)
-        if special is None:
-            try:
-                snaps[name] = snapshot(value)
-            except NotCheckpointable:
-                continue  # identity fingerprint: rebinding is all we can see
-        if (special or snaps[name].fingerprint) != fp:
+        digests: BufferDigests = {}
+        now = fingerprint(ns[name], digests)
+        if now != fp:
             changed.add(name)
-    return sorted(n for n in changed if not session.hidden(n)), snaps
+            taken[name] = (now, digests)
+    return sorted(n for n in changed if not session.hidden(n)), taken
 
 
 def _checkpoint_variables(
-    session: KernelSession, names: list[str], snaps: dict[str, Snapshot]
+    session: KernelSession, names: list[str], taken: dict[str, tuple[str, BufferDigests]]
 ) -> Written:
+    """Each value's row records its content fingerprint (the one a reading step computes,
+    in this kernel or after a restore), not a digest of the bytes stored."""
     ns: dict[str, Any] = session.shell.user_ns
     blobs = session.store.blobs
     variables: list[VarEntry] = []
@@ -133,11 +145,10 @@ def _checkpoint_variables(
             variables.append(codec.deleted(name))
             continue
         value = ns[name]
+        fp, digests = taken.get(name, (None, None))
         try:
-            snap = snaps.get(name) or snapshot(value)
-            entry, blob_refs = codec.save(
-                blobs, name, snap, special_fingerprint(value) or snap.fingerprint
-            )
+            snap = snapshot(value, fp, digests)
+            entry, blob_refs = codec.save(blobs, name, snap, snap.fingerprint)
         except NotCheckpointable as exc:  # unserializable, or over the size limit
             variables.append(codec.unsaved(name, type_name(value), str(exc)))
             unsaved.append((name, str(exc)))
@@ -146,3 +157,23 @@ def _checkpoint_variables(
         used.extend(blob_refs)
         saved.append(name)
     return Written(variables, used, saved, unsaved)
+
+
+def _library_state(
+    session: KernelSession, step: str, before: libstate.Reading
+) -> tuple[VarEntry, list[tuple[str, int]]] | None:
+    """The library state the body changed, as the checkpoint's state variable (None when it
+    changed none). State that cannot be saved is named in the cell, never fatal."""
+    changes = libstate.changes_since(before)
+    if not changes:
+        return None
+    try:
+        snap = snapshot(changes)
+        return codec.save(session.store.blobs, STATE_VARIABLE, snap, snap.fingerprint)
+    except NotCheckpointable as exc:
+        print(
+            f"mn_step {step}: library state it changed ({libstate.describe(changes)}) was not "
+            f"checkpointed ({exc}); re-run step {step!r} after a restart to set it again",
+            file=sys.stderr,
+        )
+        return None

@@ -16,8 +16,9 @@ from ..notebook import validate_name
 from ..status import status_table, step_views
 from .policy import StepOptions
 from .resume import resume
-from .runner import run_step
+from .runner import arun_step, run_step
 from .session import KernelSession
+from .tracebacks import shown_from_body
 
 
 @contextlib.contextmanager
@@ -43,6 +44,10 @@ def _names(text: str | None, option: str) -> tuple[str, ...]:
     if not names:
         raise UsageError(f"{option} needs a comma-separated list of names")
     return names
+
+
+# How a rewritten awaiting cell (awaiting.py) reaches MirrorNeuronMagics.mn_step_async.
+ASYNC_TWIN = "get_ipython().magics_manager.registry['MirrorNeuronMagics'].mn_step_async"
 
 
 @magics_class
@@ -117,9 +122,25 @@ class MirrorNeuronMagics(Magics):
 
         If the step already succeeded with the same code and inputs, its variables are
         restored and its outputs replayed instead of running it again. Retries, timeouts,
-        once-only side effects and approval gates are options.
+        once-only side effects and approval gates are options. The body may `await`.
         """
         __tracebackhide__ = True
+        name, options = self._parse(line)
+        with _usage_errors(), shown_from_body(self.shell):
+            result = run_step(self.session, name, cell, options)
+        return result.value
+
+    async def mn_step_async(self, line: str, cell: str) -> Any:
+        """`%%mn_step` for a body that awaits at top level (see awaiting.py)."""
+        __tracebackhide__ = True
+        shell: Any = self.shell
+        line = shell.var_expand(line, 1)  # as run_cell_magic does for mn_step
+        name, options = self._parse(line)
+        with _usage_errors(), shown_from_body(self.shell):
+            result = await arun_step(self.session, name, cell, options)
+        return result.value
+
+    def _parse(self, line: str) -> tuple[str, StepOptions]:
         args = parse_argstring(self.mn_step, line)
         with _usage_errors():
             options = StepOptions(
@@ -140,8 +161,7 @@ class MirrorNeuronMagics(Magics):
             for name in options.outputs or ():
                 if not name.isidentifier():
                     raise UsageError(f"--outputs: {name!r} is not a variable name")
-            result = run_step(self.session, args.name, cell, options)
-        return result.value
+        return str(args.name), options
 
     @magic_arguments()
     @argument("--to", metavar="NAME", help="restore steps up to and including NAME")

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InvalidInput
 from ..models import StepStart
 from ..notebook import code_hash as notebook_code_hash
 from ..notebook import validate_name
+from ..values.codec import DELETED
 from ..values.digest import text_digest
 from ..values.fingerprint import fingerprint
 from .analysis import CellAnalysis, analyze
+from .magic_effects import foreign
 from .policy import StepOptions, resolve_exceptions
 from .session import KernelSession
+from .tracebacks import cell_number
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ class StepPlan:
     start: StepStart
     run_id: str
     retry_on: tuple[type, ...]
+    always_runs: tuple[str, ...] = ()
+    """Why what the body reads or writes cannot be known: it is never served from a checkpoint."""
+    cell: int = 0
+    """The cell's execution count (`In[N]` in tracebacks)."""
 
     @property
     def cache_key(self) -> str:
@@ -51,12 +58,17 @@ def make_plan(session: KernelSession, name: str, body: str, options: StepOptions
     ns: dict[str, Any] = session.shell.user_ns
     code = session.shell.transform_cell(body)
     analysis = analyze(code)
+    always_runs = (*analysis.opaque, *foreign(session.shell, analysis.magics))
     # Validate everything the options name before anything is recorded: bad input
     # changes nothing.
     after = {a: _after_marker(session, a) for a in options.after}
     retry_on = resolve_exceptions(options.retry_on, ns)
     session.claim(name)
     run_id = session.ensure_run()
+    if always_runs:
+        # What an opaque body binds is unknown, and rebinding a name to the very same
+        # object (a small int) shows no change: what it wrote last time counts as written.
+        analysis = replace(analysis, writes=analysis.writes | _last_written(session, name))
 
     reads = _input_names(session, analysis.reads, ns)
     inputs = {n: fingerprint(ns[n]) for n in sorted(reads)}
@@ -68,16 +80,31 @@ def make_plan(session: KernelSession, name: str, body: str, options: StepOptions
         json.dumps(options.cache_dict(), sort_keys=True),
         json.dumps(after),
     )
+    recorded = options.as_dict()
+    if always_runs:
+        recorded["always_runs"] = list(always_runs)  # shown by %mn_status and mn-nb status
     start = StepStart(
         name=name,
         cell_id=session.cell_id,
         code=body,
         code_hash=code_hash,
         cache_key=cache_key,
-        options=options.as_dict(),
+        options=recorded,
         position=session.notebook_positions().get(name),
     )
-    return StepPlan(name, options, body, code, analysis, inputs, start, run_id, retry_on)
+    return StepPlan(
+        name,
+        options,
+        body,
+        code,
+        analysis,
+        inputs,
+        start,
+        run_id,
+        retry_on,
+        always_runs,
+        cell_number(session.shell),
+    )
 
 
 def _input_names(session: KernelSession, reads: frozenset[str], ns: dict[str, Any]) -> set[str]:
@@ -105,6 +132,14 @@ def _code_globals(code: types.CodeType) -> set[str]:
         if isinstance(const, types.CodeType):
             names |= _code_globals(const)
     return names
+
+
+def _last_written(session: KernelSession, step: str) -> frozenset[str]:
+    found = session.store.step(step)
+    if found is None or found.checkpoint_id is None:
+        return frozenset()
+    entries = session.store.variables(found.checkpoint_id)
+    return frozenset(v.name for v in entries if v.serializer != DELETED)
 
 
 def _after_marker(session: KernelSession, step: str) -> int | None:

@@ -11,6 +11,7 @@ from ..errors import UnknownStep
 from ..models import VarEntry
 from ..render import describe, format_bytes, format_duration, table
 from ..store import Store
+from ..values.libstate import reapply, split_state
 from ..values.restore import load_into
 from ..values.signing import TRUST_HINT
 
@@ -38,6 +39,10 @@ class ResumeReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     earlier: list[tuple[str, str]] = field(default_factory=list)
     """Steps whose last run did not succeed, restored from their last good checkpoint."""
+    state: list[tuple[str, str]] = field(default_factory=list)
+    """(step, what) for each step whose library-state changes were re-applied."""
+    state_failures: list[tuple[str, str]] = field(default_factory=list)
+    """(step, why) for library state that could not be re-applied."""
     seconds: float = 0.0
 
     def render(self) -> str:
@@ -55,6 +60,13 @@ class ResumeReport:
             lines.append("not restored:")
             for m in self.missing:
                 lines.append(f"  {m.name} (step {m.step}): {m.reason} -> re-run step {m.step!r}")
+        if self.state:
+            applied = "; ".join(f"{step}: {what}" for step, what in self.state)
+            lines.append(f"library state re-applied ({applied})")
+        for step, why in self.state_failures:
+            lines.append(
+                f"library state of step {step!r} not re-applied: {why} -> re-run step {step!r}"
+            )
         for step, status in self.earlier:
             lines.append(
                 f"step {step!r}: its last run is {status}; restored its last good checkpoint"
@@ -79,6 +91,7 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
     # Later steps override earlier ones: decide the final owner of each name first,
     # so a value that a later step replaced is never loaded at all.
     final: dict[str, tuple[str, VarEntry]] = {}
+    states: list[tuple[str, VarEntry]] = []
     for s in steps:
         if s.checkpoint_id is None:
             if not s.status.good:
@@ -88,8 +101,11 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
             # A re-run failed or was cut short: its last good checkpoint is still whole.
             report.earlier.append((s.name, s.status.value))
         report.steps.append(s.name)
-        for var in variables.get(s.name, []):
+        entries, state = split_state(variables.get(s.name, []))
+        for var in entries:
             final[var.name] = (s.name, var)
+        if state is not None:
+            states.append((s.name, state))
     result = load_into(
         namespace, [var for _, var in final.values()], store.blobs, all_or_nothing=False
     )
@@ -99,6 +115,12 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
     for name, value in result.loaded.items():
         step, var = final[name]
         report.restored.append(Restored(name, step, describe(value), var.size))
+    # Library state after the values, in notebook order: a later step's settings win.
+    for step, state in states:
+        applied, failures = reapply(store.blobs, state, namespace)
+        if applied:
+            report.state.append((step, applied))
+        report.state_failures.extend((step, f) for f in failures)
     report.restored.sort(key=lambda r: (report.steps.index(r.step), r.name))
     report.seconds = time.perf_counter() - began
     return report

@@ -8,40 +8,78 @@ from __future__ import annotations
 import sys
 
 from ..errors import InvalidInput
-from ..models import Checkpoint, StepStart
+from ..models import Checkpoint, StepStart, VarEntry
 from ..render import format_bytes, format_duration, format_when
+from ..values import libstate
+from ..values.libstate import reapply as reapply_state
+from ..values.libstate import split_state as libstate_entry
 from ..values.restore import load_into
 from . import gates
-from .attempts import run_attempts, user_traceback
+from .attempts import arun_attempts, run_attempts, user_traceback
 from .capture import replay
 from .commit import StepResult, commit
+from .origins import check_inputs
 from .plan import StepPlan, make_plan
 from .policy import StepOptions
 from .session import KernelSession
 
-__all__ = ["StepResult", "run_step", "user_traceback"]
+__all__ = ["StepResult", "arun_step", "run_step", "user_traceback"]
 
 
 def run_step(session: KernelSession, name: str, body: str, options: StepOptions) -> StepResult:
     """Run one `%%mn_step` cell, or serve it from a checkpoint with the same key."""
     __tracebackhide__ = True
     plan = make_plan(session, name, body, options)
+    if plan.analysis.is_async:
+        # The extension's input transformer sends awaiting bodies to arun_step; here
+        # IPython's autoawait is off.
+        raise InvalidInput(
+            f"step {name!r} awaits at top level, which needs IPython's autoawait (%autoawait on)"
+        )
+    served = _before_running(session, plan)
+    if served is not None:
+        return served
+    before = {k: id(v) for k, v in session.shell.user_ns.items()}
+    state_before = libstate.read_all()
+    ran = run_attempts(session, plan)
+    return commit(session, plan, ran, before, state_before)
+
+
+async def arun_step(
+    session: KernelSession, name: str, body: str, options: StepOptions
+) -> StepResult:
+    """`run_step` for a body that awaits at top level, on the kernel's running loop."""
+    __tracebackhide__ = True
+    plan = make_plan(session, name, body, options)
+    served = _before_running(session, plan)
+    if served is not None:
+        return served
+    before = {k: id(v) for k, v in session.shell.user_ns.items()}
+    state_before = libstate.read_all()
+    ran = await arun_attempts(session, plan)
+    return commit(session, plan, ran, before, state_before)
+
+
+def _before_running(session: KernelSession, plan: StepPlan) -> StepResult | None:
+    """Gates, then the checkpoint that serves the step; None when the body has to run."""
+    __tracebackhide__ = True
     gates.check_upstream(session.store, plan.start)
     hit = _cache_hit(session, plan)
     if hit is not None:
         return hit
-    if options.approve is not None:
+    check_inputs(session, plan)
+    if plan.always_runs and session.announce(plan.name, plan.always_runs):
+        print(f"mn_step {plan.name}: always runs: {'; '.join(plan.always_runs)}", file=sys.stderr)
+    if plan.options.approve is not None:
         gates.approval_gate(
             session.store,
             plan.run_id,
             plan.start,
-            options.approve,
+            plan.options.approve,
             session.batch,
             session.location.notebook,
         )
-    before = {k: id(v) for k, v in session.shell.user_ns.items()}
-    ran = run_attempts(session, plan)
-    return commit(session, plan, ran, before)
+    return None
 
 
 # -- cache hit ------------------------------------------------------------------------------
@@ -62,7 +100,7 @@ def _cache_hit(session: KernelSession, plan: StepPlan) -> StepResult | None:
                 f"cannot be restored; it is not run again (reset it to run it)"
             )
         return hit
-    if options.force or session.force_all:
+    if options.force or session.force_all or plan.always_runs:
         return None
     found = store.find_checkpoint(plan.name, plan.cache_key)
     return None if found is None else _serve_from_checkpoint(session, plan.start, found)
@@ -73,7 +111,7 @@ def _serve_from_checkpoint(
 ) -> StepResult | None:
     """Restore a checkpoint's variables and replay its outputs; None if it cannot be used."""
     store = session.store
-    entries = store.variables(checkpoint.id)
+    entries, state = libstate_entry(store.variables(checkpoint.id))
     # All or nothing: after a failure the step runs, on the namespace exactly as it was.
     restored = load_into(session.shell.user_ns, entries, store.blobs, all_or_nothing=True)
     if restored.rolled_back is not None:
@@ -84,6 +122,8 @@ def _serve_from_checkpoint(
         )
         return None
     loaded = list(restored.loaded)
+    if state is not None:
+        _reapply(session, start.name, state)
     store.record_cache_hit(session.ensure_run(), start, checkpoint, loaded)
     replay(checkpoint.outputs)
     unsaved = [(v.name, v.error or "") for v in entries if v.error is not None]
@@ -100,3 +140,14 @@ def _serve_from_checkpoint(
             file=sys.stderr,
         )
     return StepResult(start.name, cached=True, saved=loaded, unsaved=unsaved)
+
+
+def _reapply(session: KernelSession, step: str, state: VarEntry) -> None:
+    """Set the library state the step set when it ran (fonts, seeds, options, cwd...)."""
+    _, failures = reapply_state(session.store.blobs, state, session.shell.user_ns)
+    for failure in failures:
+        print(
+            f"mn_step {step}: library state not re-applied: {failure}; "
+            f"use --force to run the step again",
+            file=sys.stderr,
+        )

@@ -35,6 +35,8 @@ class KernelSession:
         self.force_all = config.force_all()
         # Batch runs stop at approval gates with a command to run; interactive ones ask.
         self.batch = config.is_batch()
+        # (step, reasons) already explained in this kernel: "always runs" is said once.
+        self._announced: set[tuple[str, tuple[str, ...]]] = set()
         shell.events.register("pre_run_cell", self._pre_run_cell)
 
     def _pre_run_cell(self, info: Any) -> None:
@@ -100,7 +102,14 @@ class KernelSession:
         if cell_id is not None:
             self.step_cells[name] = cell_id
 
+    def announce(self, step: str, reasons: tuple[str, ...]) -> bool:
+        """True the first time this kernel sees `step` with these reasons."""
+        key = (step, reasons)
+        if key in self._announced:
+            return False
+        self._announced.add(key)
+        return True
+
     def notebook_positions(self) -> dict[str, int]:
         notebook: Path | None = self.location.notebook
         return {c.name: c.position for c in step_cells(notebook)} if notebook else {}
-

@@ -24,6 +24,9 @@ def save(
 ) -> tuple[VarEntry, list[tuple[str, int]]]:
     """Write a snapshot's blobs (fsynced, deduplicated); return its row and the blobs it uses.
 
+    `fingerprint`: the value's content fingerprint (`snap.fingerprint`), which a reading
+    step compares, in this kernel or after a restore.
+
     Raises NotCheckpointable, before writing anything, for a value over the size limit.
     """
     limit = max_value_bytes()

@@ -1,8 +1,10 @@
 """Content fingerprints of values: what the cache key and change detection compare.
 
 A fingerprint must be the same in every process for the same content, so a restarted
-kernel recognises its inputs. Immutables, modules and functions get fingerprints that do
-not depend on pickle bytes; everything else is the digest of its snapshot.
+kernel recognises its inputs, and the same for a value and for that value restored from a
+checkpoint (guarantee 7). Immutables, modules and functions get fingerprints of their own;
+everything else is the digest of its canonical content (canonical.py), never of the
+bytes a checkpoint stores.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import types
 from typing import Any
 
-from ..errors import NotCheckpointable
+from .canonical import BufferDigests, content_digest
+from .code_content import code_parts
 from .digest import digest_parts
-from .serializers import snapshot, type_name
+from .serializers import type_name
 
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range)
 
@@ -29,21 +32,20 @@ def special_fingerprint(value: Any) -> str | None:
     return None
 
 
-def stable_fingerprint(value: Any) -> str | None:
-    """A content fingerprint that survives a kernel restart, or None if there is none."""
+def stable_fingerprint(value: Any, array_digests: BufferDigests | None = None) -> str | None:
+    """A content fingerprint that survives a kernel restart, or None if there is none.
+    `array_digests` collects the digests of the large arrays hashed (see canonical.py)."""
     special = special_fingerprint(value)
     if special is not None:
         return special
-    try:
-        return snapshot(value).fingerprint
-    except NotCheckpointable:
-        return None
+    return content_digest(value, array_digests)
 
 
-def fingerprint(value: Any) -> str:
+def fingerprint(value: Any, array_digests: BufferDigests | None = None) -> str:
     """A digest that changes when the value's content changes; stable across processes."""
     # Not serializable: identity is all we can compare, so a restart always re-runs.
-    return stable_fingerprint(value) or f"unhashable:{type_name(value)}:{id(value)}"
+    found = stable_fingerprint(value, array_digests)
+    return found or f"unhashable:{type_name(value)}:{id(value)}"
 
 
 def is_immutable(value: Any) -> bool:
@@ -57,19 +59,11 @@ def code_digest(
     value with no stable fingerprint (a client, a lock) counts by its type instead of its
     identity, so the digest is the same in every kernel."""
     parts: list[bytes] = []
-
-    def walk(code: types.CodeType) -> None:
-        parts.append(code.co_code)
-        parts.append(repr(code.co_names).encode())
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                walk(const)
-            else:
-                parts.append(repr(const).encode())
-
-    walk(fn.__code__)
-    parts.append(repr(fn.__defaults__).encode())
-    parts.append(repr(fn.__kwdefaults__).encode())
+    code_parts(fn.__code__, parts)
+    # Defaults by content, not repr: a sentinel's repr (dataclasses.MISSING) holds its
+    # address, which differs in every process.
+    for held in (fn.__defaults__, fn.__kwdefaults__):
+        parts.append(_held(held, opaque_by_type).encode())
     # Values captured by a closure are part of what the function computes.
     for cell in (fn.__closure__ or ()) if closure else ():
         try:
@@ -79,8 +73,12 @@ def code_digest(
             continue
         if isinstance(held, types.FunctionType):  # often the function itself: code only
             parts.append(code_digest(held, closure=False).encode())
-        elif opaque_by_type:
-            parts.append((stable_fingerprint(held) or f"opaque:{type_name(held)}").encode())
         else:
-            parts.append(fingerprint(held).encode())
+            parts.append(_held(held, opaque_by_type).encode())
     return digest_parts(parts)
+
+
+def _held(value: Any, opaque_by_type: bool) -> str:
+    if opaque_by_type:
+        return stable_fingerprint(value) or f"opaque:{type_name(value)}"
+    return fingerprint(value)

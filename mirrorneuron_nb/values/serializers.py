@@ -1,4 +1,4 @@
-"""Serialize and restore values (fingerprints: fingerprint.py).
+"""Serialize and restore values (fingerprints: fingerprint.py; the pickler: pickler.py).
 
 A value becomes a small *stream* (pickle protocol 5, or a JSON header for raw arrays)
 plus zero-copy *buffers* (array memory). Buffers are stored as content-addressed blobs
@@ -9,20 +9,15 @@ nor read eagerly on restore. Serializers are looked up by type in a registry.
 from __future__ import annotations
 
 import importlib
-import io
 import json
-import marshal
 import pickle
-import sys
-import types
-import uuid
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from ..errors import CheckpointUnavailable, NotCheckpointable, UntrustedCheckpoint, one_line
-from .digest import digest, digest_parts
+from . import pickler
+from .canonical import BufferDigests
+from .digest import digest
 from .signing import TRUST_HINT, verify
 
 # Buffers smaller than this stay inside the stream: one blob file each would cost more.
@@ -39,6 +34,7 @@ class Snapshot:
     buffers: list[memoryview] = field(default_factory=list)
     buffer_keys: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    """The value's content fingerprint (fingerprint.py), never a digest of these bytes."""
 
     @property
     def size(self) -> int:
@@ -86,153 +82,7 @@ def type_name(value: Any) -> str:
     )
 
 
-# -- pickle with notebook-defined functions and classes by value ------------------------------
-
-_class_ids: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
-_load_namespace: dict[str, Any] = {}
-_loaded_classes: dict[str, type] = {}
-
-
-def _main_module() -> Any:
-    return sys.modules.get("__main__")
-
-
-def _reachable(obj: Any) -> bool:
-    """True if `obj` is a top-level name of `__main__`, so pickling it by reference works.
-
-    Methods and nested classes (dotted qualnames) always go by value: a class restored by
-    value in a new kernel must bring its methods, not name `__main__.Cls.method`, which
-    does not exist there while the class itself is being rebuilt.
-    """
-    if "." in obj.__qualname__:
-        return False
-    return getattr(_main_module(), obj.__qualname__, None) is obj
-
-
-def _rebuild_function(
-    code: bytes,
-    name: str,
-    qualname: str,
-    defaults: Any,
-    kwdefaults: Any,
-    closure: tuple[Any, ...] | None,
-    attrs: dict[str, Any],
-) -> types.FunctionType:
-    cells = None if closure is None else tuple(types.CellType(v) for v in closure)
-    fn = types.FunctionType(marshal.loads(code), _load_namespace, name, defaults, cells)
-    fn.__qualname__ = qualname
-    fn.__kwdefaults__ = kwdefaults
-    fn.__dict__.update(attrs)
-    return fn
-
-
-def _new_class(
-    metaclass: type, name: str, qualname: str, bases: tuple[type, ...], class_id: str
-) -> type:
-    # One class object per definition across every value restored in this process,
-    # so instances restored from different variables still pass isinstance().
-    known = _loaded_classes.get(class_id)
-    if known is not None:
-        return known
-    cls: type = metaclass(name, bases, {"__module__": "__main__", "__qualname__": qualname})
-    _loaded_classes[class_id] = cls
-    _class_ids[cls] = class_id
-    return cls
-
-
-def _set_class_state(cls: type, attrs: dict[str, Any]) -> type:
-    for key, value in attrs.items():
-        if key not in ("__module__", "__qualname__"):
-            setattr(cls, key, value)
-    return cls
-
-
-_SKIPPED_CLASS_ATTRS = frozenset({"__dict__", "__weakref__"})
-_ATOMS = frozenset({str, bytes, int, float, bool, type(None)})
-
-
-def _plain(x: Any) -> bool:
-    kind = type(x)
-    return kind in _ATOMS or (kind is tuple and all(type(i) in _ATOMS for i in x))
-
-
-class _Pickler(pickle.Pickler):
-    """Protocol-5 pickler that saves notebook-defined functions and classes by value."""
-
-    def __init__(self, file: Any, root: Any, buffer_callback: Callable[[Any], Any]) -> None:
-        super().__init__(file, protocol=5, buffer_callback=buffer_callback)
-        self._root = root
-        self._sets: dict[int, int] = {}
-        self._kept: list[Any] = []  # keeps the ids in _sets valid during the dump
-
-    def persistent_id(self, obj: Any) -> Any:
-        """Sets go in sorted order: their iteration order follows str hashes, which differ
-        between processes, and a fingerprint must survive a kernel restart."""
-        kind = type(obj)
-        if kind is not set and kind is not frozenset:
-            return None
-        index = self._sets.get(id(obj))
-        if index is not None:
-            return ("ref", index)  # the same set again: keep it one object
-        if not all(_plain(x) for x in obj):
-            return None  # arbitrary objects: plain pickling, no user __lt__ calls
-        try:
-            items = sorted(obj)
-        except TypeError:
-            return None  # mixed types: plain pickling
-        index = self._sets[id(obj)] = len(self._sets)
-        self._kept.append(obj)
-        return (kind.__name__, index, items)
-
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, types.FunctionType) and obj.__module__ == "__main__":
-            if obj is not self._root and _reachable(obj):
-                return NotImplemented
-            closure = (
-                None if obj.__closure__ is None else tuple(c.cell_contents for c in obj.__closure__)
-            )
-            return _rebuild_function, (
-                marshal.dumps(obj.__code__),
-                obj.__name__,
-                obj.__qualname__,
-                obj.__defaults__,
-                obj.__kwdefaults__,
-                closure,
-                dict(obj.__dict__),
-            )
-        if isinstance(obj, type) and obj.__module__ == "__main__":
-            if obj is not self._root and _reachable(obj):
-                return NotImplemented
-            class_id = _class_ids.setdefault(obj, uuid.uuid4().hex)
-            slots = set(getattr(obj, "__slots__", ()) or ())
-            attrs = {
-                k: v
-                for k, v in obj.__dict__.items()
-                if k not in _SKIPPED_CLASS_ATTRS and k not in slots
-            }
-            return (
-                _new_class,
-                (type(obj), obj.__name__, obj.__qualname__, obj.__bases__, class_id),
-                attrs,
-                None,
-                None,
-                _set_class_state,
-            )
-        return NotImplemented
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: Any, buffers: list[Any]) -> None:
-        super().__init__(file, buffers=buffers)
-        self._sets: dict[int, Any] = {}
-
-    def persistent_load(self, pid: Any) -> Any:
-        if pid[0] == "ref":
-            return self._sets[pid[1]]
-        kind, index, items = pid
-        value = {"set": set, "frozenset": frozenset}[kind](items)
-        self._sets[index] = value
-        return value
+# -- pickle: notebook-defined functions and classes by value (pickler.py) --------------------
 
 
 class PickleSerializer:
@@ -248,17 +98,10 @@ class PickleSerializer:
             buffers.append(raw)
             return False
 
-        out = io.BytesIO()
-        _Pickler(out, value, keep).dump(value)
-        return out.getvalue(), buffers
+        return pickler.dumps(value, keep), buffers
 
     def load(self, stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> Any:
-        global _load_namespace
-        previous, _load_namespace = _load_namespace, namespace
-        try:
-            return _Unpickler(io.BytesIO(stream), buffers).load()
-        finally:
-            _load_namespace = previous
+        return pickler.loads(stream, buffers, namespace)
 
 
 class ModuleSerializer:
@@ -320,8 +163,15 @@ for _path in ("pandas.core.frame.DataFrame", "pandas.core.series.Series"):
 # -- public operations ----------------------------------------------------------------------
 
 
-def snapshot(value: Any) -> Snapshot:
-    """Serialize a value; raises NotCheckpointable with the reason when it cannot be."""
+def snapshot(
+    value: Any, fingerprint: str | None = None, array_digests: BufferDigests | None = None
+) -> Snapshot:
+    """Serialize a value; raises NotCheckpointable with the reason when it cannot be.
+
+    `fingerprint`: the value's content fingerprint when the caller has it already (with
+    the `array_digests` it took); else it is computed here, after the value proved
+    serializable. Memory the fingerprint hashed whole is not hashed again for blob keys.
+    """
     serializer = serializer_for(value)
     try:
         stream, buffers = serializer.dump(value)
@@ -329,9 +179,24 @@ def snapshot(value: Any) -> Snapshot:
         raise NotCheckpointable("too deeply nested to serialize") from None
     except Exception as exc:
         raise NotCheckpointable(one_line(exc)) from None
-    keys = [digest(b) for b in buffers]
-    fingerprint = digest_parts([serializer.name.encode(), stream, *(k.encode() for k in keys)])
+    known: BufferDigests = {} if array_digests is None else array_digests
+    if fingerprint is None:
+        from .fingerprint import fingerprint as content_fingerprint  # it imports this module
+
+        fingerprint = content_fingerprint(value, known)
+    keys = [_known_key(b, known) or digest(b) for b in buffers]
     return Snapshot(serializer.name, type_name(value), stream, buffers, keys, fingerprint)
+
+
+def _known_key(buf: memoryview, known: BufferDigests) -> str | None:
+    """The digest the fingerprint already took of this memory (an array's, whole)."""
+    if not known:
+        return None
+    import numpy as np
+
+    address = np.frombuffer(buf, dtype=np.uint8).__array_interface__["data"][0]
+    found = known.get((address, buf.nbytes))
+    return None if found is None else found[0]
 
 
 def restore(

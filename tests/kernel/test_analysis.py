@@ -132,3 +132,22 @@ def test_syntax_error_is_invalid_input_with_line_number() -> None:
 def test_except_star_binds_before_its_body() -> None:
     code = "try:\n    v = f()\nexcept* E as eg:\n    m = eg\nelse:\n    w = v"
     assert rw(code) == ({"f", "E"}, {"v", "eg", "m", "w"})
+
+
+@pytest.mark.parametrize(
+    ("code", "reads"),
+    [
+        ("def f(n):\n    return 1 if n < 2 else n * f(n - 1)\n", set()),
+        ("class A:\n    def make(self):\n        return A()\n", set()),
+        ("def f():\n    return g() + x\ndef g():\n    return 1\n", {"x"}),
+        # Called before the cell binds it: the old value is read.
+        ("y = f(1)\ndef f(n):\n    return f\n", {"f"}),
+        ("class B(Base):\n    k = K\n", {"Base", "K"}),
+        ("h = lambda: h\n", set()),
+        ("def d(a=default):\n    return d\n", {"default"}),
+    ],
+)
+def test_a_cell_does_not_read_its_own_definitions(code: str, reads: set[str]) -> None:
+    """Names read only inside function bodies the cell defines, and bound by the cell,
+    hold the cell's own values when those bodies run: they are not inputs."""
+    assert analyze(code).reads == reads

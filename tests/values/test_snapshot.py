@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from cloudpickle import cloudpickle as cloudpickle_module
 
 from mirrorneuron_nb.errors import CheckpointUnavailable, NotCheckpointable, UntrustedCheckpoint
 from mirrorneuron_nb.store.blobs import BlobStore
@@ -67,9 +68,12 @@ def fake_main() -> Iterator[types.ModuleType]:
 
 
 def new_kernel_main() -> types.ModuleType:
-    """Simulate a restarted kernel: a fresh, empty `__main__`."""
+    """Simulate a restarted kernel: a fresh, empty `__main__`, and none of the notebook
+    classes the old kernel had (cloudpickle's class tracker would return them)."""
     module = types.ModuleType("__main__")
     sys.modules["__main__"] = module
+    cloudpickle_module._DYNAMIC_CLASS_TRACKER_BY_ID.clear()
+    cloudpickle_module._DYNAMIC_CLASS_TRACKER_BY_CLASS.clear()
     return module
 
 

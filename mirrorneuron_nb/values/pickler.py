@@ -1,0 +1,174 @@
+"""The storage pickler: cloudpickle, so code defined in the notebook travels by value.
+
+cloudpickle saves functions and classes that cannot be imported (everything a notebook
+defines: dataclasses, enums, pydantic models, NamedTuples, ABCs, closures, properties) by
+value, and its class tracker makes a class and its instances restored from different
+pickles one class object. Two changes:
+
+- A notebook function is restored with the namespace given to `load` as its globals (the
+  live notebook namespace, as if the cell had run there), never with a private copy of
+  the globals captured when it was pickled, and nothing is written into that namespace.
+- Open files are refused, as plain pickle does: cloudpickle would save a file's content.
+
+What a value pickles to here is only ever loaded, never compared: fingerprints come from
+canonical.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+import types
+import typing
+import weakref
+from collections import ChainMap
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+import cloudpickle  # type: ignore[import-untyped]
+from cloudpickle import cloudpickle as _cp  # the reducers this module adapts
+
+_load_namespace: ContextVar[dict[str, Any] | None] = ContextVar("mn_load_namespace", default=None)
+
+
+def _as_pickle_does(obj: Any) -> Any:
+    return obj.__reduce_ex__(5)  # an open file: "cannot pickle '_io.TextIOWrapper' object"
+
+
+# Shared with the fingerprint pickler: what cannot be stored has no content fingerprint.
+DISPATCH_TABLE = ChainMap({io.TextIOWrapper: _as_pickle_does}, cloudpickle.Pickler.dispatch_table)
+
+# Function attributes restored after the function object is made (as cloudpickle does).
+_FUNCTION_SLOTS = (
+    "__name__",
+    "__qualname__",
+    "__annotations__",
+    "__kwdefaults__",
+    "__defaults__",
+    "__module__",
+    "__doc__",
+)
+
+
+def _notebook_function(code: types.CodeType, closure: tuple[Any, ...] | None) -> Any:
+    namespace = _load_namespace.get()
+    return types.FunctionType(code, {} if namespace is None else namespace, None, None, closure)
+
+
+def _set_notebook_function_state(fn: Any, state: tuple[dict[str, Any], dict[str, Any]]) -> Any:
+    attrs, slots = state
+    fn.__dict__.update(attrs)
+    saved = slots.get("__closure__")
+    for cell, value in zip(fn.__closure__ or (), saved or (), strict=False):
+        with contextlib.suppress(ValueError):  # an empty cell stays empty
+            cell.cell_contents = value.cell_contents
+    for key in _FUNCTION_SLOTS:
+        if key in slots:
+            setattr(fn, key, slots[key])
+    return fn
+
+
+class StoragePickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """Protocol 5 with out-of-band buffers (`buffer_callback`), notebook code by value."""
+
+    dispatch_table = DISPATCH_TABLE
+
+    def __init__(self, file: Any, buffer_callback: Callable[[Any], Any] | None = None) -> None:
+        super().__init__(file, protocol=5, buffer_callback=buffer_callback)
+
+    def _dynamic_function_reduce(self, func: types.FunctionType) -> Any:
+        reduced = super()._dynamic_function_reduce(func)
+        if func.__module__ != "__main__":
+            return reduced  # library closures and lambdas keep their captured globals
+        # cloudpickle 3: (_make_function, (code, globals, name, defaults, closure),
+        # (attrs, slots), None, None, _function_setstate); slots["__globals__"] holds the
+        # captured globals, which a notebook function must not carry.
+        _, newargs, (attrs, slots), _, _, _ = reduced
+        kept = {k: v for k, v in slots.items() if k != "__globals__"}
+        return (
+            _notebook_function,
+            (newargs[0], newargs[4]),
+            (attrs, kept),
+            None,
+            None,
+            _set_notebook_function_state,
+        )
+
+    def reducer_override(self, obj: Any) -> Any:
+        reduced = super().reducer_override(obj)
+        if not isinstance(obj, type) or type(reduced) is not tuple or len(reduced) < 6:
+            return reduced
+        make, args, state = reduced[:3]
+        if make is _cp._make_skeleton_class:
+            tracker = args[4]
+            # cloudpickle gives the new class its __name__ only, and sets __slots__ after
+            # creating it, which makes no slots: instances would grow a __dict__.
+            state[0]["__qualname__"] = obj.__qualname__
+            if "__slots__" in vars(obj) and typing.NamedTuple not in args[2]:
+                args[3]["__slots__"] = vars(obj)["__slots__"]  # (NamedTuple refuses it)
+        elif make is _cp._make_skeleton_enum:
+            tracker = args[5]
+        else:
+            return reduced
+        return (_notebook_class, (make, tracker, args), state, None, None, _set_class_state)
+
+
+# Classes this process made while unpickling and has not filled in yet.
+_unfilled: weakref.WeakSet[type] = weakref.WeakSet()
+
+
+def _notebook_class(make: Callable[..., type], tracker: str, args: tuple[Any, ...]) -> type:
+    """The class this process already has for `tracker` (defined here, or restored from
+    another variable), else a new one. cloudpickle would then reset an existing class's
+    attributes to the pickled ones: a class variable the notebook changed since, or the
+    methods of the class a live instance uses, would silently go back in time."""
+    known = _cp._DYNAMIC_CLASS_TRACKER_BY_ID.get(tracker)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    cls = make(*args)
+    _unfilled.add(cls)
+    return cls
+
+
+def _set_class_state(cls: type, state: Any) -> type:
+    if cls in _unfilled:
+        _unfilled.discard(cls)
+        _cp._class_setstate(cls, state)
+    return cls
+
+
+class StorageUnpickler(pickle.Unpickler):
+    """Loads notebook functions with `namespace` as their globals."""
+
+    def __init__(self, file: Any, buffers: list[Any], namespace: dict[str, Any]) -> None:
+        super().__init__(file, buffers=buffers)
+        self._namespace = namespace
+        self._sets: dict[int, Any] = {}
+
+    def load(self) -> Any:
+        token = _load_namespace.set(self._namespace)
+        try:
+            return super().load()
+        finally:
+            _load_namespace.reset(token)
+
+    def persistent_load(self, pid: Any) -> Any:
+        """Checkpoints written by earlier versions saved sets as persistent ids."""
+        if pid[0] == "ref":
+            return self._sets[pid[1]]
+        kind, index, items = pid
+        value = {"set": set, "frozenset": frozenset}[kind](items)
+        self._sets[index] = value
+        return value
+
+
+def dumps(value: Any, buffer_callback: Callable[[Any], Any] | None = None) -> bytes:
+    out = io.BytesIO()
+    StoragePickler(out, buffer_callback).dump(value)
+    return out.getvalue()
+
+
+def loads(stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> Any:
+    return StorageUnpickler(io.BytesIO(stream), buffers, namespace).load()
