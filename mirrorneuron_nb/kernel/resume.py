@@ -11,7 +11,7 @@ from ..errors import UnknownStep
 from ..models import VarEntry
 from ..render import describe, format_bytes, format_duration, table
 from ..store import Store
-from ..values.libstate import reapply, split_state
+from ..values.libstate import reapply
 from ..values.restore import load_into
 from ..values.signing import TRUST_HINT
 
@@ -88,6 +88,7 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
             )
         steps = steps[: names.index(to) + 1]
     variables = store.current_variables()
+    library_states = store.current_library_states()
     # Later steps override earlier ones: decide the final owner of each name first,
     # so a value that a later step replaced is never loaded at all.
     final: dict[str, tuple[str, VarEntry]] = {}
@@ -101,9 +102,9 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
             # A re-run failed or was cut short: its last good checkpoint is still whole.
             report.earlier.append((s.name, s.status.value))
         report.steps.append(s.name)
-        entries, state = split_state(variables.get(s.name, []))
-        for var in entries:
+        for var in variables.get(s.name, []):
             final[var.name] = (s.name, var)
+        state = library_states.get(s.name)
         if state is not None:
             states.append((s.name, state))
     result = load_into(

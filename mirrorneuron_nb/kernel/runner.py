@@ -12,7 +12,6 @@ from ..models import Checkpoint, StepStart, VarEntry
 from ..render import format_bytes, format_duration, format_when
 from ..values import libstate
 from ..values.libstate import reapply as reapply_state
-from ..values.libstate import split_state as libstate_entry
 from ..values.restore import load_into
 from . import gates
 from .attempts import arun_attempts, run_attempts, user_traceback
@@ -111,7 +110,7 @@ def _serve_from_checkpoint(
 ) -> StepResult | None:
     """Restore a checkpoint's variables and replay its outputs; None if it cannot be used."""
     store = session.store
-    entries, state = libstate_entry(store.variables(checkpoint.id))
+    entries, state = store.variables(checkpoint.id), store.library_state(checkpoint.id)
     # All or nothing: after a failure the step runs, on the namespace exactly as it was.
     restored = load_into(session.shell.user_ns, entries, store.blobs, all_or_nothing=True)
     if restored.rolled_back is not None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import NotFound, UnknownStep
-from ..models import GOOD_NAMES, STATE_VARIABLE, Approval, StepStatus
+from ..models import GOOD_NAMES, Approval, StepStatus
 from ..status import StepView, step_views
 from ..store import Store, sidecar_exists
 from .api_models import (
@@ -228,7 +228,6 @@ def step_detail(sidecars: Sidecars, nb: NotebookRef, name: str) -> StepDetail:
                 error=v.error,
             )
             for v in variables
-            if v.name != STATE_VARIABLE
         ],
         outputs=[summarize_output(o) for o in (ckpt.outputs if ckpt else [])],
         attempts=[

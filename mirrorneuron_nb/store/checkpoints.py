@@ -6,7 +6,15 @@ import json
 import sqlite3
 import time
 
-from ..models import ApprovalStatus, Attempt, Checkpoint, NewCheckpoint, StepStatus, VarEntry
+from ..models import (
+    STATE_VARIABLE,
+    ApprovalStatus,
+    Attempt,
+    Checkpoint,
+    NewCheckpoint,
+    StepStatus,
+    VarEntry,
+)
 from .base import Tables, event_txn
 from .connection import write_txn
 from .journal import close_journal_txn
@@ -105,16 +113,35 @@ class CheckpointsTable(Tables):
         return _checkpoint(row) if row else None
 
     def variables(self, checkpoint_id: int) -> list[VarEntry]:
+        """The checkpoint's variables (not its library state: see `library_state`)."""
         rows = self.conn.execute(
-            "SELECT * FROM checkpoint_vars WHERE checkpoint_id=? ORDER BY name", (checkpoint_id,)
+            "SELECT * FROM checkpoint_vars WHERE checkpoint_id=? AND name!=? ORDER BY name",
+            (checkpoint_id, STATE_VARIABLE),
         ).fetchall()
         return [var_entry(r) for r in rows]
 
+    def library_state(self, checkpoint_id: int) -> VarEntry | None:
+        """How to load the library state the checkpoint's step changed, if any."""
+        row = self.conn.execute(
+            "SELECT * FROM checkpoint_vars WHERE checkpoint_id=? AND name=?",
+            (checkpoint_id, STATE_VARIABLE),
+        ).fetchone()
+        return var_entry(row) if row else None
+
     def current_variables(self) -> dict[str, list[VarEntry]]:
         """Variables of every step's current checkpoint, keyed by step name."""
+        return self._current("v.name!=?")
+
+    def current_library_states(self) -> dict[str, VarEntry]:
+        """The library state of every step's current checkpoint that changed some."""
+        return {step: entries[0] for step, entries in self._current("v.name=?").items()}
+
+    def _current(self, condition: str) -> dict[str, list[VarEntry]]:
         rows = self.conn.execute(
             "SELECT s.name AS step, v.* FROM steps s JOIN checkpoint_vars v"
-            " ON v.checkpoint_id = s.checkpoint_id ORDER BY s.position, v.name"
+            f" ON v.checkpoint_id = s.checkpoint_id WHERE {condition}"
+            " ORDER BY s.position, v.name",
+            (STATE_VARIABLE,),
         ).fetchall()
         out: dict[str, list[VarEntry]] = {}
         for r in rows:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import CheckpointUnavailable
-from ..models import STATE_VARIABLE, VarEntry
+from ..models import VarEntry
 from ..store.blobs import BlobStore
 from .providers import DEFAULT_PROVIDERS
 
@@ -110,12 +110,6 @@ def describe(changes: dict[str, Any]) -> str:
 
 
 # -- in checkpoints ---------------------------------------------------------------------------
-
-
-def split_state(entries: list[VarEntry]) -> tuple[list[VarEntry], VarEntry | None]:
-    """A checkpoint's variables, and its library-state entry apart (None if it has none)."""
-    state = next((e for e in entries if e.name == STATE_VARIABLE), None)
-    return [e for e in entries if e.name != STATE_VARIABLE], state
 
 
 def reapply(

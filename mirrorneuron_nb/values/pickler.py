@@ -3,11 +3,14 @@
 cloudpickle saves functions and classes that cannot be imported (everything a notebook
 defines: dataclasses, enums, pydantic models, NamedTuples, ABCs, closures, properties) by
 value, and its class tracker makes a class and its instances restored from different
-pickles one class object. Two changes:
+pickles one class object. What this module changes:
 
 - A notebook function is restored with the namespace given to `load` as its globals (the
   live notebook namespace, as if the cell had run there), never with a private copy of
   the globals captured when it was pickled, and nothing is written into that namespace.
+- A class this process already has is never reset to its pickled state; a restored class
+  keeps its qualname and its __slots__.
+- pydantic validators and serializers are built once the whole pickle is loaded.
 - Open files are refused, as plain pickle does: cloudpickle would save a file's content.
 
 What a value pickles to here is only ever loaded, never compared: fingerprints come from
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import pickle
+import sys
 import types
 import typing
 import weakref
@@ -97,6 +101,8 @@ class StoragePickler(cloudpickle.Pickler):  # type: ignore[misc]
         )
 
     def reducer_override(self, obj: Any) -> Any:
+        if type(obj) in _built_from_schema():
+            return _later, obj.__reduce__()
         reduced = super().reducer_override(obj)
         if not isinstance(obj, type) or type(reduced) is not tuple or len(reduced) < 6:
             return reduced
@@ -136,7 +142,61 @@ def _set_class_state(cls: type, state: Any) -> type:
     if cls in _unfilled:
         _unfilled.discard(cls)
         _cp._class_setstate(cls, state)
+        loading = _loading.get()
+        if loading is not None:
+            loading.classes.append(cls)
     return cls
+
+
+# -- pydantic-core validators and serializers, built once the whole pickle is loaded ---------
+
+
+def _built_from_schema() -> tuple[type, ...]:
+    core = sys.modules.get("pydantic_core")
+    return () if core is None else (core.SchemaValidator, core.SchemaSerializer)
+
+
+class _Later:
+    """Stands for a pydantic validator or serializer until the pickle is loaded. Its schema
+    can still be half-built when it is reached: models that refer to each other share
+    schema dicts, and pickle fills a dict only after everything inside it."""
+
+    def __init__(self, kind: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.kind, self.args, self.built = kind, args, None
+
+    def build(self) -> Any:
+        if self.built is None:
+            self.built = self.kind(*self.args)
+        return self.built
+
+    def __getattr__(self, name: str) -> Any:  # a stray one (not a class attribute) works too
+        return getattr(self.build(), name)
+
+
+def _later(kind: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    loading = _loading.get()
+    if loading is None:
+        return kind(*args)
+    later = _Later(kind, args)
+    loading.later.append(later)
+    return later
+
+
+class _Loading:
+    def __init__(self) -> None:
+        self.classes: list[type] = []
+        self.later: list[_Later] = []
+
+    def finish(self) -> None:
+        for later in self.later:
+            later.build()
+        for cls in self.classes:
+            for name, attr in list(vars(cls).items()):
+                if isinstance(attr, _Later):
+                    setattr(cls, name, attr.build())
+
+
+_loading: ContextVar[_Loading | None] = ContextVar("mn_loading", default=None)
 
 
 class StorageUnpickler(pickle.Unpickler):
@@ -149,9 +209,14 @@ class StorageUnpickler(pickle.Unpickler):
 
     def load(self) -> Any:
         token = _load_namespace.set(self._namespace)
+        loading = _Loading()
+        loading_token = _loading.set(loading)
         try:
-            return super().load()
+            value = super().load()
+            loading.finish()
+            return value
         finally:
+            _loading.reset(loading_token)
             _load_namespace.reset(token)
 
     def persistent_load(self, pid: Any) -> Any:

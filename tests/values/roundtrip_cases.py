@@ -189,6 +189,24 @@ CASES: dict[str, tuple[str, str]] = {
         "and User.model_validate({'name': ' c '}).name == 'c' and team.members[0].name == 'bob' "
         "and isinstance(team.lead, User)",
     ),
+    "pydantic_annotations": (
+        # PEP 563 annotations and models that refer to each other: they share schema dicts
+        "from __future__ import annotations\n"
+        "from pydantic import BaseModel\n"
+        "class Node(BaseModel):\n"
+        "    name: str\n"
+        "    children: list[Node] = []\n"
+        "    owner: Owner | None = None\n"
+        "class Owner(BaseModel):\n"
+        "    nodes: list[Node] = []\n"
+        "Node.model_rebuild()\n"
+        "tree = Node(name='a', children=[Node(name='b')])\n"
+        "owner = Owner(nodes=[tree])\n",
+        "Node(name='x', children=[{'name': 'y'}]).children[0].name == 'y' "
+        "and isinstance(owner.nodes[0], Node) "
+        "and Owner.model_validate({'nodes': [{'name': 'z'}]}).nodes[0].name == 'z' "
+        "and Node.model_validate({'name': 'n', 'owner': {}}).owner.nodes == []",
+    ),
     "enum": (
         "import enum\n"
         "class Color(enum.Enum):\n"

@@ -66,7 +66,9 @@ def make(out: Path) -> None:
         ns["WORKDIR"] = str(out)
         result[case] = {}
         try:
-            exec(compile(code, f"<{case}>", "exec"), ns)
+            # dont_inherit: not this module's `from __future__ import annotations` (the
+            # "annotations" case opts in, as a notebook cell can)
+            exec(compile(code, f"<{case}>", "exec", dont_inherit=True), ns)
         except Exception:
             result[case]["error"] = traceback.format_exc()
             continue
