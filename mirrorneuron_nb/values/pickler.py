@@ -20,6 +20,7 @@ canonical.py.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import pickle
 import sys
@@ -103,6 +104,12 @@ class StoragePickler(cloudpickle.Pickler):  # type: ignore[misc]
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) in _built_from_schema():
             return _later, obj.__reduce__()
+        if isinstance(obj, _LRU_WRAPPER) and getattr(obj, "__module__", None) == "__main__":
+            # lru_cache pickles itself by name, and the notebook's name does not exist in a
+            # new kernel: save the function it wraps and its cache settings instead.
+            cached: Any = obj
+            params = cached.cache_parameters()
+            return _cached, (cached.__wrapped__, params["maxsize"], params["typed"])
         reduced = super().reducer_override(obj)
         if not isinstance(obj, type) or type(reduced) is not tuple or len(reduced) < 6:
             return reduced
@@ -119,6 +126,14 @@ class StoragePickler(cloudpickle.Pickler):  # type: ignore[misc]
         else:
             return reduced
         return (_notebook_class, (make, tracker, args), state, None, None, _set_class_state)
+
+
+_LRU_WRAPPER: type = type(functools.lru_cache(maxsize=None)(lambda: None))
+
+
+def _cached(function: Any, maxsize: int | None, typed: bool) -> Any:
+    """A notebook function decorated with functools.lru_cache (an empty cache)."""
+    return functools.lru_cache(maxsize=maxsize, typed=typed)(function)
 
 
 # Classes this process made while unpickling and has not filled in yet.

@@ -21,7 +21,6 @@ WRAPPED = (
     "a library method wrapped with functools.wraps in a notebook class (sklearn's set_output "
     "wrapper) is restored with the notebook namespace as globals: NameError when called"
 )
-LRU = "an lru_cache-decorated notebook function pickles by reference: it cannot be loaded"
 
 KNOWN_FAILURES: dict[str, str] = {
     "mpl_line": SHARED,
@@ -66,5 +65,4 @@ KNOWN_FAILURES: dict[str, str] = {
     "mg_capture": UNSTABLE,
     "th_grad": GRAD,
     "sk_notebook_transformer": WRAPPED,
-    "ft_lru_cache": LRU,
 }
