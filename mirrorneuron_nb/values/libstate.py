@@ -7,8 +7,8 @@ hit and `%mn_resume` re-apply those changes in notebook order, so the next step 
 sees the same fonts, the same random numbers, the same options as in a plain run.
 
 Providers never import a library: a library that is not imported has no state to keep.
-More plug in with `register(provider)` (torch seeds and seaborn themes are examples: the
-latter lives in matplotlib's rcParams, which a provider here already covers).
+The ones we ship are in providers.py; more plug in with `register(provider)` (a seaborn
+theme needs none of its own: it lives in matplotlib's rcParams).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Provider(Protocol):
         """The current state, or None when the library is not in use (not imported)."""
 
     def changes(self, before: Any, after: Any) -> Any:
-        """What a step changed (None: nothing). Must pickle with plain pickle."""
+        """What a step changed (None: nothing); it is checkpointed like a value."""
 
     def apply(self, change: Any) -> None:
         """Make the process state include `change`."""
