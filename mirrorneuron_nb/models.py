@@ -105,6 +105,10 @@ class Attempt(Record):
     traceback: str | None = None
 
 
+UNSTABLE_FINGERPRINT = "unhashable:"
+"""Prefix of a fingerprint that is only an object's identity (`unhashable:TYPE:ID`): the
+value has no stable content fingerprint, so it differs in every kernel."""
+
 STATE_VARIABLE = "__mn_library_state__"
 """The checkpoint variable that holds the library state a step changed (values/libstate.py):
 a dunder name, so never a user variable, and never listed as one."""

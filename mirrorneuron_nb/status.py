@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MirrorNeuronError
-from .models import ApprovalStatus, CallCounts, Checkpoint, Step, StepStatus, VarEntry
+from .models import (
+    UNSTABLE_FINGERPRINT,
+    ApprovalStatus,
+    CallCounts,
+    Checkpoint,
+    Step,
+    StepStatus,
+    VarEntry,
+)
 from .notebook import StepCell, code_hash, step_cells
 from .render import format_bytes, format_duration, format_when, table
 from .store import Store, pid_alive
@@ -199,10 +207,6 @@ def _stale_reason(
     return None
 
 
-UNSTABLE_PREFIX = "unhashable:"
-"""How values/fingerprint.py marks a fingerprint that is only the object's identity."""
-
-
 def _note(step: Step, ckpt: Checkpoint | None) -> str | None:
     """Why the step runs again although nothing changed, if it does."""
     always = step.options.get("always_runs")
@@ -215,7 +219,7 @@ def _unstable_inputs(ckpt: Checkpoint) -> str | None:
     unstable = [
         f"{name!r} ({fp.split(':')[1]})"
         for name, fp in ckpt.inputs.items()
-        if fp.startswith(UNSTABLE_PREFIX) and fp.count(":") >= 2
+        if fp.startswith(UNSTABLE_FINGERPRINT) and fp.count(":") >= 2
     ]
     if not unstable:
         return None

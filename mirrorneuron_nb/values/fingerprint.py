@@ -12,6 +12,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
+from ..models import UNSTABLE_FINGERPRINT
 from .canonical import BufferDigests, content_digest
 from .code_content import code_parts
 from .digest import digest_parts
@@ -45,7 +46,7 @@ def fingerprint(value: Any, array_digests: BufferDigests | None = None) -> str:
     """A digest that changes when the value's content changes; stable across processes."""
     # Not serializable: identity is all we can compare, so a restart always re-runs.
     found = stable_fingerprint(value, array_digests)
-    return found or f"unhashable:{type_name(value)}:{id(value)}"
+    return found or f"{UNSTABLE_FINGERPRINT}{type_name(value)}:{id(value)}"
 
 
 def is_immutable(value: Any) -> bool:
