@@ -127,10 +127,32 @@ class VarEntry(Record):
     buffers: list[tuple[str, int]] = Field(default_factory=list)
     signature: str | None = None
     error: str | None = None
+    cosaved: bool = False
+    """Saved by a step that did not write it, because it shares objects with what the
+    step wrote: it counts as that step's value only when newer than its writer's."""
+    stream_size: int | None = None
+    """A group member's row: the bytes of the group's stream (`size` is the member's own
+    share). None for a value stored alone, whose stream is `size` less its buffers."""
 
     @property
     def saved(self) -> bool:
         return self.error is None
+
+    @property
+    def stream_bytes(self) -> int:
+        if self.stream_size is not None:
+            return self.stream_size
+        return self.size - sum(n for _, n in self.buffers)
+
+
+def takes_over(new: VarEntry, new_checkpoint: int, held: tuple[VarEntry, int] | None) -> bool:
+    """Whether `new` (of checkpoint `new_checkpoint`, a step later in notebook order than
+    the one holding `held`) becomes a name's current value. A step's own value always does;
+    a value it only co-saved (it shared objects with what the step wrote) does when it is
+    newer than the one held: else the step that wrote the name re-ran since."""
+    if not new.cosaved or held is None:
+        return True
+    return new_checkpoint > held[1]
 
 
 class Checkpoint(Record):

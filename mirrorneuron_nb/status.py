@@ -17,6 +17,7 @@ from .models import (
     Step,
     StepStatus,
     VarEntry,
+    takes_over,
 )
 from .notebook import StepCell, code_hash, step_cells
 from .render import format_bytes, format_duration, format_when, table
@@ -78,7 +79,7 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
     journaled = _has_journal(store)
     # One pass in notebook order: each step is checked against the writers above it, then
     # becomes the latest writer of its own variables (linear, not quadratic, in steps).
-    writers: dict[str, tuple[str, VarEntry]] = {}
+    writers: dict[str, tuple[str, VarEntry, int]] = {}
     for s in order:
         status = s.status
         if status is StepStatus.running:
@@ -98,7 +99,9 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
             if reason is not None:
                 status = StepStatus.stale
         for var in variables.get(s.name, []):
-            writers[var.name] = (s.name, var)
+            now = writers.get(var.name)
+            if ckpt is None or takes_over(var, ckpt.id, None if now is None else now[1:]):
+                writers[var.name] = (s.name, var, ckpt.id if ckpt else 0)
         calls = _durable_counts(store, s, journaled)
         decided_by = None
         if status is StepStatus.awaiting_approval:
@@ -187,7 +190,7 @@ def durable_summary(view: StepView) -> str:
 
 def _stale_reason(
     ckpt: Checkpoint,
-    writers: dict[str, tuple[str, VarEntry]],
+    writers: dict[str, tuple[str, VarEntry, int]],
     checkpoints: dict[str, Checkpoint],
     notebook_code: str | None,
     after: list[str],

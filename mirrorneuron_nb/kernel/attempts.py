@@ -148,9 +148,7 @@ def _compile(shell: Any, plan: StepPlan) -> tuple[CodeType, CodeType | None]:
     if plan.analysis.last_expression and not plan.code.rstrip().endswith(";"):
         last = tree.body.pop()
         assert isinstance(last, ast.Expr)
-        tail = compile(
-            ast.Expression(last.value), filename, "eval", flags=flags, dont_inherit=True
-        )
+        tail = compile(ast.Expression(last.value), filename, "eval", flags=flags, dont_inherit=True)
     return compile(tree, filename, "exec", flags=flags, dont_inherit=True), tail
 
 

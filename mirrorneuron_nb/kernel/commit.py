@@ -9,10 +9,10 @@ from typing import Any
 
 from ..errors import InvalidInput, NotCheckpointable, one_line
 from ..models import STATE_VARIABLE, NewCheckpoint, VarEntry
-from ..values import codec, libstate
+from ..values import codec, groups, libstate
 from ..values.canonical import BufferDigests
 from ..values.fingerprint import fingerprint, is_immutable
-from ..values.serializers import snapshot, type_name
+from ..values.serializers import buffer_keys, snapshot, type_name
 from .attempts import Ran
 from .plan import StepPlan
 from .session import KernelSession
@@ -37,6 +37,8 @@ class Written:
     blobs: list[tuple[str, int]]
     saved: list[str]
     unsaved: list[tuple[str, str]]
+    groups: list[tuple[dict[str, Any], frozenset[int]]]
+    """The values saved together, by name, and what they reach (for the sharing index)."""
 
 
 def commit(
@@ -90,6 +92,8 @@ def commit(
             file=sys.stderr,
         )
         return StepResult(name, cached=False, value=ran.value)
+    for members, reached in written.groups:
+        session.sharing.record(members, reached)
     for var_name, reason in written.unsaved:
         print(
             f"mn_step {name}: {var_name!r} was not checkpointed ({reason}); "
@@ -132,31 +136,53 @@ def _written_names(
 def _checkpoint_variables(
     session: KernelSession, names: list[str], taken: dict[str, tuple[str, BufferDigests]]
 ) -> Written:
-    """Each value's row records its content fingerprint (the one a reading step computes,
-    in this kernel or after a restore), not a digest of the bytes stored."""
+    """The step's variables, and every variable that shares objects with them
+    (sharing.py), in groups of the values that share objects: what they share comes back
+    shared. Each value's row
+    records its content fingerprint (the one a reading step computes, in this kernel or
+    after a restore), not a digest of the bytes stored."""
     ns: dict[str, Any] = session.shell.user_ns
-    blobs = session.store.blobs
-    variables: list[VarEntry] = []
-    used: list[tuple[str, int]] = []
-    saved: list[str] = []
-    unsaved: list[tuple[str, str]] = []
-    for name in names:
-        if name not in ns:
-            variables.append(codec.deleted(name))
-            continue
-        value = ns[name]
+    variables = [codec.deleted(n) for n in names if n not in ns]
+    present = [n for n in names if n in ns]
+    partners, reaches = session.sharing.partners(present, ns)
+    members = present + sorted(n for n in partners if not session.hidden(n))
+    # One group per set of values that share objects: a value shares a stream (and a
+    # damaged blob's fate) only with what it must.
+    dumps: list[groups.GroupDump] = []
+    failed: dict[str, str] = {}
+    sets = session.sharing.components({n: reaches[n] for n in members}, ns)
+    for names_ in sets:
+        made, why = groups.dump_saveable(
+            {n: ns[n] for n in names_}, codec.inline_buffer, codec.too_large
+        )
+        dumps.extend(made)
+        failed.update(why)
+    unsaved = [(n, failed[n]) for n in members if n in failed]
+    variables.extend(codec.unsaved(n, type_name(ns[n]), why) for n, why in unsaved)
+    saved = [n for n in members if n not in failed]
+    known: BufferDigests = {}
+    prints: dict[str, str] = {}
+    for name in saved:
         fp, digests = taken.get(name, (None, None))
-        try:
-            snap = snapshot(value, fp, digests)
-            entry, blob_refs = codec.save(blobs, name, snap, snap.fingerprint)
-        except NotCheckpointable as exc:  # unserializable, or over the size limit
-            variables.append(codec.unsaved(name, type_name(value), str(exc)))
-            unsaved.append((name, str(exc)))
-            continue
-        variables.append(entry)
-        used.extend(blob_refs)
-        saved.append(name)
-    return Written(variables, used, saved, unsaved)
+        if fp is None or digests is None:
+            fp = fingerprint(ns[name], known)
+        else:
+            known.update(digests)
+        prints[name] = fp
+    used: list[tuple[str, int]] = []
+    made_groups: list[tuple[dict[str, Any], frozenset[int]]] = []
+    for dumped in dumps:
+        entries = [
+            codec.Member(n, type_name(ns[n]), prints[n], cosaved=n in partners)
+            for n in dumped.sizes
+        ]
+        keys = buffer_keys(dumped.buffers, known)
+        rows, blobs = codec.save_group(session.store.blobs, dumped, entries, keys)
+        variables.extend(rows)
+        used.extend(blobs)
+        reached = frozenset().union(*(reaches[n] for n in dumped.sizes))
+        made_groups.append(({n: ns[n] for n in dumped.sizes}, reached))
+    return Written(variables, used, saved, unsaved, made_groups)
 
 
 def _library_state(

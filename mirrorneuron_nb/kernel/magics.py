@@ -173,6 +173,8 @@ class MirrorNeuronMagics(Magics):
             if args.to is not None:
                 validate_name(args.to)
             report = resume(self.session.store, self.session.shell.user_ns, args.to)
+            for group in report.groups:
+                self.session.sharing.record(group)
         print(report.render())
 
     @magic_arguments()

@@ -301,9 +301,7 @@ def _identity(fn: Any) -> tuple[str, str]:
             return cached[1], cached[2]
     module = getattr(fn, "__module__", None) or type(fn).__module__
     name = f"{module}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
-    code = (
-        code_digest(fn, opaque_by_type=True) if isinstance(fn, types.FunctionType) else "builtin"
-    )
+    code = code_digest(fn, opaque_by_type=True) if isinstance(fn, types.FunctionType) else "builtin"
     with contextlib.suppress(TypeError):
         _identities[fn] = (code_obj, name, code)
     return name, code

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UnknownStep
-from ..models import VarEntry
+from ..models import VarEntry, takes_over
 from ..render import describe, format_bytes, format_duration, table
 from ..store import Store
 from ..values.libstate import reapply
@@ -44,6 +44,8 @@ class ResumeReport:
     state_failures: list[tuple[str, str]] = field(default_factory=list)
     """(step, why) for library state that could not be re-applied."""
     seconds: float = 0.0
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    """The values restored, by the group they were saved in (the sharing index's)."""
 
     def render(self) -> str:
         if not self.steps and not self.skipped:
@@ -92,6 +94,7 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
     # Later steps override earlier ones: decide the final owner of each name first,
     # so a value that a later step replaced is never loaded at all.
     final: dict[str, tuple[str, VarEntry]] = {}
+    held: dict[str, tuple[VarEntry, int]] = {}
     states: list[tuple[str, VarEntry]] = []
     for s in steps:
         if s.checkpoint_id is None:
@@ -103,13 +106,16 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
             report.earlier.append((s.name, s.status.value))
         report.steps.append(s.name)
         for var in variables.get(s.name, []):
-            final[var.name] = (s.name, var)
+            if takes_over(var, s.checkpoint_id, held.get(var.name)):
+                final[var.name] = (s.name, var)
+                held[var.name] = (var, s.checkpoint_id)
         state = library_states.get(s.name)
         if state is not None:
             states.append((s.name, state))
     result = load_into(
         namespace, [var for _, var in final.values()], store.blobs, all_or_nothing=False
     )
+    report.groups = result.groups
     for m in result.missing:
         reason = m.reason if m.error is None else _name_notebook(m.reason, store)
         report.missing.append(Missing(m.name, final[m.name][0], reason))

@@ -121,6 +121,8 @@ def _serve_from_checkpoint(
         )
         return None
     loaded = list(restored.loaded)
+    for group in restored.groups:
+        session.sharing.record(group)
     if state is not None:
         _reapply(session, start.name, state)
     store.record_cache_hit(session.ensure_run(), start, checkpoint, loaded)

@@ -17,6 +17,7 @@ from ..models import Run
 from ..notebook import duplicates, step_cells
 from ..sidecar import Location, locate
 from ..store import Store
+from .sharing import SharingIndex
 
 # IPython's own bookkeeping names; never checkpointed, never inputs.
 _IPYTHON_NAME = re.compile(r"^(_|__|___|_i{1,3}|_i?\d+|_ih|_oh|_dh|In|Out|exit|quit|get_ipython)$")
@@ -37,6 +38,8 @@ class KernelSession:
         self.batch = config.is_batch()
         # (step, reasons) already explained in this kernel: "always runs" is said once.
         self._announced: set[tuple[str, tuple[str, ...]]] = set()
+        # Which variables share objects, so a checkpoint saves them together.
+        self.sharing = SharingIndex()
         shell.events.register("pre_run_cell", self._pre_run_cell)
 
     def _pre_run_cell(self, info: Any) -> None:

@@ -49,8 +49,8 @@ class CheckpointsTable(Tables):
             checkpoint_id = int(cur.lastrowid or 0)
             c.executemany(
                 "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, fingerprint,"
-                " serializer, size, header, stream_blob, buffers, signature, error)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " serializer, size, header, stream_blob, buffers, signature, error,"
+                " stream_size, cosaved) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         checkpoint_id,
@@ -64,6 +64,8 @@ class CheckpointsTable(Tables):
                         json.dumps(v.buffers),
                         v.signature,
                         v.error,
+                        v.stream_size,
+                        int(v.cosaved),
                     )
                     for v in new.variables
                 ],

@@ -19,14 +19,15 @@ _SIGNED_VALUES = {
     "checkpoint_vars": (
         "SELECT v.rowid AS rowid, 'step ' || c.step || ', checkpoint ' || c.id || ': '"
         " || v.name AS label, v.name, v.type_name, v.serializer, v.size, v.header,"
-        " v.stream_blob, v.buffers, v.signature FROM checkpoint_vars v"
+        " v.stream_blob, v.buffers, v.signature, v.stream_size FROM checkpoint_vars v"
         " JOIN checkpoints c ON c.id = v.checkpoint_id"
         " WHERE v.serializer IS NOT NULL AND v.serializer != ? ORDER BY c.id, v.name"
     ),
     "durable_calls": (
         "SELECT id AS rowid, 'step ' || step || ', durable call ' || id || ': ' || function"
         " AS label, function AS name, COALESCE(type_name, '-') AS type_name, serializer,"
-        " size, header, stream_blob, buffers, signature FROM durable_calls"
+        " size, header, stream_blob, buffers, signature, NULL AS stream_size"
+        " FROM durable_calls"
         " WHERE serializer IS NOT NULL AND serializer != ? ORDER BY id"
     ),
 }
@@ -153,6 +154,7 @@ def _entry(row: Any) -> VarEntry:
         stream_blob=row["stream_blob"],
         buffers=[(str(k), int(n)) for k, n in json.loads(row["buffers"])],
         signature=row["signature"],
+        stream_size=row["stream_size"],
     )
 
 

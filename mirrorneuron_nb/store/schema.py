@@ -135,6 +135,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX approvals_step ON approvals(step, id);
     """,
+    # 3: variables saved together in one group stream (values/groups.py)
+    """
+    ALTER TABLE checkpoint_vars ADD COLUMN stream_size INTEGER;
+    ALTER TABLE checkpoint_vars ADD COLUMN cosaved INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

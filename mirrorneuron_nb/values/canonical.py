@@ -11,23 +11,30 @@ restored it from a checkpoint, so it is defined on content, never on storage byt
   schema, cloudpickle's class ids);
 - independent of object sharing: the pickler runs in `fast` mode, without a memo, so the
   same object reached twice hashes like two equal copies (after a round trip, what was
-  shared may come back as copies); only a cyclic value falls back to memo mode;
+  shared may come back as copies); only a cyclic value falls back to memo mode, hashed
+  with strings inlined (which equal strings are one object differs between processes);
 - without what a restore cannot give back: the state a dict subclass's `__setstate__`
-  drops (sklearn's Bunch), the caches a library fills on reads (pandas' `_cache`).
+  drops (sklearn's Bunch);
+- library types in their canonical form (canonical_libs.py): without the caches a library
+  fills on reads or the ids it keeps per process, torch tensors by their values.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
+import pickle
+import pickletools
 import sys
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import cloudpickle  # type: ignore[import-untyped]
 import xxhash
 
+from .canonical_libs import Form, NoStableForm, form_for
 from .code_content import class_content, function_content, importable
 from .pickler import DISPATCH_TABLE
 
@@ -39,10 +46,6 @@ _CACHED_ARRAY_BYTES = 1 << 16
 _SET_SORTABLE = frozenset({str, bytes, int})
 _ATOM_TYPES = frozenset({str, bytes, int, float, complex, bool, type(None)})
 _TOTALLY_ORDERED = frozenset({str, bytes, int, bool})
-
-# Instance attributes that a library fills lazily (reading `arr.dtype` fills pandas'
-# `_cache`): reading a value must not change its fingerprint, nor restoring it.
-_CACHES = {"pandas": ("_cache",)}
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement or type()
 
 
@@ -74,7 +77,7 @@ class Context:
         self.active: set[int] = set()
         self.by_reference: dict[int, bool] = {}
         self.drops: dict[type, bool] = {}
-        self.caches: dict[type, tuple[str, ...]] = {}
+        self.forms: dict[type, Form | None] = {}
         self.buffers: BufferDigests | None = None
 
     def digest(self, value: Any) -> str:
@@ -84,23 +87,28 @@ class Context:
         # only then does a second pass put sets in canonical order.
         hasher = xxhash.xxh3_128()
         first = _CanonicalSets if type(value) in (set, frozenset) else _Canonical
-        if not self._dump(first(_Sink(hasher), self), value):
+        if not self._dump(first, hasher, value):
             hasher.reset()
-            self._dump(_CanonicalSets(_Sink(hasher), self), value)
+            self._dump(_CanonicalSets, hasher, value)
         return str(hasher.hexdigest())
 
-    def _dump(self, pickler: _Canonical, value: Any) -> bool:
+    def _dump(self, kind: type[_Canonical], hasher: Any, value: Any) -> bool:
         """Dump without a memo (sharing does not change the stream), or with one for a
         cyclic value; False when the pass met a set it could not order."""
+        pickler = kind(_Sink(hasher), self)
         pickler.fast = True
         try:
             pickler.dump(value)
-        except ValueError as exc:
-            if "fast mode" not in str(exc):
+        except (ValueError, pickle.PicklingError) as exc:
+            # Fast mode sees a cycle through dicts and lists; one through reductions (an
+            # object's bound method in its own state, a figure and its axes) recurses.
+            if "fast mode" not in str(exc) and not isinstance(exc.__cause__, RecursionError):
                 raise
-            pickler.file.hasher.reset()
-            pickler = type(pickler)(pickler.file, self)
+            hasher.reset()
+            recorded = io.BytesIO()
+            pickler = kind(recorded, self)
             pickler.dump(value)
+            _hash_memo_stream(recorded.getvalue(), hasher)
         return not pickler.met_set
 
     def once(self, obj: Any, content: Callable[[Any], Any]) -> str:
@@ -150,7 +158,7 @@ class _Canonical(cloudpickle.Pickler):  # type: ignore[misc]
     dispatch_table = DISPATCH_TABLE
     met_set = False
 
-    def __init__(self, file: _Sink, ctx: Context) -> None:
+    def __init__(self, file: _Sink | io.BytesIO, ctx: Context) -> None:
         super().__init__(file, protocol=3)
         self.file = file
         self.ctx = ctx
@@ -178,10 +186,47 @@ class _Canonical(cloudpickle.Pickler):  # type: ignore[misc]
             return _set(obj, ctx)
         if kind is not dict and isinstance(obj, dict) and _drops_state(kind, ctx):
             return _canon, ("mapping", kind, list(obj.items()))
-        caches = ctx.caches.get(kind)
-        if caches is None:
-            caches = ctx.caches[kind] = _CACHES.get(kind.__module__.partition(".")[0], ())
-        return _without(obj, caches) if caches else NotImplemented
+        try:
+            form = ctx.forms[kind]
+        except KeyError:
+            form = ctx.forms[kind] = form_for(kind)
+        return NotImplemented if form is None else _in_form(form, obj)
+
+
+# Opcodes that push a string, bytes or a global: values, whatever their identity.
+_ATOM_OPS = frozenset(
+    {
+        *("BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "UNICODE"),
+        *("BINBYTES", "SHORT_BINBYTES", "BINBYTES8"),
+        *("BINSTRING", "SHORT_BINSTRING", "STRING", "GLOBAL"),
+    }
+)
+_PUT_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"})
+_GET_OPS = frozenset({"GET", "BINGET", "LONG_BINGET"})
+
+
+def _hash_memo_stream(stream: bytes, hasher: Any) -> None:
+    """Hash a memo-mode stream as if strings and bytes were never memoized: whether two
+    equal strings are one object (interned) differs between a process and the one that
+    restored the value. Other objects keep their references, numbered in order."""
+    memo: dict[int, bytes] = {}
+    refs = 0  # objects other than atoms memoized so far
+    previous: bytes | None = None  # the last op, when it pushed an atom
+    # (opcode, argument, position): positions are never None in a bytes stream
+    ops = cast("list[tuple[pickletools.OpcodeInfo, Any, int]]", list(pickletools.genops(stream)))
+    ends = [pos for _, _, pos in ops[1:]] + [len(stream)]
+    for (op, arg, pos), end in zip(ops, ends, strict=True):
+        name = op.name
+        if name in _PUT_OPS:
+            index = len(memo) if arg is None else arg
+            if previous is None:
+                refs += 1
+            memo[index] = previous if previous is not None else b"\x00ref%d" % refs
+        elif name in _GET_OPS:
+            hasher.update(memo[arg])
+        else:
+            hasher.update(stream[pos:end])
+        previous = stream[pos:end] if name in _ATOM_OPS else None
 
 
 class _CanonicalSets(_Canonical):
@@ -192,19 +237,13 @@ class _CanonicalSets(_Canonical):
         return None
 
 
-def _without(obj: Any, names: tuple[str, ...]) -> Any:
-    """The object's reduction with the attributes `names` left out of its state."""
-    reduced = obj.__reduce_ex__(3)
-    if type(reduced) is not tuple or len(reduced) < 3:
-        return reduced
-    state = reduced[2]
-    slots = None
-    if type(state) is tuple and len(state) == 2:
-        state, slots = state
-    if type(state) is not dict or not any(n in state for n in names):
-        return reduced
-    state = {k: v for k, v in state.items() if k not in names}
-    return (*reduced[:2], state if slots is None else (state, slots), *reduced[3:])
+def _in_form(form: Form, obj: Any) -> Any:
+    try:
+        return form(obj)
+    except NoStableForm:
+        raise
+    except Exception:  # a library version the form does not know: the object's own reduce
+        return NotImplemented
 
 
 # -- arrays ---------------------------------------------------------------------------------

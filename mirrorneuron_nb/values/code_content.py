@@ -28,6 +28,9 @@ SKIPPED_CLASS_ATTRS = frozenset(
         "__pydantic_setattr_handlers__",  # filled lazily on assignment
         "__pydantic_parent_namespace__",
         "__signature__",
+        # enum: value -> member, plus the pseudo-members a Flag caches when a read makes
+        # one (`Perm.R | Perm.W`); derived from _member_map_, which is kept
+        "_value2member_map_",
     }
 )
 _DESCRIPTORS = (types.MemberDescriptorType, types.GetSetDescriptorType)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..config import MAX_VALUE_ENV, max_value_bytes
-from ..errors import CheckpointUnavailable, NotCheckpointable
+from ..errors import CheckpointUnavailable, NotCheckpointable, one_line
 from ..models import VarEntry
 from ..store.blobs import BlobStore
+from . import groups
 from .digest import digest
-from .serializers import Snapshot, restore
-from .signing import signature_of
+from .serializers import INLINE_BUFFER_BYTES, Snapshot, restore
+from .signing import require_signed, signature_of
 
 # Streams up to this size live in the SQLite row; larger ones get a blob file.
 INLINE_STREAM_BYTES = 256 * 1024
+# A group's stream is repeated in each member's row when inline: only small ones are.
+INLINE_GROUP_BYTES = 16 * 1024
 # Buffers from this size up are memory-mapped copy-on-write instead of read.
 MMAP_MIN_BYTES = 1 << 20
 DELETED = "deleted"
+GROUP = "group"
 
 
 def save(
@@ -29,12 +34,9 @@ def save(
 
     Raises NotCheckpointable, before writing anything, for a value over the size limit.
     """
-    limit = max_value_bytes()
-    if limit is not None and snap.size > limit:
-        raise NotCheckpointable(
-            f"{snap.size} bytes, over the size limit of {limit} bytes: "
-            f"set {MAX_VALUE_ENV} to raise it"
-        )
+    why = too_large(snap.size)
+    if why is not None:
+        raise NotCheckpointable(why)
     used: list[tuple[str, int]] = []
     for key, buf in zip(snap.buffer_keys, snap.buffers, strict=True):
         blobs.put(key, [buf])
@@ -60,6 +62,111 @@ def save(
     return entry, used
 
 
+@dataclass(frozen=True)
+class Member:
+    """One variable of a group about to be written."""
+
+    name: str
+    type_name: str
+    fingerprint: str
+    cosaved: bool = False
+    """Saved because it shares objects with what the step wrote (kernel/sharing.py)."""
+
+
+def member_label(name: str) -> str:
+    """What a group member's signature covers besides the group: its name, so a row
+    cannot bind a group's value under another member's name."""
+    return f"{GROUP}:{name}"
+
+
+def too_large(size: int) -> str | None:
+    """Why a value of `size` bytes is not saved, or None when it may be."""
+    limit = max_value_bytes()
+    if limit is not None and size > limit:
+        return (
+            f"{size} bytes, over the size limit of {limit} bytes: set {MAX_VALUE_ENV} to raise it"
+        )
+    return None
+
+
+def inline_buffer(buf: memoryview) -> bool:
+    """Small buffers stay inside the stream: one blob file each would cost more."""
+    return buf.nbytes < INLINE_BUFFER_BYTES
+
+
+def save_group(
+    blobs: BlobStore,
+    dumped: groups.GroupDump,
+    members: list[Member],
+    buffer_keys: list[str],
+) -> tuple[list[VarEntry], list[tuple[str, int]]]:
+    """Write a group's blobs (fsynced, deduplicated); return one row per member, each
+    pointing at the whole group, and the blobs the group uses."""
+    used: list[tuple[str, int]] = []
+    for key, buf in zip(buffer_keys, dumped.buffers, strict=True):
+        blobs.put(key, [buf])
+        used.append((key, buf.nbytes))
+    header: bytes | None = dumped.stream
+    stream_blob = None
+    inline = INLINE_STREAM_BYTES if len(members) == 1 else INLINE_GROUP_BYTES
+    if len(dumped.stream) > inline:
+        stream_blob = digest(dumped.stream)
+        blobs.put(stream_blob, [dumped.stream])
+        used.append((stream_blob, len(dumped.stream)))
+        header = None
+    buffers = [(k, b.nbytes) for k, b in zip(buffer_keys, dumped.buffers, strict=True)]
+    rows = [
+        VarEntry(
+            name=m.name,
+            type_name=m.type_name,
+            fingerprint=m.fingerprint,
+            serializer=GROUP,
+            size=dumped.sizes[m.name],
+            header=header,
+            stream_blob=stream_blob,
+            buffers=buffers,
+            signature=signature_of(member_label(m.name), dumped.stream, buffer_keys),
+            stream_size=len(dumped.stream),
+            cosaved=m.cosaved,
+        )
+        for m in members
+    ]
+    return rows, used
+
+
+@dataclass
+class LoadedGroup:
+    """A group loaded once, for whichever of its rows are asked for."""
+
+    stream: bytes
+    keys: list[str]
+    values: dict[str, Any]
+
+    def member(self, var: VarEntry) -> Any:
+        """The value of row `var`, once its own signature is checked."""
+        require_signed(var.name, var.signature, member_label(var.name), self.stream, self.keys)
+        if var.name not in self.values:
+            raise CheckpointUnavailable(var.name, "its group does not hold it (row altered?)")
+        return self.values[var.name]
+
+
+def load_group(
+    blobs: BlobStore, var: VarEntry, namespace: dict[str, Any], *, verify_blobs: bool = True
+) -> LoadedGroup:
+    """Load the group row `var` belongs to: its signature is checked before anything is
+    unpickled. A damaged blob fails the whole group (see groups.load)."""
+    stream, buffers = _read(blobs, var, verify=verify_blobs)
+    keys = [k for k, _ in var.buffers]
+    require_signed(var.name, var.signature, member_label(var.name), stream, keys)
+    try:
+        values = groups.load(stream, buffers, namespace)
+    except CheckpointUnavailable as exc:
+        raise CheckpointUnavailable(var.name, exc.reason) from None
+    except Exception as exc:
+        raise CheckpointUnavailable(var.name, f"could not be loaded: {one_line(exc)}") from None
+    return LoadedGroup(stream, keys, values)
+
+
 def unsaved(name: str, type_name: str, reason: str) -> VarEntry:
     return VarEntry(name=name, type_name=type_name, error=reason)
 
@@ -71,20 +178,9 @@ def deleted(name: str) -> VarEntry:
 def load(blobs: BlobStore, var: VarEntry, namespace: dict[str, Any], *, verify: bool = True) -> Any:
     if var.error is not None or var.serializer is None:
         raise CheckpointUnavailable(var.name, f"was not checkpointed: {var.error}")
-    try:
-        if var.stream_blob is None:
-            stream = var.header or b""
-        else:
-            stream_size = var.size - sum(n for _, n in var.buffers)
-            stream = blobs.read(var.stream_blob, stream_size, verify=verify)
-        buffers: list[Any] = []
-        for key, size in var.buffers:
-            if size >= MMAP_MIN_BYTES:
-                buffers.append(blobs.map(key, size, verify=verify))
-            else:
-                buffers.append(bytearray(blobs.read(key, size, verify=verify)))
-    except CheckpointUnavailable as exc:
-        raise CheckpointUnavailable(var.name, exc.reason) from None
+    if var.serializer == GROUP:
+        return load_group(blobs, var, namespace, verify_blobs=verify).member(var)
+    stream, buffers = _read(blobs, var, verify=verify)
     return restore(
         var.name,
         var.serializer,
@@ -100,3 +196,28 @@ def load_order(var: VarEntry) -> tuple[int, str]:
     """Functions and classes load first: other values may refer to them by name."""
     code_like = var.type_name in ("function", "type") or var.type_name.endswith("Meta")
     return (0 if code_like else 1, var.name)
+
+
+def _read(blobs: BlobStore, var: VarEntry, *, verify: bool) -> tuple[bytes, list[Any]]:
+    """The stream and buffers a row points at, hash-checked."""
+    stream = _read_stream(blobs, var, verify=verify)
+    try:
+        buffers = [_read_buffer(blobs, key, size, verify) for key, size in var.buffers]
+    except CheckpointUnavailable as exc:
+        raise CheckpointUnavailable(var.name, exc.reason) from None
+    return stream, buffers
+
+
+def _read_stream(blobs: BlobStore, var: VarEntry, *, verify: bool) -> bytes:
+    if var.stream_blob is None:
+        return bytes(var.header or b"")
+    try:
+        return blobs.read(var.stream_blob, var.stream_bytes, verify=verify)
+    except CheckpointUnavailable as exc:
+        raise CheckpointUnavailable(var.name, exc.reason) from None
+
+
+def _read_buffer(blobs: BlobStore, key: str, size: int, verify: bool) -> Any:
+    if size >= MMAP_MIN_BYTES:
+        return blobs.map(key, size, verify=verify)
+    return bytearray(blobs.read(key, size, verify=verify))

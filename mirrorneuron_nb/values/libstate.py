@@ -112,9 +112,7 @@ def describe(changes: dict[str, Any]) -> str:
 # -- in checkpoints ---------------------------------------------------------------------------
 
 
-def reapply(
-    blobs: BlobStore, entry: VarEntry, namespace: dict[str, Any]
-) -> tuple[str, list[str]]:
+def reapply(blobs: BlobStore, entry: VarEntry, namespace: dict[str, Any]) -> tuple[str, list[str]]:
     """Load a step's library-state changes (signed, like every value) and apply them.
     Returns what was applied (`describe`) and what could not be, one line each."""
     from . import codec  # codec imports the serializers: only when a state is loaded

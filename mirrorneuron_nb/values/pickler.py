@@ -82,11 +82,21 @@ class StoragePickler(cloudpickle.Pickler):  # type: ignore[misc]
 
     def __init__(self, file: Any, buffer_callback: Callable[[Any], Any] | None = None) -> None:
         super().__init__(file, protocol=5, buffer_callback=buffer_callback)
+        self._top: Any = None
+
+    def dump(self, obj: Any) -> None:
+        self._top = obj
+        try:
+            super().dump(obj)
+        finally:
+            self._top = None
 
     def _dynamic_function_reduce(self, func: types.FunctionType) -> Any:
         reduced = super()._dynamic_function_reduce(func)
-        if func.__module__ != "__main__":
-            return reduced  # library closures and lambdas keep their captured globals
+        if func.__globals__.get("__name__") != "__main__":
+            # Library closures and lambdas keep their captured globals, also a library
+            # wrapper that functools.wraps gave a notebook method's __module__.
+            return reduced
         # cloudpickle 3: (_make_function, (code, globals, name, defaults, closure),
         # (attrs, slots), None, None, _function_setstate); slots["__globals__"] holds the
         # captured globals, which a notebook function must not carry.
@@ -104,6 +114,10 @@ class StoragePickler(cloudpickle.Pickler):  # type: ignore[misc]
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) in _built_from_schema():
             return _later, obj.__reduce__()
+        if _has_grad(obj):
+            # torch saves a tensor without its gradient: save the gradient beside it.
+            make, args = obj.__reduce_ex__(5)[:2]
+            return _with_grad, (make, args, obj.grad)
         if isinstance(obj, _LRU_WRAPPER) and getattr(obj, "__module__", None) == "__main__":
             # lru_cache pickles itself by name, and the notebook's name does not exist in a
             # new kernel: save the function it wraps and its cache settings instead.
@@ -125,10 +139,31 @@ class StoragePickler(cloudpickle.Pickler):  # type: ignore[misc]
             tracker = args[5]
         else:
             return reduced
-        return (_notebook_class, (make, tracker, args), state, None, None, _set_class_state)
+        # The class that is the value being saved (a variable bound to it) comes back
+        # with its attributes as saved; a class only reached through others keeps its own.
+        value = obj is self._top
+        return (_notebook_class, (make, tracker, args, value), state, None, None, _set_class_state)
 
 
 _LRU_WRAPPER: type = type(functools.lru_cache(maxsize=None)(lambda: None))
+
+
+def _has_grad(obj: Any) -> bool:
+    """A leaf torch tensor holding a gradient (asking a non-leaf for .grad warns)."""
+    torch = sys.modules.get("torch")
+    return (
+        torch is not None
+        and isinstance(obj, torch.Tensor)
+        and obj.is_leaf
+        and obj.grad is not None
+        and len(obj.__reduce_ex__(5)) == 2
+    )
+
+
+def _with_grad(make: Callable[..., Any], args: tuple[Any, ...], grad: Any) -> Any:
+    tensor = make(*args)
+    tensor.grad = grad
+    return tensor
 
 
 def _cached(function: Any, maxsize: int | None, typed: bool) -> Any:
@@ -140,13 +175,18 @@ def _cached(function: Any, maxsize: int | None, typed: bool) -> Any:
 _unfilled: weakref.WeakSet[type] = weakref.WeakSet()
 
 
-def _notebook_class(make: Callable[..., type], tracker: str, args: tuple[Any, ...]) -> type:
+def _notebook_class(
+    make: Callable[..., type], tracker: str, args: tuple[Any, ...], value: bool = False
+) -> type:
     """The class this process already has for `tracker` (defined here, or restored from
     another variable), else a new one. cloudpickle would then reset an existing class's
     attributes to the pickled ones: a class variable the notebook changed since, or the
-    methods of the class a live instance uses, would silently go back in time."""
+    methods of the class a live instance uses, would silently go back in time. Unless the
+    class is the `value` restored (a variable bound to it, as a checkpoint saved it)."""
     known = _cp._DYNAMIC_CLASS_TRACKER_BY_ID.get(tracker)
     if known is not None:
+        if value:
+            _unfilled.add(known)
         return known  # type: ignore[no-any-return]
     cls = make(*args)
     _unfilled.add(cls)
@@ -223,13 +263,19 @@ class StorageUnpickler(pickle.Unpickler):
         self._sets: dict[int, Any] = {}
 
     def load(self) -> Any:
+        return self.load_all(1)[0]
+
+    def load_all(self, count: int) -> list[Any]:
+        """`count` pickles written one after another by one pickler (a group: the memo
+        spans them, so what they share is loaded once)."""
         token = _load_namespace.set(self._namespace)
         loading = _Loading()
         loading_token = _loading.set(loading)
         try:
-            value = super().load()
+            load = super().load  # (zero-argument super() fails inside a comprehension)
+            values = [load() for _ in range(count)]
             loading.finish()
-            return value
+            return values
         finally:
             _loading.reset(loading_token)
             _load_namespace.reset(token)

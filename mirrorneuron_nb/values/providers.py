@@ -85,9 +85,7 @@ class NumpyRandom:
 def _rng_equal(a: Any, b: Any) -> bool:
     import numpy as np
 
-    return bool(
-        a[0] == b[0] and np.array_equal(a[1], b[1]) and tuple(a[2:]) == tuple(b[2:])
-    )
+    return bool(a[0] == b[0] and np.array_equal(a[1], b[1]) and tuple(a[2:]) == tuple(b[2:]))
 
 
 class NumpyPrintOptions:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CheckpointUnavailable
+from ..errors import CheckpointUnavailable, UntrustedCheckpoint
 from ..models import VarEntry
 from ..store.blobs import BlobStore
 from . import codec
@@ -30,6 +30,9 @@ class LoadResult:
     """Values not bound, in load order: never checkpointed, or failing to load."""
     rolled_back: CheckpointUnavailable | None = None
     """all_or_nothing: the failure that left the namespace as it was (nothing loaded)."""
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    """The values bound, by the stream they were loaded from: those of one group were
+    saved together (and share what they shared); an older value stored alone is its own."""
 
 
 def load_into(
@@ -53,6 +56,7 @@ def load_into(
     missing: list[NotLoaded] = []
     deleted: list[str] = []
     previous: dict[str, Any] = {}
+    streams = _Streams(blobs, namespace)
     for var in sorted(entries, key=codec.load_order):
         if var.serializer == codec.DELETED:
             if all_or_nothing:
@@ -64,7 +68,7 @@ def load_into(
             missing.append(NotLoaded(var.name, var.error))
             continue
         try:
-            value = codec.load(blobs, var, namespace)
+            value = streams.load(var)
         except CheckpointUnavailable as exc:
             missing.append(NotLoaded(var.name, exc.reason, exc))
             if all_or_nothing:
@@ -75,7 +79,41 @@ def load_into(
         namespace[var.name] = loaded[var.name] = value
     for name in deleted:
         namespace.pop(name, None)
-    return LoadResult(loaded, missing)
+    return LoadResult(loaded, missing, groups=streams.bound(loaded))
+
+
+class _Streams:
+    """Loads each group once, whichever of its members are asked for."""
+
+    def __init__(self, blobs: BlobStore, namespace: dict[str, Any]) -> None:
+        self.blobs, self.namespace = blobs, namespace
+        self.groups: dict[tuple[Any, ...], codec.LoadedGroup | CheckpointUnavailable] = {}
+        self.source: dict[str, tuple[Any, ...]] = {}
+
+    def load(self, var: VarEntry) -> Any:
+        if var.serializer != codec.GROUP:
+            self.source[var.name] = ("alone", var.name)
+            return codec.load(self.blobs, var, self.namespace)
+        key = (var.stream_blob, var.header if var.stream_blob is None else None)
+        found = self.groups.get(key)
+        if found is None:
+            try:
+                found = codec.load_group(self.blobs, var, self.namespace)
+            except CheckpointUnavailable as exc:
+                found = exc
+            if not isinstance(found, UntrustedCheckpoint):  # another row may be signed
+                self.groups[key] = found
+        if isinstance(found, CheckpointUnavailable):
+            raise type(found)(var.name, found.reason)
+        value = found.member(var)
+        self.source[var.name] = key
+        return value
+
+    def bound(self, loaded: dict[str, Any]) -> list[dict[str, Any]]:
+        by_source: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for name, value in loaded.items():
+            by_source.setdefault(self.source[name], {})[name] = value
+        return list(by_source.values())
 
 
 def _undo(namespace: dict[str, Any], previous: dict[str, Any]) -> None:

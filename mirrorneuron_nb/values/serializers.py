@@ -14,11 +14,11 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from ..errors import CheckpointUnavailable, NotCheckpointable, UntrustedCheckpoint, one_line
+from ..errors import CheckpointUnavailable, NotCheckpointable, one_line
 from . import pickler
 from .canonical import BufferDigests
 from .digest import digest
-from .signing import TRUST_HINT, verify
+from .signing import require_signed
 
 # Buffers smaller than this stay inside the stream: one blob file each would cost more.
 INLINE_BUFFER_BYTES = 64 * 1024
@@ -184,8 +184,15 @@ def snapshot(
         from .fingerprint import fingerprint as content_fingerprint  # it imports this module
 
         fingerprint = content_fingerprint(value, known)
-    keys = [_known_key(b, known) or digest(b) for b in buffers]
-    return Snapshot(serializer.name, type_name(value), stream, buffers, keys, fingerprint)
+    return Snapshot(
+        serializer.name, type_name(value), stream, buffers, buffer_keys(buffers, known), fingerprint
+    )
+
+
+def buffer_keys(buffers: list[memoryview], known: BufferDigests) -> list[str]:
+    """Content keys of the buffers a value is stored as; memory a fingerprint hashed
+    whole (`known`) is not hashed again."""
+    return [_known_key(b, known) or digest(b) for b in buffers]
 
 
 def _known_key(buf: memoryview, known: BufferDigests) -> str | None:
@@ -209,13 +216,7 @@ def restore(
     namespace: dict[str, Any],
 ) -> Any:
     """Load one value. The signature is checked before any byte is unpickled."""
-    if not verify(signature, serializer, stream, *buffer_keys):
-        raise UntrustedCheckpoint(
-            name,
-            "checkpoint was not signed with this user's key (copied from another user "
-            "or machine, or altered since?); it is not loaded because unpickling can run "
-            f"code: {TRUST_HINT}",
-        )
+    require_signed(name, signature, serializer, stream, buffer_keys)
     found = _BY_NAME.get(serializer)
     if found is None:
         raise CheckpointUnavailable(name, f"no serializer named {serializer!r} is registered")

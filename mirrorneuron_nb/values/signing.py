@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import config
+from ..errors import UntrustedCheckpoint
 
 # How to load a sidecar signed with another key (resume fills in the notebook's name).
 TRUST_HINT = "run `mn-nb trust NOTEBOOK` if you trust it"
@@ -84,3 +85,17 @@ def verify(signature: str | None, *parts: bytes | str) -> bool:
 def signature_of(serializer: str, stream: bytes, buffer_keys: Iterable[str]) -> str:
     """A checkpointed value's signature: it covers the buffers through their content keys."""
     return sign(serializer, stream, *buffer_keys)
+
+
+def require_signed(
+    name: str, signature: str | None, serializer: str, stream: bytes, keys: Iterable[str]
+) -> None:
+    """Raise UntrustedCheckpoint unless this user's key signed the value: checked before
+    any byte of it is unpickled."""
+    if not verify(signature, serializer, stream, *keys):
+        raise UntrustedCheckpoint(
+            name,
+            "checkpoint was not signed with this user's key (copied from another user "
+            "or machine, or altered since?); it is not loaded because unpickling can run "
+            f"code: {TRUST_HINT}",
+        )

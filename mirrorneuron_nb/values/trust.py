@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import CheckpointUnavailable
 from ..models import STATE_VARIABLE, StoredValue, VarEntry
 from ..store import BlobStore, Store
-from .codec import DELETED
+from .codec import DELETED, GROUP, member_label
 from .signing import signature_of, verify
 
 
@@ -48,11 +48,12 @@ def trust_sidecar(store: Store) -> TrustReport:
         # The library state a step set is signed like a value but is no variable: it is
         # re-signed without being counted among the values the report names.
         counted = entry.name != STATE_VARIABLE
-        if verify(entry.signature, entry.serializer, stream, *keys):
+        label = member_label(entry.name) if entry.serializer == GROUP else entry.serializer
+        if verify(entry.signature, label, stream, *keys):
             report.already += counted
             return None
         report.signed += counted
-        return signature_of(entry.serializer, stream, keys)
+        return signature_of(label, stream, keys)
 
     def detail() -> dict[str, Any]:
         return {
@@ -68,14 +69,14 @@ def trust_sidecar(store: Store) -> TrustReport:
 def _verified_parts(
     blobs: BlobStore, entry: VarEntry, checked: dict[str, str | None]
 ) -> tuple[bytes, list[str]]:
-    """The stream bytes and buffer keys a signature covers, after checking every blob."""
-    for key, size in entry.buffers:
-        _check_blob(blobs, key, size, checked)
+    """The stream bytes and buffer keys a signature covers, after checking every blob (a
+    group member loads with its whole group: every blob of the group)."""
     if entry.stream_blob is None:
         stream = bytes(entry.header or b"")
     else:
-        stream_size = entry.size - sum(n for _, n in entry.buffers)
-        stream = blobs.read(entry.stream_blob, stream_size, verify=True)
+        stream = blobs.read(entry.stream_blob, entry.stream_bytes, verify=True)
+    for key, size in entry.buffers:
+        _check_blob(blobs, key, size, checked)
     return stream, [k for k, _ in entry.buffers]
 
 

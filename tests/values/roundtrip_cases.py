@@ -344,4 +344,88 @@ CASES: dict[str, tuple[str, str]] = {
         "nint.dtype  # fills pandas' cache\n",
         "len(multi) == n and series.iloc[1] == 2.0",
     ),
+    # -- library values (test_fingerprint_libs.py): each check also reads the value -----------
+    "torch": (
+        "import torch\n"
+        "torch.manual_seed(0)\n"
+        "t = torch.arange(6, dtype=torch.float32).reshape(2, 3)\n"
+        "view = torch.arange(12).reshape(3, 4).t()\n"
+        "bf = torch.ones(3, dtype=torch.bfloat16).add_(0.5)\n"
+        "sp = torch.sparse_coo_tensor([[0, 1], [1, 0]], [3.0, 4.0], (2, 2)) * 2\n"
+        "w = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "big = torch.rand(300, 400)[:, ::2]\n"
+        "seq = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))\n"
+        "class Net(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.lin = torch.nn.Linear(2, 1)\n"
+        "    def forward(self, x):\n"
+        "        return self.lin(x) * 2\n"
+        "net = Net()\n"
+        "gen = torch.Generator().manual_seed(3)\n"
+        "r = torch.rand(2, generator=gen)\n",
+        "repr(t) and repr(bf) and repr(sp) and seq(torch.ones(1, 4)).shape == (1, 1) "
+        "and net(torch.ones(1, 2)).shape == (1, 1) and view[0, 1] == 4",
+    ),
+    "matplotlib": (
+        "from matplotlib.colors import LogNorm, Normalize, ListedColormap\n"
+        "from matplotlib.patches import Circle, Rectangle\n"
+        "norm = Normalize(vmin=0, vmax=10)\n"
+        "log = LogNorm(vmin=1, vmax=100)\n"
+        "rect = Rectangle((0, 0), 2, 1, facecolor='red')\n"
+        "circ = Circle((0.5, 0.5), 0.25, edgecolor='k')\n"
+        "cmap = ListedColormap(['red', 'green', 'blue'], name='rgb')\n"
+        "from matplotlib.figure import Figure\n"
+        "fig = Figure(figsize=(4, 3))\n"
+        "fig.add_subplot().plot([0, 1, 2], [1, 3, 2], label='a')\n",
+        "norm(5) == 0.5 and log(10) == 0.5 and rect.get_width() == 2 and repr(circ) "
+        "and len(cmap(0.5)) == 4 and circ.get_transform() is not None "
+        "and fig.axes[0].lines[0].get_label() == 'a'",
+    ),
+    "plotly": (
+        "import numpy as np\n"
+        "import plotly.graph_objects as go\n"
+        "from plotly.subplots import make_subplots\n"
+        "scatter = go.Figure(go.Scatter(x=[1, 2, 3], y=[2, 1, 3]))\n"
+        "scatter.update_layout(title='t')\n"
+        "heat = go.Figure(go.Heatmap(z=np.arange(6.0).reshape(2, 3)))\n"
+        "sub = make_subplots(rows=1, cols=2)\n"
+        "sub.add_trace(go.Bar(x=[1], y=[2]), row=1, col=2)\n",
+        "scatter.layout.title.text == 't' and len(sub.data) == 1 and repr(heat)",
+    ),
+    "flag": (
+        "from enum import Flag, IntEnum\n"
+        "class Level(IntEnum):\n"
+        "    LOW = 1\n"
+        "    HIGH = 2\n"
+        "class Perm(Flag):\n"
+        "    R = 4\n"
+        "    W = 2\n"
+        "    X = 1\n"
+        "level = Level.HIGH\n"
+        "perm = Perm.R | Perm.W\n"
+        "perm |= Perm.X\n",
+        "Perm.X in perm and (Perm.R | Perm.X).value == 5 and level is Level.HIGH",
+    ),
+    "xarray": (
+        "import numpy as np\n"
+        "import xarray as xr\n"
+        "da = xr.DataArray(np.arange(6.0).reshape(2, 3), dims=('y', 'x'),\n"
+        "                  coords={'x': [10, 20, 30]}, attrs={'units': 'm'})\n"
+        "ds = xr.Dataset({'t': ('x', np.arange(4.0)), 'g': ('x', [0, 1, 0, 1])})\n",
+        "da.identical(da.copy()) and ds.identical(ds.copy()) and da.x.attrs == {}",
+    ),
+    "networkx": (
+        "import networkx as nx\ndg = nx.DiGraph([(1, 2), (2, 3)])\ng = nx.karate_club_graph()\n",
+        "list(nx.topological_sort(dg)) == [1, 2, 3] and len(g.nodes) == 34 and g.degree[0] > 0",
+    ),
+}
+
+# Modules a case imports: the case is skipped where one is not installed.
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "torch": ("torch",),
+    "matplotlib": ("matplotlib",),
+    "plotly": ("plotly", "numpy"),
+    "xarray": ("xarray", "numpy"),
+    "networkx": ("networkx",),
 }

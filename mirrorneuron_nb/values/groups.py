@@ -1,0 +1,230 @@
+"""One pickle for the variables a checkpoint holds, so what they share comes back shared.
+
+A group's stream is a header (the member names and sizes) followed by one pickle per
+member, all written by one pickler and read back by one unpickler: the memo spans the
+members, so an object that two variables hold (a figure and its axes, a model and the
+optimizer holding its parameters, a list and its alias) is stored once and loaded once.
+Arrays that are views of a member array's memory are saved as views of that memory
+(offset, shape, strides), not as copies, so a slice and its base still share memory.
+
+The header is inside the signed stream: a row can only bind a value under a name the
+group itself was saved with.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import CheckpointUnavailable, one_line
+from . import pickler
+
+MAGIC = b"MNG1"
+
+
+@dataclass
+class GroupDump:
+    """Serialized members of one group, not yet written anywhere."""
+
+    stream: bytes
+    buffers: list[memoryview] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Each member's own share: its pickle's bytes and the buffers it added."""
+
+
+def dump(values: dict[str, Any], keep_inline: Callable[[memoryview], bool]) -> GroupDump:
+    """Pickle `values` as one group; `keep_inline(buffer)` is True for a buffer that stays
+    in the stream (small ones), False for one stored apart as a blob. Raises whatever
+    pickling raises (the caller finds which member failed)."""
+    buffers: list[memoryview] = []
+
+    def callback(buf: pickle.PickleBuffer) -> bool:
+        raw = buf.raw()
+        if keep_inline(raw):
+            return True  # true means: serialize this one in-band
+        buffers.append(raw)
+        return False
+
+    out = io.BytesIO()
+    writer = _GroupPickler(out, callback, _roots(values.values()))
+    sizes: dict[str, int] = {}
+    for name, value in values.items():
+        start, first = out.tell(), len(buffers)
+        writer.dump(value)
+        sizes[name] = out.tell() - start + sum(b.nbytes for b in buffers[first:])
+    header = json.dumps({"names": list(values)}).encode()
+    stream = MAGIC + len(header).to_bytes(4, "big") + header + out.getvalue()
+    return GroupDump(stream, buffers, sizes)
+
+
+def dump_saveable(
+    values: dict[str, Any],
+    keep_inline: Callable[[memoryview], bool],
+    too_large: Callable[[int], str | None],
+) -> tuple[list[GroupDump], dict[str, str]]:
+    """The `values` that can be saved, as one group, and why each other one cannot be (it
+    does not pickle, or its share is over the size limit). Failures are rare: only then
+    is each value pickled alone, to find the culprit; when none fails alone, each is
+    saved alone (what they share is then not kept)."""
+    left = dict(values)
+    failed: dict[str, str] = {}
+    while left:
+        try:
+            dumped = dump(left, keep_inline)
+        except Exception:  # which value, and why, is found below
+            culprits = _unpicklable(left, keep_inline)
+            if not culprits:
+                return _alone(left, keep_inline, too_large, failed), failed
+        else:
+            culprits = {n: why for n in left if (why := too_large(dumped.sizes[n])) is not None}
+            if not culprits:
+                return [dumped], failed
+        failed.update(culprits)
+        left = {n: v for n, v in left.items() if n not in culprits}
+    return [], failed
+
+
+def _alone(
+    values: dict[str, Any],
+    keep_inline: Callable[[memoryview], bool],
+    too_large: Callable[[int], str | None],
+    failed: dict[str, str],
+) -> list[GroupDump]:
+    dumps: list[GroupDump] = []
+    for name, value in values.items():
+        dumped = dump({name: value}, keep_inline)
+        why = too_large(dumped.sizes[name])
+        if why is None:
+            dumps.append(dumped)
+        else:
+            failed[name] = why
+    return dumps
+
+
+def _unpicklable(
+    values: dict[str, Any], keep_inline: Callable[[memoryview], bool]
+) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, value in values.items():
+        try:
+            dump({name: value}, keep_inline)
+        except RecursionError:
+            found[name] = "too deeply nested to serialize"
+        except Exception as exc:  # the reason is shown to the user
+            found[name] = one_line(exc)
+    return found
+
+
+def layout(stream: bytes) -> tuple[list[str], bytes]:
+    """A group stream's member names and the pickles that follow them."""
+    header, body = _split(stream)
+    names = header.get("names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise CheckpointUnavailable("group", "group header is malformed")
+    return names, body
+
+
+def load(stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> dict[str, Any]:
+    """Every member of a group, by name (the stream's signature is checked already).
+
+    All or nothing: a member's pickle refers to what earlier members' pickles memoized
+    (by position), so no member loads without the ones before it."""
+    names, body = layout(stream)
+    reader = pickler.StorageUnpickler(io.BytesIO(body), buffers, namespace)
+    return dict(zip(names, reader.load_all(len(names)), strict=True))
+
+
+def _split(stream: bytes) -> tuple[dict[str, Any], bytes]:
+    if not stream.startswith(MAGIC) or len(stream) < len(MAGIC) + 4:
+        raise CheckpointUnavailable("group", "not a group stream")
+    size = int.from_bytes(stream[len(MAGIC) : len(MAGIC) + 4], "big")
+    start = len(MAGIC) + 4
+    try:
+        header = json.loads(stream[start : start + size])
+    except ValueError:
+        raise CheckpointUnavailable("group", "group header is not JSON") from None
+    if not isinstance(header, dict):
+        raise CheckpointUnavailable("group", "group header is not an object")
+    return header, stream[start + size :]
+
+
+# -- arrays that share memory -----------------------------------------------------------------
+
+
+def array_root(a: Any) -> Any:
+    """The last array in a view's chain of bases: the one holding (or mapping) the memory."""
+    import numpy as np
+
+    root = a
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return root
+
+
+def _roots(values: Any) -> dict[int, Any]:
+    """Memory that member arrays span whole, keyed by the id of its root array: views of
+    it anywhere in the group are saved as views. (A small slice of a large array nobody
+    saves stays a small copy: only memory a member holds whole counts.)"""
+    np = sys.modules.get("numpy")
+    if np is None:
+        return {}
+    roots: dict[int, Any] = {}
+    for value in values:
+        if type(value) is not np.ndarray or value.dtype.hasobject:
+            continue
+        root = array_root(value)
+        flags = root.flags
+        if (flags.c_contiguous or flags.f_contiguous) and _spans(value, root):
+            roots[id(root)] = root
+    return roots
+
+
+def _spans(a: Any, root: Any) -> bool:
+    """`a` covers all of `root`'s memory (it is the root, or a reshape of it)."""
+    return bool(
+        a.nbytes == root.nbytes
+        and a.__array_interface__["data"][0] == root.__array_interface__["data"][0]
+    )
+
+
+def _view(root: Any, shape: tuple[int, ...], dtype: Any, offset: int, strides: Any) -> Any:
+    import numpy as np
+
+    return np.ndarray(shape, dtype, buffer=root, offset=offset, strides=strides)
+
+
+class _GroupPickler(pickler.StoragePickler):
+    def __init__(
+        self, file: Any, buffer_callback: Callable[[Any], Any], roots: dict[int, Any]
+    ) -> None:
+        super().__init__(file, buffer_callback)
+        self._roots = roots
+        numpy = sys.modules.get("numpy")
+        self._ndarray = None if numpy is None else numpy.ndarray
+
+    def reducer_override(self, obj: Any) -> Any:
+        if self._roots and type(obj) is self._ndarray and obj.base is not None:
+            reduced = self._as_view(obj)
+            if reduced is not None:
+                return reduced
+        return super().reducer_override(obj)
+
+    def _as_view(self, a: Any) -> Any:
+        from numpy.lib.array_utils import byte_bounds
+
+        if a.dtype.hasobject:
+            return None
+        root = array_root(a)
+        if root is a or id(root) not in self._roots:
+            return None
+        low, high = byte_bounds(a)
+        start, end = byte_bounds(root)
+        if low < start or high > end:
+            return None
+        offset = a.__array_interface__["data"][0] - start
+        return _view, (root, a.shape, a.dtype, offset, a.strides)
