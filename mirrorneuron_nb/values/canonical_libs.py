@@ -17,6 +17,7 @@ top-level package name, so nothing here imports a library. Whatever the library,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
@@ -46,9 +47,14 @@ class StateRule:
     lazy: tuple[tuple[str, IsDefault], ...] = ()
     """(attribute, is_default): a getter sets the attribute to a default when it is None;
     a value that `is_default` recognises counts as None."""
+    refresh: tuple[Callable[[Any], None], ...] = ()
+    """Reads that bring derived caches up to date first (what drawing or a getter would
+    do), so a value reads the same whether or not something read it since it changed."""
 
     def __or__(self, other: StateRule) -> StateRule:
-        return StateRule(self.drop | other.drop, self.lazy + other.lazy)
+        return StateRule(
+            self.drop | other.drop, self.lazy + other.lazy, self.refresh + other.refresh
+        )
 
 
 _FORMS: dict[str, Form] = {}
@@ -62,11 +68,16 @@ def register_form(type_path: str, form: Form) -> None:
 
 
 def register_state(
-    key: str, drop: tuple[str, ...] = (), lazy: dict[str, IsDefault] | None = None
+    key: str,
+    drop: tuple[str, ...] = (),
+    lazy: dict[str, IsDefault] | None = None,
+    refresh: Callable[[Any], None] | None = None,
 ) -> None:
     """Put the state of a type path's values (subclasses too), or of every type of a
     top-level package, in canonical form (StateRule)."""
-    rule = StateRule(frozenset(drop), tuple((lazy or {}).items()))
+    rule = StateRule(
+        frozenset(drop), tuple((lazy or {}).items()), () if refresh is None else (refresh,)
+    )
     _RULES[key] = _RULES.get(key, StateRule()) | rule
 
 
@@ -80,7 +91,7 @@ def form_for(kind: type) -> Form | None:
     rule = StateRule(frozenset(_cached_properties(kind)))
     for k, path in zip(kind.__mro__, paths, strict=False):
         rule = rule | _RULES.get(path, StateRule()) | _RULES.get(_package(k), StateRule())
-    if not rule.drop and not rule.lazy:
+    if not rule.drop and not rule.lazy and not rule.refresh:
         return None
     return functools.partial(_without, rule=rule)
 
@@ -107,6 +118,8 @@ def _cached_properties(kind: type) -> set[str]:
 
 def _without(obj: Any, rule: StateRule) -> Any:
     """The object's reduction with its state (a dict, and slots) put in canonical form."""
+    for refresh in rule.refresh:
+        refresh(obj)
     reduced = obj.__reduce_ex__(3)
     if type(reduced) is not tuple or len(reduced) < 3:
         return reduced
@@ -201,6 +214,17 @@ def _qparams(t: Any) -> Any:
 # -- matplotlib --------------------------------------------------------------------------------
 
 
+def _validated(node: Any) -> None:
+    """A transform or bounding box whose cached points or matrix are out of date (its
+    `_invalid` flag) recomputes them, as drawing would."""
+    if not getattr(node, "_invalid", 0):
+        return
+    getter = getattr(node, "get_points", None) or getattr(node, "get_matrix", None)
+    if getter is not None:
+        with contextlib.suppress(Exception):  # a transform with no matrix of its own
+            getter()
+
+
 def _callbacks(registry: Any) -> Any:
     """A CallbackRegistry by its signals and the callbacks its pickle keeps. Its
     __getstate__ advances the id counter (each pickle changes the next one) and drops the
@@ -256,7 +280,11 @@ register_state(
     drop=("_stale",),
     lazy={"_transform": _of_type("matplotlib.transforms.IdentityTransform")},
 )
-register_state("matplotlib.transforms.TransformNode", drop=("_parents",))
+register_state(
+    "matplotlib.transforms.TransformNode",
+    drop=("_parents", "_invalid", "_inverted"),
+    refresh=_validated,
+)
 # Recomputed from the patch's geometry when read (an Ellipse's when it is drawn).
 register_state("matplotlib.patches.Patch", drop=("_patch_transform",))
 register_state("matplotlib.patches.Wedge", drop=("_path",))

@@ -303,7 +303,9 @@ def _axes(ax: Any) -> dict[str, Any]:
         "title": ax.get_title(),
         "xlabel": ax.get_xlabel(),
         "ylabel": ax.get_ylabel(),
-        "limits": _points(getattr(ax, "_viewLim", None)),
+        # What the user sees: pending autoscaling applied (a figure drawn at the end of
+        # its step and one never drawn since its code ran agree on it).
+        "limits": [*ax.get_xlim(), *ax.get_ylim()],
         "xscale": ax.get_xscale(),
         "yscale": ax.get_yscale(),
         "lines": [_artist(x) for x in ax.get_lines()],

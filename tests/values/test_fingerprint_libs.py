@@ -177,6 +177,23 @@ def test_a_figure_has_a_stable_fingerprint_that_follows_its_content() -> None:
     assert fingerprint(fig) != before
 
 
+def test_a_drawn_figure_fingerprints_the_same_after_a_round_trip() -> None:
+    # Drawing validates the transforms' cached points; a restored copy has them marked
+    # out of date (`_invalid`) until something reads them.
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 3))
+    axes = fig.subplots(2, 1)
+    axes[1].plot([1, 2, 3])
+    FigureCanvasAgg(fig).draw()
+    before = stable(fig)
+    copy = round_trip(fig)
+    assert fingerprint(copy) == before
+    assert fingerprint(copy.axes[1]) == fingerprint(axes[1])
+
+
 # -- plotly --------------------------------------------------------------------------------------
 
 
