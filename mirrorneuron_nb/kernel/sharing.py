@@ -29,7 +29,7 @@ from typing import Any
 from ..values.groups import array_root
 
 # Objects walked per group: the walk is for finding sharing, not for copying values.
-WALK_BUDGET = 10_000
+WALK_BUDGET = 2_000
 # References followed from a variable: an optimizer holds its model's parameters four
 # references down (param_groups, a group, its params list, a parameter).
 MAX_DEPTH = 5

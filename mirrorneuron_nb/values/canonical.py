@@ -25,11 +25,10 @@ import contextlib
 import io
 import itertools
 import pickle
-import pickletools
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped]
 import xxhash
@@ -105,10 +104,8 @@ class Context:
             if "fast mode" not in str(exc) and not isinstance(exc.__cause__, RecursionError):
                 raise
             hasher.reset()
-            recorded = io.BytesIO()
-            pickler = kind(recorded, self)
+            pickler = _MEMO_MODE[kind](_Sink(hasher), self)
             pickler.dump(value)
-            _hash_memo_stream(recorded.getvalue(), hasher)
         return not pickler.met_set
 
     def once(self, obj: Any, content: Callable[[Any], Any]) -> str:
@@ -193,48 +190,44 @@ class _Canonical(cloudpickle.Pickler):  # type: ignore[misc]
         return NotImplemented if form is None else _in_form(form, obj)
 
 
-# Opcodes that push a string, bytes or a global: values, whatever their identity.
-_ATOM_OPS = frozenset(
-    {
-        *("BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "UNICODE"),
-        *("BINBYTES", "SHORT_BINBYTES", "BINBYTES8"),
-        *("BINSTRING", "SHORT_BINSTRING", "STRING", "GLOBAL"),
-    }
-)
-_PUT_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"})
-_GET_OPS = frozenset({"GET", "BINGET", "LONG_BINGET"})
-
-
-def _hash_memo_stream(stream: bytes, hasher: Any) -> None:
-    """Hash a memo-mode stream as if strings and bytes were never memoized: whether two
-    equal strings are one object (interned) differs between a process and the one that
-    restored the value. Other objects keep their references, numbered in order."""
-    memo: dict[int, bytes] = {}
-    refs = 0  # objects other than atoms memoized so far
-    previous: bytes | None = None  # the last op, when it pushed an atom
-    # (opcode, argument, position): positions are never None in a bytes stream
-    ops = cast("list[tuple[pickletools.OpcodeInfo, Any, int]]", list(pickletools.genops(stream)))
-    ends = [pos for _, _, pos in ops[1:]] + [len(stream)]
-    for (op, arg, pos), end in zip(ops, ends, strict=True):
-        name = op.name
-        if name in _PUT_OPS:
-            index = len(memo) if arg is None else arg
-            if previous is None:
-                refs += 1
-            memo[index] = previous if previous is not None else b"\x00ref%d" % refs
-        elif name in _GET_OPS:
-            hasher.update(memo[arg])
-        else:
-            hasher.update(stream[pos:end])
-        previous = stream[pos:end] if name in _ATOM_OPS else None
-
-
 class _CanonicalSets(_Canonical):
     def persistent_id(self, obj: Any) -> Any:
         kind = type(obj)
         if kind is set or kind is frozenset:
             return _set(obj, self.ctx)
         return None
+
+
+class _MemoCanonical(_Canonical):
+    """Memo mode (a cyclic value): a string or bytes is saved whole every time, as a new
+    object (so never a memo hit): whether two equal strings are one object (interned)
+    differs between the process that made a value and the one that restored it. Other
+    objects keep their references, numbered in the order they are met."""
+
+    def persistent_id(self, obj: Any) -> Any:  # called for every object: kept minimal
+        kind = type(obj)
+        if kind is str:
+            return "s" + obj
+        if kind is bytes:
+            return b"b" + obj
+        return None
+
+
+class _MemoCanonicalSets(_CanonicalSets):
+    def persistent_id(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is str:
+            return "s" + obj
+        if kind is bytes:
+            return b"b" + obj
+        return super().persistent_id(obj)
+
+
+# The pickler for a cyclic value (memo mode), by the fast-mode one it replaces.
+_MEMO_MODE: dict[type[_Canonical], type[_Canonical]] = {
+    _Canonical: _MemoCanonical,
+    _CanonicalSets: _MemoCanonicalSets,
+}
 
 
 def _in_form(form: Form, obj: Any) -> Any:
