@@ -225,6 +225,13 @@ def _validated(node: Any) -> None:
             getter()
 
 
+def _autoscaled(axes: Any) -> None:
+    """Axes whose limits wait for autoscaling (after a plot call) apply it, as reading
+    the limits or drawing would."""
+    with contextlib.suppress(Exception):
+        axes.viewLim  # noqa: B018 - the property applies pending autoscaling
+
+
 def _callbacks(registry: Any) -> Any:
     """A CallbackRegistry by its signals and the callbacks its pickle keeps. Its
     __getstate__ advances the id counter (each pickle changes the next one) and drops the
@@ -280,6 +287,7 @@ register_state(
     drop=("_stale",),
     lazy={"_transform": _of_type("matplotlib.transforms.IdentityTransform")},
 )
+register_state("matplotlib.axes._base._AxesBase", refresh=_autoscaled)
 register_state(
     "matplotlib.transforms.TransformNode",
     drop=("_parents", "_invalid", "_inverted"),

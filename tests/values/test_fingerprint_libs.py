@@ -194,6 +194,20 @@ def test_a_drawn_figure_fingerprints_the_same_after_a_round_trip() -> None:
     assert fingerprint(copy.axes[1]) == fingerprint(axes[1])
 
 
+def test_reading_the_limits_of_axes_waiting_for_autoscaling_keeps_their_fingerprint() -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.plot([0, 1, 2], [1, 3, 2])
+    before = stable(fig)
+    assert ax.get_xlim() != (0.0, 1.0)  # the read applied the pending autoscaling
+    assert fingerprint(fig) == before
+    ax.set_xlim(5, 6)
+    assert fingerprint(fig) != before
+
+
 # -- plotly --------------------------------------------------------------------------------------
 
 
