@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -21,6 +22,16 @@ def run(kernel: Kernel, code: str) -> Execution:
 
 def value(kernel: Kernel, expr: str) -> str:
     return run(kernel, f"print(repr({expr}))").stdout.strip()
+
+
+def checks(kernel: Kernel, code: str, *, as_bool: bool = False) -> dict[str, Any]:
+    """Run code that builds a dict `checks` and return it, its values as JSON (each made
+    a bool first with `as_bool`: numpy's bools are not JSON)."""
+    shown = "{k: bool(v) for k, v in checks.items()}" if as_bool else "checks"
+    report = f"\nimport json as _json\nprint(_json.dumps({shown}))\n"
+    out = run(kernel, code + report)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def not_restored(report: str) -> dict[str, str]:

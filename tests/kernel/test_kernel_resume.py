@@ -3,12 +3,12 @@ mutations included; what cannot come back is named; foreign checkpoints are neve
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from ..helpers import checks as shared_checks
 from ..helpers import fresh, not_restored, run, runs_of, sidecar, tick, value
 from ..kernels import Kernel
 from ..messages import RESTORED, UNTRUSTED, UNUSABLE
@@ -17,11 +17,7 @@ pytestmark = pytest.mark.kernel
 
 
 def checks(kernel: Kernel, code: str) -> dict[str, bool]:
-    """Run code that builds a dict `checks` of name -> bool and return it."""
-    report = "\nimport json as _json\nprint(_json.dumps({k: bool(v) for k, v in checks.items()}))\n"
-    out = run(kernel, code + report)
-    result: dict[str, bool] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return shared_checks(kernel, code, as_bool=True)
 
 
 # -- 2. values of every common kind come back equal --------------------------------------

@@ -4,24 +4,15 @@ one reaches the other; unrelated variables are not saved together."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from ..helpers import fresh, run, sidecar
+from ..helpers import checks, fresh, run, sidecar
 from ..kernels import Kernel
 
 pytestmark = pytest.mark.kernel
-
-
-def checks(kernel: Kernel, code: str) -> dict[str, object]:
-    """Run code that builds a dict `checks` and return it (values as JSON)."""
-    report = "\nimport json as _json\nprint(_json.dumps(checks))\n"
-    out = run(kernel, code + report)
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 def resumed(kernel: Kernel, code: str) -> dict[str, object]:
