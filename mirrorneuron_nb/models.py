@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .notebook import CELL_ID_RE, NAME_RE
+
 
 class StepStatus(str, enum.Enum):
     """Stored and displayed step states (stale is derived, never stored)."""
@@ -188,6 +190,29 @@ class Event(Record):
     step: str | None = None
     kind: str
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+INPUTS_MISSING = "inputs_missing"
+"""Event kind: a good step was stopped before its body because inputs that came from cells
+nobody checkpointed are not in the kernel (kernel/origins.py). It stands until something
+else happens to the step (a run, a cache hit, a reset)."""
+
+
+class InputOrigin(Record):
+    """Where an input missing from the kernel is defined: the step whose checkpoint holds
+    it, else the last plain code cell before the step in the saved notebook that binds it.
+
+    Read back from the sidecar (untrusted): every field is validated."""
+
+    name: str = Field(min_length=1, max_length=256)
+    step: str | None = Field(default=None, pattern=NAME_RE.pattern)
+    """The step whose checkpoint holds the value (None: a plain cell, or unknown)."""
+    cell_index: int | None = Field(default=None, ge=0)
+    """The defining cell's index in the saved notebook, from 0, every cell counted."""
+    cell_id: str | None = Field(default=None, pattern=CELL_ID_RE.pattern)
+    """The defining cell's id (nbformat 4.5), when the notebook has ids."""
+    label: str = Field(max_length=256)
+    """As the cell's message says it: "step load", "parameters cell", "cell 3, not a step"."""
 
 
 # -- what the kernel hands the store to write -------------------------------------------------

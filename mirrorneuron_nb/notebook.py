@@ -15,6 +15,8 @@ from .values.digest import text_digest
 
 STEP_MAGIC = "%%mn_step"
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
+CELL_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+"""An nbformat 4.5 cell id."""
 
 
 @dataclass(frozen=True)

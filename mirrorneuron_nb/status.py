@@ -8,12 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .errors import MirrorNeuronError
 from .models import (
+    INPUTS_MISSING,
     UNSTABLE_FINGERPRINT,
     ApprovalStatus,
     CallCounts,
     Checkpoint,
+    InputOrigin,
     Step,
     StepStatus,
     VarEntry,
@@ -54,6 +58,10 @@ class StepView:
     note: str | None = None
     """Why the step runs again although nothing changed: a magic that cannot be analysed
     (`always runs: %run cannot be analysed`), or an input with no stable fingerprint."""
+    missing_inputs: tuple[InputOrigin, ...] = ()
+    """Inputs the step's last run found missing from the kernel (they came from cells
+    nobody checkpointed), with where each is defined; empty once anything else happened
+    to the step (it ran, was served from its checkpoint, was reset)."""
 
 
 def step_views(store: Store | None, notebook: Path | None = None) -> list[StepView]:
@@ -77,6 +85,7 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
     views: list[StepView] = []
     runs = {r.id: r for r in store.runs()}
     journaled = _has_journal(store)
+    missing = _missing_inputs(store)
     # One pass in notebook order: each step is checked against the writers above it, then
     # becomes the latest writer of its own variables (linear, not quadratic, in steps).
     writers: dict[str, tuple[str, VarEntry, int]] = {}
@@ -124,6 +133,7 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
                 durable_failed=calls.failed,
                 durable_unsaved=calls.unsaved,
                 note=_note(s, ckpt if status.good else None),
+                missing_inputs=missing.get(s.name, ()),
                 kind=str(s.options.get("kind") or "compute"),
                 once=bool(s.options.get("once")),
                 approval=s.options.get("approve")
@@ -160,6 +170,32 @@ def _unique(cells: list[StepCell]) -> list[StepCell]:
 def _has_journal(store: Store) -> bool:
     """A read-only store may be a sidecar from before durable calls existed."""
     return store.has_table("durable_calls")
+
+
+def _missing_inputs(store: Store) -> dict[str, tuple[InputOrigin, ...]]:
+    """Steps stopped for missing inputs (their latest event says so), with the origins.
+    The detail is read from the sidecar: a damaged one is ignored, never half-used."""
+    out: dict[str, tuple[InputOrigin, ...]] = {}
+    for step, event in store.latest_events(INPUTS_MISSING).items():
+        raw = event.detail.get("origins")
+        if not isinstance(raw, list) or not raw:
+            continue
+        try:
+            out[step] = tuple(InputOrigin.model_validate(o) for o in raw)
+        except ValidationError:
+            continue
+    return out
+
+
+def missing_summary(origins: tuple[InputOrigin, ...]) -> str:
+    """E.g. "needs X, scale: run cells 1, 3 first"; empty when nothing is missing."""
+    if not origins:
+        return ""
+    cells = sorted({o.cell_index + 1 for o in origins if o.cell_index is not None})
+    listed = ", ".join(map(str, cells))
+    parts = [f"run cell{'s' if len(cells) > 1 else ''} {listed} first"] if cells else []
+    parts += [f"{o.name}: {o.label}" for o in origins if o.cell_index is None]
+    return f"needs {', '.join(o.name for o in origins)}: {'; '.join(parts)}"
 
 
 def _durable_counts(store: Store, step: Step, journaled: bool) -> CallCounts:
@@ -241,6 +277,8 @@ def status_table(views: list[StepView]) -> str:
     rows = []
     for v in views:
         detail = v.error if v.error and not v.status.good else (v.stale_reason or "")
+        if v.missing_inputs:
+            detail = missing_summary(v.missing_inputs)  # the latest thing that happened to it
         if v.status is StepStatus.approved and not detail:
             detail = f"approved by {v.decided_by}: run the step again to continue"
         if v.approval and not detail:

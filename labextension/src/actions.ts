@@ -4,8 +4,10 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
-import { RESUME_CODE, runInKernel } from './execute';
-import { jumpToStep, rerunStep, runFromStep } from './notebook';
+import { IMissingInputInfo } from './api';
+import { LOAD_CODE, RESUME_CODE, runInKernel } from './execute';
+import { jumpToStep, rerunStep, runFromStep, runMissingThenStep } from './notebook';
+import { missingSources } from './status';
 import { IActionResult, IStepActions, IStepsModel } from './tokens';
 
 export class StepActions implements IStepActions {
@@ -59,6 +61,25 @@ export class StepActions implements IStepActions {
         ? `Approved ${name} (by ${by}): re-run it to continue`
         : `Rejected ${name} (by ${by}): it and later steps do not run`;
       return { title, ok: true, text: '' };
+    });
+  }
+
+  runMissing(name: string, origins: IMissingInputInfo[]): void {
+    void this._guard(`Running the cells ${name} needs`, async () => {
+      const panel = this.current();
+      if (!panel) {
+        return null;
+      }
+      // The note outlives the kernel that wrote it: a newer one may not have the magic.
+      const load = await runInKernel(panel.sessionContext, LOAD_CODE);
+      if (!load.ok) {
+        return { title: 'Loading mirrorneuron_nb failed', ok: false, text: load.text };
+      }
+      const ok = await runMissingThenStep(panel, name, origins);
+      void this.model.refresh();
+      const ran = `${missingSources(origins)}, then ${name}`;
+      const title = ok ? `Ran ${ran}` : `Running ${ran} stopped at an error: see the notebook`;
+      return { title, ok, text: '' };
     });
   }
 

@@ -30,6 +30,15 @@ export interface IApprovalInfo {
   note: string | null;
 }
 
+/** An input the step's last run found missing from the kernel, and where it is defined. */
+export interface IMissingInputInfo {
+  name: string;
+  step: string | null;
+  cell_index: number | null;
+  cell_id: string | null;
+  label: string;
+}
+
 export interface IStepRow {
   name: string;
   status: StatusName;
@@ -48,6 +57,7 @@ export interface IStepRow {
   durable_recorded: number;
   durable_failed: number;
   durable_unsaved: number;
+  missing_inputs: IMissingInputInfo[];
 }
 
 export interface ISummary {

@@ -6,14 +6,15 @@ import { ISessionContext } from '@jupyterlab/apputils';
 import { KernelMessage } from '@jupyterlab/services';
 
 /**
- * What `%mn_resume` needs: the extension loaded once (a fresh kernel has not loaded it).
- * Sent as an execute request, so it works whatever cell is active.
+ * The extension loaded once (a fresh kernel has not loaded it): what `%mn_resume` and a
+ * `%%mn_step` cell need. Sent as an execute request, so it works whatever cell is active.
  */
-export const RESUME_CODE = [
+export const LOAD_CODE = [
   'if "mirrorneuron_nb" not in get_ipython().extension_manager.loaded:',
-  '    %load_ext mirrorneuron_nb',
-  '%mn_resume'
+  '    %load_ext mirrorneuron_nb'
 ].join('\n');
+
+export const RESUME_CODE = [LOAD_CODE, '%mn_resume'].join('\n');
 
 export interface IKernelRun {
   ok: boolean;

@@ -5,6 +5,8 @@
 import { Cell } from '@jupyterlab/cells';
 import { Notebook, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 
+import { IMissingInputInfo } from './api';
+
 /**
  * The step-cell rule. Mirrors mirrorneuron_nb/notebook.py (STEP_MAGIC, NAME_RE,
  * split_cell, step_cells): keep the two in step.
@@ -70,4 +72,51 @@ async function runAtStep(
     return false;
   }
   return run(panel.content, panel.sessionContext);
+}
+
+/**
+ * Execute the cells that define a step's missing inputs, in notebook order, then the step's
+ * cell (as if each were run with Shift+Enter; their outputs land in the cells). A failing
+ * cell stops the rest. Resolves to whether every cell ran without error; throws a one-line
+ * Error, running nothing, when a cell cannot be found.
+ */
+export async function runMissingThenStep(
+  panel: NotebookPanel,
+  name: string,
+  origins: IMissingInputInfo[]
+): Promise<boolean> {
+  const notebook = panel.content;
+  const step = findStepCell(notebook, name);
+  if (step < 0) {
+    throw new Error(`no cell runs step ${name}`);
+  }
+  const defining = new Set(origins.map(origin => definingCell(notebook, origin)));
+  defining.delete(step);
+  const order = [...defining].sort((a, b) => a - b);
+  const cells = [...order, step].map(index => notebook.widgets[index]);
+  await jumpToStep(panel, name);
+  return NotebookActions.runCells(notebook, cells, panel.sessionContext);
+}
+
+/**
+ * The index of the cell that defines a missing input: a step's cell by its name, else the
+ * cell with the saved id, else the cell at the saved position if it is still a code cell
+ * of the same kind (that step's cell, or a plain cell).
+ */
+function definingCell(notebook: Notebook, origin: IMissingInputInfo): number {
+  const cells = notebook.widgets;
+  let index = origin.step !== null ? findStepCell(notebook, origin.step) : -1;
+  if (index < 0 && origin.cell_id !== null) {
+    index = cells.findIndex(cell => cell.model.id === origin.cell_id);
+  }
+  if (index < 0 && origin.cell_index !== null) {
+    const cell = cells[origin.cell_index];
+    if (cell && cell.model.type === 'code' && cellStepName(cell) === origin.step) {
+      index = origin.cell_index;
+    }
+  }
+  if (index < 0) {
+    throw new Error(`the cell defining ${origin.name} (${origin.label}) is not in the notebook`);
+  }
+  return index;
 }

@@ -1,7 +1,7 @@
 /**
  * How statuses and numbers read in the panel and the cell badges (pure functions).
  */
-import { IStepRow, StatusName } from './api';
+import { IMissingInputInfo, IStepRow, StatusName } from './api';
 
 export const STATUS_ICON: Record<StatusName, string> = {
   pending: '○',
@@ -53,6 +53,60 @@ export function decisionText(row: IStepRow): string | null {
 export function stepTags(row: IStepRow): string[] {
   const tags = row.kind && row.kind !== 'compute' ? [row.kind] : [];
   return row.once ? [...tags, 'once'] : tags;
+}
+
+/** Names missing from the kernel and where they are defined ("from cells 3 and 5"). */
+export interface IMissingGroup {
+  names: string[];
+  where: string;
+}
+
+/** The saved notebook's numbers (from 1) of the cells that define missing inputs. */
+export function missingCells(origins: IMissingInputInfo[]): number[] {
+  const numbers = origins.flatMap(o => (o.cell_index === null ? [] : [o.cell_index + 1]));
+  return [...new Set(numbers)].sort((a, b) => a - b);
+}
+
+/** "cell 2", "cells 3 and 5", "cells 1, 3 and 5". */
+export function cellsPhrase(numbers: number[]): string {
+  if (numbers.length === 1) {
+    return `cell ${numbers[0]}`;
+  }
+  return `cells ${numbers.slice(0, -1).join(', ')} and ${numbers[numbers.length - 1]}`;
+}
+
+/** The missing inputs grouped by where they come from: the notebook's cells first, then
+ * steps whose cell is not in the saved notebook, then names defined in no saved cell. */
+export function missingGroups(origins: IMissingInputInfo[]): IMissingGroup[] {
+  const inCells = origins.filter(o => o.cell_index !== null);
+  const groups: IMissingGroup[] =
+    inCells.length > 0
+      ? [{ names: inCells.map(o => o.name), where: `from ${cellsPhrase(missingCells(origins))}` }]
+      : [];
+  for (const o of origins.filter(o => o.cell_index === null)) {
+    const where = o.step !== null ? `from step ${o.step}` : `(${o.label})`;
+    groups.push({ names: [o.name], where });
+  }
+  return groups;
+}
+
+/** Whether the panel can find a cell for every missing input (by position or step name). */
+export function canRunMissing(origins: IMissingInputInfo[]): boolean {
+  return origins.length > 0 && origins.every(o => o.cell_index !== null || o.step !== null);
+}
+
+/** What runs before the step: "cells 3, 5"; "cell 2, step load". */
+export function missingSources(origins: IMissingInputInfo[]): string {
+  const cells = missingCells(origins);
+  const items = cells.length > 0 ? [`cell${cells.length > 1 ? 's' : ''} ${cells.join(', ')}`] : [];
+  const steps = origins.flatMap(o => (o.cell_index === null && o.step !== null ? [o.step] : []));
+  items.push(...[...new Set(steps)].map(step => `step ${step}`));
+  return items.join(', ');
+}
+
+/** "Run cells 3, 5, then this step". */
+export function runMissingLabel(origins: IMissingInputInfo[]): string {
+  return `Run ${missingSources(origins)}, then this step`;
 }
 
 export function formatDuration(seconds: number | null): string | null {

@@ -9,6 +9,7 @@ import type { ISignal } from '@lumino/signaling';
 import type {
   ApiError,
   IApproveResponse,
+  IMissingInputInfo,
   IResetResponse,
   IStepDetail,
   IStepRow,
@@ -78,6 +79,8 @@ export interface IStepActions {
   rerun(name: string): void;
   reset(name: string): void;
   decide(name: string, approve: boolean, note: string): void;
+  /** Run the cells that define the step's missing inputs, then the step. */
+  runMissing(name: string, origins: IMissingInputInfo[]): void;
   resume(): void;
   runFrom(): void;
 }

@@ -88,6 +88,18 @@ class ApprovalInfo(ApiModel):
     note: str | None
 
 
+class MissingInputInfo(ApiModel):
+    """An input the step's last run found missing from the kernel, and where it is defined."""
+
+    name: str
+    step: str | None = Field(description="the step whose checkpoint holds it, if any")
+    cell_index: int | None = Field(
+        description="its defining cell in the saved notebook: index from 0, every cell counted"
+    )
+    cell_id: str | None = Field(description="that cell's id, when the notebook has ids")
+    label: str = Field(description='e.g. "parameters cell", "cell 3, not a step", "step load"')
+
+
 class StepRow(ApiModel):
     name: str
     status: StatusName
@@ -108,6 +120,10 @@ class StepRow(ApiModel):
     durable_recorded: int = Field(description="durable calls recorded (replayed on a re-run)")
     durable_failed: int = Field(description="durable calls that raised (they run again)")
     durable_unsaved: int = Field(description="durable calls whose result was not recorded")
+    missing_inputs: list[MissingInputInfo] = Field(
+        description="inputs from cells nobody checkpointed that stopped the step's last run "
+        "(empty once it ran or was served again): run their cells, then the step"
+    )
 
 
 class Summary(ApiModel):

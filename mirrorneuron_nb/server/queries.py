@@ -22,6 +22,7 @@ from .api_models import (
     CheckpointInfo,
     EventInfo,
     EventsResponse,
+    MissingInputInfo,
     OutputInfo,
     ResetResponse,
     RunInfo,
@@ -47,8 +48,6 @@ def _approvals(store: Store, views: list[StepView]) -> dict[str, Approval]:
     """The open approval of each step parked at its gate or rejected there."""
     found = {v.name: store.approval(v.name) for v in views if v.status in GATED}
     return {name: a for name, a in found.items() if a is not None}
-
-
 
 
 def _approval_info(a: Approval) -> ApprovalInfo:
@@ -82,6 +81,7 @@ def _row(v: StepView, approval: Approval | None = None) -> StepRow:
         durable_recorded=v.durable_recorded,
         durable_failed=v.durable_failed,
         durable_unsaved=v.durable_unsaved,
+        missing_inputs=[MissingInputInfo(**o.model_dump()) for o in v.missing_inputs],
     )
 
 

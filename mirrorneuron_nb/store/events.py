@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from typing import Any
 
 from ..models import Event
 from .base import Tables
@@ -19,4 +21,29 @@ class EventsTable(Tables):
                 "SELECT * FROM events WHERE step=? AND id>? ORDER BY id LIMIT ?",
                 (step, after, limit),
             ).fetchall()
-        return [Event(**{**dict(r), "detail": json.loads(r["detail"])}) for r in rows]
+        return [_event(r) for r in rows]
+
+    def latest_events(self, kind: str) -> dict[str, Event]:
+        """For each step (of the steps table) whose latest event is of `kind`, that event:
+        a state the step stays in until anything else happens to it (its inputs missing)."""
+        # One index lookup per known step (events_step), whatever the log's length.
+        rows = self.conn.execute(
+            "SELECT e.* FROM steps s JOIN events e ON e.id ="
+            " (SELECT id FROM events WHERE step = s.name ORDER BY id DESC LIMIT 1)"
+            " WHERE e.kind=? ORDER BY e.id",
+            (kind,),
+        ).fetchall()
+        return {r["step"]: _event(r) for r in rows}
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(**{**dict(row), "detail": _detail(row["detail"])})
+
+
+def _detail(text: str) -> dict[str, Any]:
+    """An event's detail; a damaged one reads as empty rather than failing every reader."""
+    try:
+        found = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}

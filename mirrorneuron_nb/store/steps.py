@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 
-from ..models import Attempt, Checkpoint, Step, StepStart, StepStatus
+from ..models import INPUTS_MISSING, Attempt, Checkpoint, InputOrigin, Step, StepStart, StepStatus
 from .base import Tables, event_txn
 from .connection import write_txn
 
@@ -149,6 +150,24 @@ class StepsTable(Tables):
                 start.name,
                 "cached",
                 {"checkpoint": checkpoint.id, "restored": list(restored)},
+            )
+
+    def record_inputs_missing(
+        self, run_id: str | None, step: str, origins: Sequence[InputOrigin]
+    ) -> None:
+        """A good step stopped before its body: inputs from cells nobody checkpointed are
+        not in the kernel. Only an event: the step keeps its status and checkpoint, and the
+        next thing that happens to it (a run, a cache hit, a reset) supersedes it."""
+        with write_txn(self.conn) as c:
+            event_txn(
+                c,
+                run_id,
+                step,
+                INPUTS_MISSING,
+                {
+                    "missing": [o.name for o in origins],
+                    "origins": [o.model_dump() for o in origins],
+                },
             )
 
 

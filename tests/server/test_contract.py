@@ -121,6 +121,7 @@ def _ts_type(annotation: object) -> set[str]:
     ("interface", "model"),
     [
         ("IStepRow", api_models.StepRow),
+        ("IMissingInputInfo", api_models.MissingInputInfo),
         ("ISummary", api_models.Summary),
         ("IStepsResponse", api_models.StepsResponse),
         ("IVariableInfo", api_models.VariableInfo),

@@ -50,6 +50,21 @@ def wait_kernel_idle(page: Page) -> None:
     )
 
 
+def restart_kernel(page: Page) -> None:
+    """Restart the notebook's kernel from the menu; return once the new one is idle."""
+    page.evaluate(
+        """() => {
+            window.mnRestarted = false;
+            window.jupyterapp.shell.currentWidget.sessionContext.statusChanged.connect(
+                (_, status) => { window.mnRestarted ||= status === 'restarting'; });
+        }"""
+    )
+    command(page, "kernelmenu:restart")
+    page.click(".jp-Dialog .jp-mod-accept")
+    page.wait_for_function("() => window.mnRestarted")
+    wait_kernel_idle(page)
+
+
 def row(page: Page, step: str, status: str | None = None) -> Locator:
     selector = f"{PANEL} li.mn-Step[data-step='{step}']"
     if status is not None:
@@ -246,3 +261,67 @@ def test_approval_gate_decided_in_the_panel(lab: Lab, page: Page) -> None:
     expect(row(page, "publish", "succeeded")).to_be_visible()
     expect(cell(page, 2).locator(".jp-Cell-outputArea")).to_contain_text("shipped 3")
     expect(page.locator(".jp-Cell .mn-CellBadge[data-status='succeeded']")).to_have_count(2)
+
+
+def test_inputs_from_plain_cells_are_offered_after_a_restart(lab: Lab, page: Page) -> None:
+    write_notebook(
+        lab.root / "params.ipynb",
+        [
+            "%load_ext mirrorneuron_nb",
+            "rate = 3\nprint('rate set')",
+            "%%mn_step scaled\nvalues = [rate * i for i in range(4)]\nprint('values', values)",
+            "print('rate', rate, 'values', values)",
+        ],
+    )
+    open_notebook(page, lab, "params.ipynb", "missing-inputs")
+    command(page, "notebook:run-all-cells")
+    expect(row(page, "scaled", "succeeded")).to_be_visible()
+    expect(cell(page, 3).locator(".jp-Cell-outputArea")).to_contain_text("values [0, 3, 6, 9]")
+
+    # Restart: `rate` came from a plain cell, which nobody checkpointed.
+    restart_kernel(page)
+    expect(page.locator(f"{PANEL} .mn-Steps-headline")).to_contain_text(
+        "kernel restarted — state not loaded"
+    )
+    command(page, "notebook:clear-all-cell-outputs")
+    cell(page, 0).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    expect(cell(page, 0).locator(".jp-InputPrompt")).to_have_text("[1]:")
+
+    # Re-run the step: its body does not run, the cell names the cell to run, and the
+    # panel offers to run it (the step stays good).
+    row(page, "scaled").locator("button.mn-Step-rerun").click()
+    expect(cell(page, 2).locator(".jp-Cell-outputArea")).to_contain_text(
+        "rate (cell 2, not a step)"
+    )
+    scaled = row(page, "scaled", "succeeded")
+    expect(scaled.locator(".mn-Step-missing")).to_have_text("needs rate from cell 2")
+    offer = scaled.locator("button.mn-Step-runMissing")
+    expect(offer).to_have_text("Run cell 2, then this step")
+
+    # A cell added above since the save moves every cell down: the cells are found by id.
+    page.evaluate(
+        """() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.insertCell(
+            0, {cell_type: 'markdown', source: 'Added after the save'})"""
+    )
+    expect(cell(page, 2)).to_contain_text("rate = 3")
+
+    # The offer outlives the kernel: in a newer one (the extension not loaded yet) too.
+    restart_kernel(page)
+    expect(offer).to_have_text("Run cell 2, then this step")
+
+    # Click it: the plain cell runs, then the step, served from its checkpoint.
+    offer.click()
+    expect(row(page, "scaled", "cached")).to_be_visible()
+    expect(cell(page, 2).locator(".jp-Cell-outputArea")).to_contain_text("rate set")
+    expect(cell(page, 3).locator(".jp-Cell-outputArea")).to_contain_text("values [0, 3, 6, 9]")
+    expect(cell(page, 2).locator(".jp-InputPrompt")).to_have_text("[1]:")
+    expect(cell(page, 3).locator(".jp-InputPrompt")).to_have_text("[2]:")
+    expect(row(page, "scaled").locator(".mn-Step-missing")).to_have_count(0)
+
+    # The kernel has both values back.
+    cell(page, 4).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    expect(cell(page, 4).locator(".jp-Cell-outputArea")).to_contain_text(
+        "rate 3 values [0, 3, 6, 9]"
+    )

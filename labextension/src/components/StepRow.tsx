@@ -17,6 +17,7 @@ import {
 } from '../status';
 import { IStepActions, IStepsState } from '../tokens';
 import { ApprovalGate } from './ApprovalGate';
+import { MissingInputs } from './MissingInputs';
 import { Traceback, TracebackDetail } from './Traceback';
 
 export function StepRow(props: {
@@ -74,6 +75,9 @@ export function StepRow(props: {
         </div>
       )}
       {open && <Traceback detail={detail} />}
+      {row.missing_inputs.length > 0 && !deleted && (
+        <MissingInputs row={row} disabled={busy || model.kernel === 'none'} actions={actions} />
+      )}
       {row.stale_reason && <div className="mn-Step-note">stale: {row.stale_reason}</div>}
       {row.unsaved.length > 0 && (
         <div className="mn-Step-note">not checkpointed: {row.unsaved.join('; ')}</div>
