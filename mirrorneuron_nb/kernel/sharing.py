@@ -1,19 +1,19 @@
 """Which variables of this kernel share objects, so a checkpoint saves them together.
 
-A step's checkpoint is one group (values/groups.py): what its variables share comes back
-shared. Variables saved by other steps can share objects with them too: a figure and the
-axes a later step changed, a holder and the frame a later step mutated, a new list of an
-earlier step's objects. A checkpoint therefore also holds ("co-saves") every variable
-that shares an object with what the step wrote, found two ways:
+A step's values that share objects are saved as one group (values/groups.py): what they
+share comes back shared. Variables saved by other steps can share objects with them too:
+a figure and the axes a later step changed, a holder and the frame a later step mutated,
+a new list of an earlier step's objects. A checkpoint therefore also holds ("co-saves")
+every variable that shares an object with what the step wrote, found two ways:
 
 - the groups this kernel saved or loaded: a member changed in place (still the same
   object) takes its whole group along;
 - what the written values reach: a group whose objects they reach is taken along.
 
-What a value reaches is found by walking its references (gc.get_referents), up to a
-budget of objects per group, through containers and instances but never into classes,
-modules or library functions. Sharing deeper in a very large value, or made by a plain
-cell, is not seen.
+What a value reaches is found by walking its references (gc.get_referents), at most
+MAX_DEPTH deep and WALK_BUDGET objects per value, through containers and instances but
+never into classes, modules or library functions. Sharing deeper in a large value, or
+made by a plain cell, is not seen.
 """
 
 from __future__ import annotations
