@@ -1,14 +1,14 @@
-"""One pickle for the variables a checkpoint holds, so what they share comes back shared.
+"""One pickle for variables that share objects, so what they share comes back shared.
 
-A group's stream is a header (the member names and sizes) followed by one pickle per
+A group's stream is a header (the member names) followed by one pickle per
 member, all written by one pickler and read back by one unpickler: the memo spans the
 members, so an object that two variables hold (a figure and its axes, a model and the
 optimizer holding its parameters, a list and its alias) is stored once and loaded once.
 Arrays that are views of a member array's memory are saved as views of that memory
 (offset, shape, strides), not as copies, so a slice and its base still share memory.
 
-The header is inside the signed stream: a row can only bind a value under a name the
-group itself was saved with.
+The header is inside the signed stream, and each member's row is signed with its name
+(codec.member_label): a row can only bind the value saved under that name.
 """
 
 from __future__ import annotations
