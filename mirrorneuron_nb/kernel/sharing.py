@@ -184,7 +184,9 @@ class _LibraryObjects:
         for name, module in list(sys.modules.items()):
             if name not in self._modules and name not in _NOT_LIBRARIES:
                 self._modules.add(name)
-                self._add(list(getattr(module, "__dict__", {}).values()))
+                # Plain modules only: reading a lazy module's __dict__ would import it.
+                if type(module) is types.ModuleType:
+                    self._add(list(vars(module).values()))
         return self._ids
 
     def _add(self, level: list[Any]) -> None:
