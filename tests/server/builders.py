@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -26,6 +27,11 @@ from mirrorneuron_nb.models import (
 from mirrorneuron_nb.notebook import code_hash
 from mirrorneuron_nb.sidecar import sidecar_of
 from mirrorneuron_nb.store import Store
+
+
+def body(response: Any) -> Any:
+    """A server response's JSON body."""
+    return json.loads(response.body)
 
 
 def notebook(path: Path, steps: dict[str, str], extra_cells: int = 0) -> Path:

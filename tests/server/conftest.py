@@ -16,6 +16,8 @@ import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 from traitlets.config import Config
 
+from .builders import Kernelish
+
 
 @pytest.fixture
 def jp_server_config() -> Config:
@@ -45,3 +47,11 @@ def api(jp_fetch: Any) -> Iterator[Any]:
         )
 
     yield call
+
+
+@pytest.fixture
+def kernel(nb: Path) -> Iterator[Kernelish]:
+    """A kernel-like writer of the sidecar of the module's notebook fixture `nb`."""
+    k = Kernelish(nb)
+    yield k
+    k.close()

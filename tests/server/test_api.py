@@ -18,25 +18,14 @@ from mirrorneuron_nb.sidecar import sidecar_of
 from mirrorneuron_nb.store.sqlite import DB_NAME
 
 from ..messages import NO_SIDECAR_YET
-from .builders import Kernelish, dead_pid, notebook
+from .builders import Kernelish, body, dead_pid, notebook
 
 STEPS = {"load": "x = 1", "features": "y = x + 1", "train": "z = y * 2"}
-
-
-def body(response: Any) -> Any:
-    return json.loads(response.body)
 
 
 @pytest.fixture
 def nb(root: Path) -> Path:
     return notebook(root / "work" / "analysis.ipynb", STEPS)
-
-
-@pytest.fixture
-def kernel(nb: Path) -> Any:
-    k = Kernelish(nb)
-    yield k
-    k.close()
 
 
 # -- /steps ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from traitlets.config import Config
 from mirrorneuron_nb.sidecar import sidecar_of
 
 from ..messages import NO_SIDECAR_YET
-from .builders import Kernelish, notebook
+from .builders import Kernelish, body, notebook
 
 STEPS = {
     "load": "docs = ['a', 'b']",
@@ -48,20 +48,9 @@ def jp_server_config() -> Config:
     )
 
 
-def body(response: Any) -> Any:
-    return json.loads(response.body)
-
-
 @pytest.fixture
 def nb(root: Path) -> Path:
     return notebook(root / NB, STEPS)
-
-
-@pytest.fixture
-def kernel(nb: Path) -> Any:
-    k = Kernelish(nb)
-    yield k
-    k.close()
 
 
 async def rows(api: Any) -> dict[str, Any]:

@@ -15,25 +15,14 @@ from mirrorneuron_nb.models import InputOrigin
 from mirrorneuron_nb.sidecar import sidecar_of
 from mirrorneuron_nb.store.sqlite import DB_NAME
 
-from .builders import Kernelish, notebook
+from .builders import body, notebook
 
 STEPS = {"load": "x = 1", "features": "y = x + rate"}
-
-
-def body(response: Any) -> Any:
-    return json.loads(response.body)
 
 
 @pytest.fixture
 def nb(root: Path) -> Path:
     return notebook(root / "work" / "analysis.ipynb", STEPS)
-
-
-@pytest.fixture
-def kernel(nb: Path) -> Any:
-    k = Kernelish(nb)
-    yield k
-    k.close()
 
 
 async def test_missing_inputs_are_offered_until_the_step_runs_again(
