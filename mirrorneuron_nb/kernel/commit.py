@@ -152,9 +152,7 @@ def _checkpoint_variables(
     failed: dict[str, str] = {}
     sets = session.sharing.components({n: reaches[n] for n in members}, ns)
     for names_ in sets:
-        made, why = groups.dump_saveable(
-            {n: ns[n] for n in names_}, codec.inline_buffer, codec.too_large
-        )
+        made, why = groups.dump_saveable({n: ns[n] for n in names_}, codec.too_large)
         dumps.extend(made)
         failed.update(why)
     unsaved = [(n, failed[n]) for n in members if n in failed]

@@ -173,8 +173,7 @@ class MirrorNeuronMagics(Magics):
             if args.to is not None:
                 validate_name(args.to)
             report = resume(self.session.store, self.session.shell.user_ns, args.to)
-            for group in report.groups:
-                self.session.sharing.record(group)
+            self.session.sharing.learn(report.groups)
         print(report.render())
 
     @magic_arguments()

@@ -121,8 +121,7 @@ def _serve_from_checkpoint(
         )
         return None
     loaded = list(restored.loaded)
-    for group in restored.groups:
-        session.sharing.record(group)
+    session.sharing.learn(restored.groups)
     if state is not None:
         _reapply(session, start.name, state)
     store.record_cache_hit(session.ensure_run(), start, checkpoint, loaded)

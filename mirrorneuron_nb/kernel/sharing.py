@@ -88,6 +88,11 @@ class SharingIndex:
             reached = reach(members.values())
         self._groups.append(_Group({n: id(v) for n, v in members.items()}, reached))
 
+    def learn(self, groups: Iterable[dict[str, Any]]) -> None:
+        """Values loaded together (a resume, a cache hit): each group as it was saved."""
+        for members in groups:
+            self.record(members)
+
     def partners(
         self, names: Iterable[str], namespace: dict[str, Any]
     ) -> tuple[set[str], dict[str, frozenset[int]]]:
@@ -230,10 +235,7 @@ def reach(values: Iterable[Any], budget: int = WALK_BUDGET) -> frozenset[int]:
             if key in seen:
                 continue
             seen.add(key)
-            walk = _WALKABLE.get(kind)
-            if walk is None:
-                walk = _WALKABLE[kind] = _walkable(kind)
-            if not walk or (kind is types.FunctionType and not _notebook_function(obj)):
+            if not _walks(kind) or (kind is types.FunctionType and not _notebook_function(obj)):
                 continue
             walked += 1
             if walked > budget:
@@ -266,14 +268,18 @@ def has_identity(value: Any) -> bool:
     kind = type(value)
     if kind in _NO_IDENTITY or kind in _TRANSPARENT:
         return False
-    walk = _WALKABLE.get(kind)
-    if walk is None:
-        walk = _WALKABLE[kind] = _walkable(kind)
-    return walk and (kind is not types.FunctionType or _notebook_function(value))
+    return _walks(kind) and (kind is not types.FunctionType or _notebook_function(value))
 
 
 # Types (not instances) walked into, decided once per type.
 _WALKABLE: dict[type, bool] = {}
+
+
+def _walks(kind: type) -> bool:
+    found = _WALKABLE.get(kind)
+    if found is None:
+        found = _WALKABLE[kind] = _walkable(kind)
+    return found
 
 
 def _walkable(kind: type) -> bool:

@@ -213,14 +213,10 @@ class _MemoCanonical(_Canonical):
         return None
 
 
-class _MemoCanonicalSets(_CanonicalSets):
+class _MemoCanonicalSets(_MemoCanonical, _CanonicalSets):
     def persistent_id(self, obj: Any) -> Any:
-        kind = type(obj)
-        if kind is str:
-            return "s" + obj
-        if kind is bytes:
-            return b"b" + obj
-        return super().persistent_id(obj)
+        found = _MemoCanonical.persistent_id(self, obj)
+        return found if found is not None else _CanonicalSets.persistent_id(self, obj)
 
 
 # The pickler for a cyclic value (memo mode), by the fast-mode one it replaces.

@@ -11,7 +11,7 @@ from ..models import VarEntry
 from ..store.blobs import BlobStore
 from . import groups
 from .digest import digest
-from .serializers import INLINE_BUFFER_BYTES, Snapshot, restore
+from .serializers import Snapshot, restore
 from .signing import require_signed, signature_of
 
 # Streams up to this size live in the SQLite row; larger ones get a blob file.
@@ -37,17 +37,9 @@ def save(
     why = too_large(snap.size)
     if why is not None:
         raise NotCheckpointable(why)
-    used: list[tuple[str, int]] = []
-    for key, buf in zip(snap.buffer_keys, snap.buffers, strict=True):
-        blobs.put(key, [buf])
-        used.append((key, buf.nbytes))
-    header: bytes | None = snap.stream
-    stream_blob = None
-    if len(snap.stream) > INLINE_STREAM_BYTES:
-        stream_blob = digest(snap.stream)
-        blobs.put(stream_blob, [snap.stream])
-        used.append((stream_blob, len(snap.stream)))
-        header = None
+    header, stream_blob, used = _write(
+        blobs, snap.stream, snap.buffers, snap.buffer_keys, INLINE_STREAM_BYTES
+    )
     entry = VarEntry(
         name=name,
         type_name=snap.type_name,
@@ -89,11 +81,6 @@ def too_large(size: int) -> str | None:
     return None
 
 
-def inline_buffer(buf: memoryview) -> bool:
-    """Small buffers stay inside the stream: one blob file each would cost more."""
-    return buf.nbytes < INLINE_BUFFER_BYTES
-
-
 def save_group(
     blobs: BlobStore,
     dumped: groups.GroupDump,
@@ -102,18 +89,8 @@ def save_group(
 ) -> tuple[list[VarEntry], list[tuple[str, int]]]:
     """Write a group's blobs (fsynced, deduplicated); return one row per member, each
     pointing at the whole group, and the blobs the group uses."""
-    used: list[tuple[str, int]] = []
-    for key, buf in zip(buffer_keys, dumped.buffers, strict=True):
-        blobs.put(key, [buf])
-        used.append((key, buf.nbytes))
-    header: bytes | None = dumped.stream
-    stream_blob = None
     inline = INLINE_STREAM_BYTES if len(members) == 1 else INLINE_GROUP_BYTES
-    if len(dumped.stream) > inline:
-        stream_blob = digest(dumped.stream)
-        blobs.put(stream_blob, [dumped.stream])
-        used.append((stream_blob, len(dumped.stream)))
-        header = None
+    header, stream_blob, used = _write(blobs, dumped.stream, dumped.buffers, buffer_keys, inline)
     buffers = [(k, b.nbytes) for k, b in zip(buffer_keys, dumped.buffers, strict=True)]
     rows = [
         VarEntry(
@@ -198,9 +175,27 @@ def load_order(var: VarEntry) -> tuple[int, str]:
     return (0 if code_like else 1, var.name)
 
 
+def _write(
+    blobs: BlobStore, stream: bytes, buffers: list[memoryview], keys: list[str], inline: int
+) -> tuple[bytes | None, str | None, list[tuple[str, int]]]:
+    """Write the buffers, and the stream when it is over `inline` bytes, as blobs (fsynced,
+    deduplicated). Returns the stream to keep in the row (None: it is a blob), the stream's
+    blob key (None: it is in the row) and the blobs written or reused."""
+    used: list[tuple[str, int]] = []
+    for key, buf in zip(keys, buffers, strict=True):
+        blobs.put(key, [buf])
+        used.append((key, buf.nbytes))
+    if len(stream) <= inline:
+        return stream, None, used
+    stream_blob = digest(stream)
+    blobs.put(stream_blob, [stream])
+    used.append((stream_blob, len(stream)))
+    return None, stream_blob, used
+
+
 def _read(blobs: BlobStore, var: VarEntry, *, verify: bool) -> tuple[bytes, list[Any]]:
     """The stream and buffers a row points at, hash-checked."""
-    stream = _read_stream(blobs, var, verify=verify)
+    stream = read_stream(blobs, var, verify=verify)
     try:
         buffers = [_read_buffer(blobs, key, size, verify) for key, size in var.buffers]
     except CheckpointUnavailable as exc:
@@ -208,7 +203,8 @@ def _read(blobs: BlobStore, var: VarEntry, *, verify: bool) -> tuple[bytes, list
     return stream, buffers
 
 
-def _read_stream(blobs: BlobStore, var: VarEntry, *, verify: bool) -> bytes:
+def read_stream(blobs: BlobStore, var: VarEntry, *, verify: bool) -> bytes:
+    """The stream a row holds or points at (a blob: hash-checked when `verify`)."""
     if var.stream_blob is None:
         return bytes(var.header or b"")
     try:

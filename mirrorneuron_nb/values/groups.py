@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 from ..errors import CheckpointUnavailable, one_line
 from . import pickler
+from .serializers import out_of_band
 
 MAGIC = b"MNG1"
 
@@ -37,21 +37,12 @@ class GroupDump:
     """Each member's own share: its pickle's bytes and the buffers it added."""
 
 
-def dump(values: dict[str, Any], keep_inline: Callable[[memoryview], bool]) -> GroupDump:
-    """Pickle `values` as one group; `keep_inline(buffer)` is True for a buffer that stays
-    in the stream (small ones), False for one stored apart as a blob. Raises whatever
-    pickling raises (the caller finds which member failed)."""
+def dump(values: dict[str, Any]) -> GroupDump:
+    """Pickle `values` as one group (large buffers apart, as serializers.out_of_band
+    says). Raises whatever pickling raises (the caller finds which member failed)."""
     buffers: list[memoryview] = []
-
-    def callback(buf: pickle.PickleBuffer) -> bool:
-        raw = buf.raw()
-        if keep_inline(raw):
-            return True  # true means: serialize this one in-band
-        buffers.append(raw)
-        return False
-
     out = io.BytesIO()
-    writer = _GroupPickler(out, callback, _roots(values.values()))
+    writer = _GroupPickler(out, out_of_band(buffers), _roots(values.values()))
     sizes: dict[str, int] = {}
     for name, value in values.items():
         start, first = out.tell(), len(buffers)
@@ -63,9 +54,7 @@ def dump(values: dict[str, Any], keep_inline: Callable[[memoryview], bool]) -> G
 
 
 def dump_saveable(
-    values: dict[str, Any],
-    keep_inline: Callable[[memoryview], bool],
-    too_large: Callable[[int], str | None],
+    values: dict[str, Any], too_large: Callable[[int], str | None]
 ) -> tuple[list[GroupDump], dict[str, str]]:
     """The `values` that can be saved, as one group, and why each other one cannot be (it
     does not pickle, or its share is over the size limit). Failures are rare: only then
@@ -75,11 +64,11 @@ def dump_saveable(
     failed: dict[str, str] = {}
     while left:
         try:
-            dumped = dump(left, keep_inline)
+            dumped = dump(left)
         except Exception:  # which value, and why, is found below
-            culprits = _unpicklable(left, keep_inline)
+            culprits = _unpicklable(left)
             if not culprits:
-                return _alone(left, keep_inline, too_large, failed), failed
+                return _alone(left, too_large, failed), failed
         else:
             culprits = {n: why for n in left if (why := too_large(dumped.sizes[n])) is not None}
             if not culprits:
@@ -90,14 +79,11 @@ def dump_saveable(
 
 
 def _alone(
-    values: dict[str, Any],
-    keep_inline: Callable[[memoryview], bool],
-    too_large: Callable[[int], str | None],
-    failed: dict[str, str],
+    values: dict[str, Any], too_large: Callable[[int], str | None], failed: dict[str, str]
 ) -> list[GroupDump]:
     dumps: list[GroupDump] = []
     for name, value in values.items():
-        dumped = dump({name: value}, keep_inline)
+        dumped = dump({name: value})
         why = too_large(dumped.sizes[name])
         if why is None:
             dumps.append(dumped)
@@ -106,13 +92,11 @@ def _alone(
     return dumps
 
 
-def _unpicklable(
-    values: dict[str, Any], keep_inline: Callable[[memoryview], bool]
-) -> dict[str, str]:
+def _unpicklable(values: dict[str, Any]) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, value in values.items():
         try:
-            dump({name: value}, keep_inline)
+            dump({name: value})
         except RecursionError:
             found[name] = "too deeply nested to serialize"
         except Exception as exc:  # the reason is shown to the user

@@ -116,8 +116,9 @@ class StoragePickler(cloudpickle.Pickler):  # type: ignore[misc]
             return _later, obj.__reduce__()
         if _has_grad(obj):
             # torch saves a tensor without its gradient: save the gradient beside it.
-            make, args = obj.__reduce_ex__(5)[:2]
-            return _with_grad, (make, args, obj.grad)
+            reduced = obj.__reduce_ex__(5)
+            if len(reduced) == 2:
+                return _with_grad, (*reduced, obj.grad)
         if isinstance(obj, _LRU_WRAPPER) and getattr(obj, "__module__", None) == "__main__":
             # lru_cache pickles itself by name, and the notebook's name does not exist in a
             # new kernel: save the function it wraps and its cache settings instead.
@@ -152,11 +153,7 @@ def _has_grad(obj: Any) -> bool:
     """A leaf torch tensor holding a gradient (asking a non-leaf for .grad warns)."""
     torch = sys.modules.get("torch")
     return (
-        torch is not None
-        and isinstance(obj, torch.Tensor)
-        and obj.is_leaf
-        and obj.grad is not None
-        and len(obj.__reduce_ex__(5)) == 2
+        torch is not None and isinstance(obj, torch.Tensor) and obj.is_leaf and obj.grad is not None
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -85,20 +86,26 @@ def type_name(value: Any) -> str:
 # -- pickle: notebook-defined functions and classes by value (pickler.py) --------------------
 
 
+def out_of_band(buffers: list[memoryview]) -> Callable[[pickle.PickleBuffer], bool]:
+    """A pickler's buffer_callback: large buffers go to `buffers` (stored apart, as blobs),
+    small ones stay in the stream."""
+
+    def keep(buf: pickle.PickleBuffer) -> bool:
+        raw = buf.raw()
+        if raw.nbytes < INLINE_BUFFER_BYTES:
+            return True  # true means: serialize this one in-band
+        buffers.append(raw)
+        return False
+
+    return keep
+
+
 class PickleSerializer:
     name = "pickle"
 
     def dump(self, value: Any) -> tuple[bytes, list[memoryview]]:
         buffers: list[memoryview] = []
-
-        def keep(buf: pickle.PickleBuffer) -> bool:
-            raw = buf.raw()
-            if raw.nbytes < INLINE_BUFFER_BYTES:
-                return True  # true means: serialize this one in-band
-            buffers.append(raw)
-            return False
-
-        return pickler.dumps(value, keep), buffers
+        return pickler.dumps(value, out_of_band(buffers)), buffers
 
     def load(self, stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> Any:
         return pickler.loads(stream, buffers, namespace)

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import CheckpointUnavailable
 from ..models import STATE_VARIABLE, StoredValue, VarEntry
 from ..store import BlobStore, Store
-from .codec import DELETED, GROUP, member_label
+from .codec import DELETED, GROUP, member_label, read_stream
 from .signing import signature_of, verify
 
 
@@ -71,10 +71,7 @@ def _verified_parts(
 ) -> tuple[bytes, list[str]]:
     """The stream bytes and buffer keys a signature covers, after checking every blob (a
     group member loads with its whole group: every blob of the group)."""
-    if entry.stream_blob is None:
-        stream = bytes(entry.header or b"")
-    else:
-        stream = blobs.read(entry.stream_blob, entry.stream_bytes, verify=True)
+    stream = read_stream(blobs, entry, verify=True)
     for key, size in entry.buffers:
         _check_blob(blobs, key, size, checked)
     return stream, [k for k, _ in entry.buffers]

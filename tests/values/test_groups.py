@@ -16,7 +16,7 @@ from mirrorneuron_nb.values import codec, groups, pickler
 
 
 def _round_trip(values: dict[str, Any]) -> dict[str, Any]:
-    dumped = groups.dump(values, codec.inline_buffer)
+    dumped = groups.dump(values)
     return groups.load(dumped.stream, [bytearray(b) for b in dumped.buffers], {})
 
 
@@ -46,7 +46,7 @@ def test_a_view_of_a_restored_array_is_saved_as_a_view_again() -> None:
 
 def test_a_small_slice_of_an_array_nobody_saves_is_a_small_copy() -> None:
     big = np.arange(1_000_000.0)
-    dumped = groups.dump({"head": big[:4]}, codec.inline_buffer)
+    dumped = groups.dump({"head": big[:4]})
     assert len(dumped.stream) + sum(b.nbytes for b in dumped.buffers) < 10_000
 
 
@@ -56,7 +56,7 @@ def test_a_value_that_does_not_pickle_is_named_and_the_others_still_share(
     with open(tmp_path / "f.txt", "w") as handle:
         base = [1]
         values = {"handle": handle, "base": base, "alias": {"b": base}}
-        dumps, failed = groups.dump_saveable(values, codec.inline_buffer, codec.too_large)
+        dumps, failed = groups.dump_saveable(values, codec.too_large)
     assert list(failed) == ["handle"] and "TextIOWrapper" in failed["handle"]
     assert len(dumps) == 1
     back = groups.load(dumps[0].stream, [], {})
@@ -68,7 +68,7 @@ def test_a_member_over_the_size_limit_is_named_and_the_others_are_saved(
 ) -> None:
     monkeypatch.setenv("MIRRORNEURON_MAX_VALUE_BYTES", "100000")
     values = {"big": np.zeros(50_000), "small": [1, 2, 3]}
-    dumps, failed = groups.dump_saveable(values, codec.inline_buffer, codec.too_large)
+    dumps, failed = groups.dump_saveable(values, codec.too_large)
     assert list(failed) == ["big"] and "over the size limit" in failed["big"]
     assert [list(d.sizes) for d in dumps] == [["small"]]
 
@@ -90,14 +90,14 @@ def test_values_that_fail_only_together_are_saved_apart() -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(groups._GroupPickler, "reducer_override", broken)
-        dumps, failed = groups.dump_saveable(values, codec.inline_buffer, codec.too_large)
+        dumps, failed = groups.dump_saveable(values, codec.too_large)
     assert failed == {}
     assert sorted(name for d in dumps for name in d.sizes) == ["base", "bunch"]
 
 
 def test_a_row_cannot_rename_what_a_group_holds(tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path / "blobs")
-    dumped = groups.dump({"a": [1], "b": [2]}, codec.inline_buffer)
+    dumped = groups.dump({"a": [1], "b": [2]})
     members = [codec.Member("a", "list", "fa"), codec.Member("b", "list", "fb")]
     rows, _ = codec.save_group(blobs, dumped, members, [])
     assert codec.load(blobs, rows[1], {}) == [2]
