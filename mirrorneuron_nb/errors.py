@@ -62,6 +62,11 @@ class PathOutsideRoot(InvalidInput):
     """A notebook path (from an HTTP request) that resolves outside the server root."""
 
 
+class UnsafeSidecar(InvalidInput):
+    """A sidecar the server will not open (from an HTTP request): not a directory, or its
+    database files are links or not regular files (SQLite would follow or hang on them)."""
+
+
 class CheckpointUnavailable(MirrorNeuronError):
     """A checkpointed value cannot be loaded (missing/corrupt blob, untrusted signature)."""
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..notebook import NAME_RE
+from .paths import MAX_PATH_CHARS
 
 # Every status the panel knows how to draw. The core's StepStatus is a subset (a test
 # checks it). `approved` is derived here: a step still parked at its gate whose approval
@@ -32,6 +33,9 @@ StatusName = Literal[
 ApprovalState = Literal["pending", "approved", "rejected"]
 
 STEP_NAME = NAME_RE.pattern
+# Event ids are SQLite integers: a larger `after` is bad input, not an overflow in the query.
+MAX_EVENT_ID = 2**63 - 1
+MAX_TOKEN_CHARS = 256
 
 
 class ApiModel(BaseModel):
@@ -42,11 +46,19 @@ class ApiModel(BaseModel):
 
 
 class NotebookQuery(ApiModel):
-    path: str = Field(min_length=1, description="notebook path relative to the server root")
+    path: str = Field(
+        min_length=1,
+        max_length=MAX_PATH_CHARS,
+        description="notebook path relative to the server root",
+    )
 
 
 class StepsQuery(NotebookQuery):
-    since: str | None = Field(default=None, description="token of the last answer the client holds")
+    since: str | None = Field(
+        default=None,
+        max_length=MAX_TOKEN_CHARS,
+        description="token of the last answer the client holds",
+    )
 
 
 class StepQuery(NotebookQuery):
@@ -54,7 +66,9 @@ class StepQuery(NotebookQuery):
 
 
 class EventsQuery(NotebookQuery):
-    after: int = Field(default=0, ge=0, description="return events with a larger id")
+    after: int = Field(
+        default=0, ge=0, le=MAX_EVENT_ID, description="return events with a larger id"
+    )
     limit: int = Field(default=100, ge=1, le=500)
     step: str | None = Field(default=None, pattern=STEP_NAME)
 

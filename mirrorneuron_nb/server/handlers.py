@@ -1,5 +1,9 @@
 """HTTP handlers: parse the request into a pydantic model, run the query off the event
-loop, write the answer. Errors of every kind leave through `http_errors.translate`."""
+loop, write the answer. Errors of every kind leave through `http_errors.translate`.
+
+Size limits are checked in `prepare()`, before any parsing. A request line or headers over
+tornado's own limit (64 KiB, jupyter_server does not let an extension change it) never
+reach this code: tornado closes the connection without an answer."""
 
 from __future__ import annotations
 
@@ -31,8 +35,22 @@ SETTINGS_KEY = "mirrorneuron_nb"
 
 Q = TypeVar("Q", bound=BaseModel)
 
+# A request body is a few short fields: anything this large is not one of ours.
+MAX_BODY_BYTES = 64 * 1024
+# The longest request target (path and query string) answered: room for a notebook path of
+# MAX_PATH_CHARS, percent-encoded, and the other parameters.
+MAX_URI_CHARS = 16 * 1024
+
 
 class BaseHandler(APIHandler):
+    async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler's own
+        await super().prepare()
+        # Raised here, they leave through write_error as JSON like every other error.
+        if len(self.request.uri or "") > MAX_URI_CHARS:
+            raise web.HTTPError(414, f"request target longer than {MAX_URI_CHARS} characters")
+        if len(self.request.body) > MAX_BODY_BYTES:
+            raise web.HTTPError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+
     @property
     def sidecars(self) -> Sidecars:
         sidecars: Sidecars = self.settings[SETTINGS_KEY]
@@ -53,9 +71,16 @@ class BaseHandler(APIHandler):
     def body(self, model: type[Q]) -> Q:
         """The JSON body as `model`; malformed JSON is bad input like a bad field."""
         try:
-            data = json.loads(self.request.body or b"{}")
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"body: {exc}") from exc
+            text = (self.request.body or b"{}").decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("body: not UTF-8 text") from None
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise InvalidInput("body: JSON nested too deeply") from None
+        except ValueError as exc:
+            # JSONDecodeError, and int() refusing a number of thousands of digits.
+            raise InvalidInput(f"body: not valid JSON ({exc})") from None
         return model.model_validate(data)
 
     def user_name(self) -> str:
@@ -90,7 +115,7 @@ class BaseHandler(APIHandler):
         self.clear()
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        if status == 503:
+        if status == 503 and body.code in http_errors.RETRYABLE:
             self.set_header("Retry-After", str(http_errors.RETRY_AFTER))
         self.finish(body.model_dump_json())
 

@@ -11,10 +11,11 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import NotFound, UnknownStep
+from ..errors import NotFound, UnknownStep, UnsafeSidecar
 from ..models import GOOD_NAMES, Approval, StepStatus
 from ..status import StepView, step_views
 from ..store import Store, sidecar_exists
+from ..store.sqlite import DB_NAME
 from .api_models import (
     ApprovalInfo,
     ApproveResponse,
@@ -33,7 +34,7 @@ from .api_models import (
     Summary,
     VariableInfo,
 )
-from .paths import NotebookRef
+from .paths import Identity, NotebookRef, confine_sidecar
 from .sidecars import Sidecars, pid_fingerprint, stat_token
 
 ATTEMPTS_SHOWN = 20
@@ -293,11 +294,34 @@ def approve_step(
 
 @contextlib.contextmanager
 def _writable(nb: NotebookRef, busy_timeout_ms: int) -> Iterator[Store]:
-    """A short-lived writable store; unknown steps are named with the notebook's path."""
+    """A short-lived writable store; unknown steps are named with the notebook's path.
+
+    The sidecar is checked again right before SQLite opens it, and once more after: the
+    same directory and files, still confined. A link swapped in since the request was
+    checked is refused before anything is written (SQLite opens by path, so what it opened
+    is known only by comparing identities before and after)."""
+    before = _confined(nb)
     store = Store(nb.sidecar, busy_timeout_ms=busy_timeout_ms)
     try:
+        if not _same_files(before, _confined(nb)):
+            raise UnsafeSidecar(f"the sidecar of {nb.api_path!r} changed while it was opened")
         yield store
     except UnknownStep as exc:
         raise UnknownStep(f"{exc} in {nb.api_path}") from None
     finally:
         store.close()
+
+
+def _confined(nb: NotebookRef) -> Identity:
+    real, identity = confine_sidecar(nb.root, nb.sidecar, nb.api_path)
+    if real != nb.sidecar:
+        raise UnsafeSidecar(f"the sidecar of {nb.api_path!r} moved since the request was checked")
+    return identity
+
+
+def _same_files(before: Identity, after: Identity) -> bool:
+    """The directory and the database are the ones checked. The WAL and shared-memory files
+    may be deleted by another process's last close and created again by ours: for them,
+    being regular files (which confine_sidecar checked) is what matters."""
+    now = {name: rest for name, *rest in after}
+    return all(now.get(name) == rest for name, *rest in before if name in (".", DB_NAME))
