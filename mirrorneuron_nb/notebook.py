@@ -69,19 +69,24 @@ def _step_cells(path: Path, mtime_ns: int, size: int) -> tuple[StepCell, ...]:
     # Keyed on mtime and size: a step runs often, the notebook is saved rarely.
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return ()
+    # Any JSON can sit in a .ipynb file: what is not shaped like a notebook has no steps.
+    cells = data.get("cells") if isinstance(data, dict) else None
     out: list[StepCell] = []
-    for cell in data.get("cells", []):
-        if cell.get("cell_type") != "code":
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else source
-        name = step_name(text)
-        parsed = split_cell(text)
+        text = "".join(map(str, source)) if isinstance(source, list) else source
+        name = step_name(text) if isinstance(text, str) else None
+        parsed = split_cell(text) if name is not None else None
         if name is None or parsed is None:
             continue
-        out.append(StepCell(name, len(out), cell.get("id"), parsed[1]))
+        cell_id = cell.get("id")
+        out.append(
+            StepCell(name, len(out), cell_id if isinstance(cell_id, str) else None, parsed[1])
+        )
     return tuple(out)
 
 

@@ -81,6 +81,12 @@ class BaseHandler(APIHandler):
         except ValueError as exc:
             # JSONDecodeError, and int() refusing a number of thousands of digits.
             raise InvalidInput(f"body: not valid JSON ({exc})") from None
+        try:
+            # A "\ud800" escape decodes to a lone surrogate, which no file name or SQLite
+            # text can hold: refuse it here rather than fail deep in a query.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput("body: a string holds an unpaired UTF-16 surrogate") from None
         return model.model_validate(data)
 
     def user_name(self) -> str:

@@ -108,6 +108,9 @@ def _resolve(path: Path, api_path: str) -> Path:
         raise InvalidInput(f"path {api_path!r}: symbolic link loop") from None
     except OSError as exc:
         raise InvalidInput(f"path {api_path!r}: {exc.strerror}") from None
+    except ValueError:
+        # A NUL byte or an unpaired surrogate: no file has such a name.
+        raise InvalidInput(f"path {api_path!r}: not a valid file name") from None
 
 
 def _lstat(path: Path, api_path: str) -> os.stat_result | None:
