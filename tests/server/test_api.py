@@ -384,16 +384,18 @@ def _sidecar_db(nb: Path) -> Path:
     return db
 
 
-async def test_corrupted_sidecar_is_a_clear_500(api: Any, nb: Path):
+async def test_corrupted_sidecar_is_a_clear_503(api: Any, nb: Path):
+    # The request is fine, the storage is not: 503, without Retry-After (it will not heal).
     _sidecar_db(nb).write_bytes(b"this is not a database, just garbage" * 100)
     for endpoint in ("steps", "runs", "events", "step"):
         r = await api(endpoint, path="work/analysis.ipynb", name="load")
-        assert r.code == 500, endpoint
+        assert r.code == 503, endpoint
         assert body(r)["code"] == "sidecar_unreadable"
         assert "unreadable" in body(r)["message"]
         assert set(body(r)) == {"code", "message"}
+        assert "Retry-After" not in r.headers
     r = await api("reset", "POST", {"path": "work/analysis.ipynb", "name": "load"})
-    assert r.code == 500 and body(r)["code"] == "sidecar_unreadable"
+    assert r.code == 503 and body(r)["code"] == "sidecar_unreadable"
 
 
 async def test_empty_sidecar_file_is_no_sidecar_yet(api: Any, nb: Path):
