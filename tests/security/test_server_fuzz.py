@@ -282,3 +282,27 @@ def test_malformed_requests_are_4xx_json_and_the_server_keeps_answering(
     valid = server.request("GET", server.api("steps", query({"path": NB})))
     assert valid.status == 200
     assert [s["name"] for s in valid.json()["steps"]] == ["load", "gate"]
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body", "status", "code"),
+    [
+        ("POST", "reset", b" " * 100_000, 413, "body_too_large"),
+        # The largest request line that reaches our code: tornado closes the connection,
+        # without an answer, once the request line and headers pass 64 KiB.
+        ("GET", "steps?path=" + "a" * 65_000, None, 414, "uri_too_long"),
+        ("GET", "steps?path=" + "a" * 5000 + ".ipynb", None, 400, "invalid_input"),
+        ("GET", f"events?path={NB}&after={'9' * 40}", None, 400, "invalid_input"),
+        ("POST", "reset", b'{"path": "\xff.ipynb", "name": "load"}', 400, "invalid_input"),
+        ("POST", "reset", b"[" * 60_000, 400, "invalid_input"),
+        ("POST", "reset", b'{"path": ' + b"1" * 10_000 + b"}", 400, "invalid_input"),
+        ("GET", "steps?path=loop.ipynb", None, 400, "invalid_input"),
+        ("GET", "steps?path=fifo.ipynb", None, 404, "not_found"),
+        ("PUT", "reset", b"{}", 405, "method_not_allowed"),
+    ],
+)
+def test_limits_and_malformations_answer_their_own_codes(
+    server: ServerProcess, method: str, target: str, body: bytes | None, status: int, code: str
+) -> None:
+    reply = server.request(method, f"/mirrorneuron/api/{target}", body)
+    assert (reply.status, reply.json()["code"]) == (status, code), reply.body[:300]
