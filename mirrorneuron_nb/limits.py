@@ -49,8 +49,8 @@ def factor(option: str, value: float) -> float:
 def _seconds_problem(value: float, positive: bool) -> str:
     if math.isfinite(value) and (value > 0 if positive else value >= 0) and value <= MAX_SECONDS:
         return ""
-    low = "more than 0" if positive else "0"
-    return f"must be a number of seconds from {low} to {MAX_SECONDS} (10 years), not {value!r}"
+    low = "more than 0 and at most" if positive else "from 0 to"
+    return f"must be {low} {MAX_SECONDS} seconds (10 years), not {value!r}"
 
 
 def _count_problem(value: int, maximum: int) -> str:
