@@ -42,21 +42,21 @@ def count(option: str, value: int, *, maximum: int = MAX_COUNT) -> int:
 def factor(option: str, value: float) -> float:
     """A multiplier from 1 to MAX_FACTOR."""
     if not (math.isfinite(value) and 1 <= value <= MAX_FACTOR):
-        raise InvalidInput(f"{option} must be a number from 1 to {MAX_FACTOR:g}, not {value!r}")
+        raise InvalidInput(f"{option} must be 1 or more and at most {MAX_FACTOR:g}, not {value!r}")
     return float(value)
 
 
 def _seconds_problem(value: float, positive: bool) -> str:
     if math.isfinite(value) and (value > 0 if positive else value >= 0) and value <= MAX_SECONDS:
         return ""
-    low = "more than 0 and at most" if positive else "from 0 to"
-    return f"must be {low} {MAX_SECONDS} seconds (10 years), not {value!r}"
+    low = "more than 0" if positive else "0 or more"
+    return f"must be {low} and at most {MAX_SECONDS} seconds (10 years), not {value!r}"
 
 
 def _count_problem(value: int, maximum: int) -> str:
     if not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= maximum:
         return ""
-    return f"must be a whole number from 0 to {maximum}, not {value!r}"
+    return f"must be 0 or more and at most {maximum}, not {value!r}"
 
 
 # -- argparse types: parse the text, then the same checks (argparse names the option) -------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,9 @@ def check_notebook(notebook: Path) -> None:
     from papermill.iorw import load_notebook_node
 
     try:
-        node = load_notebook_node(str(notebook))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbformat's (missing cell ids): the run warns
+            node = load_notebook_node(str(notebook))
     except Exception as exc:  # nbformat: KeyError, TypeError, ValidationError...
         raise InvalidInput(
             f"{notebook} is not a notebook papermill can run: {one_line(exc)}"
