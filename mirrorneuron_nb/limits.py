@@ -7,9 +7,7 @@ option and the allowed range, never an OverflowError halfway through a run.
 
 from __future__ import annotations
 
-import argparse
 import math
-from collections.abc import Callable
 
 from .errors import InvalidInput
 
@@ -57,34 +55,3 @@ def _count_problem(value: int, maximum: int) -> str:
     if not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= maximum:
         return ""
     return f"must be 0 or more and at most {maximum}, not {value!r}"
-
-
-# -- argparse types: parse the text, then the same checks (argparse names the option) -------
-
-
-def seconds_arg(*, positive: bool = False) -> Callable[[str], float]:
-    def seconds(text: str) -> float:
-        try:
-            number = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-        problem = _seconds_problem(number, positive)
-        if problem:
-            raise argparse.ArgumentTypeError(problem)
-        return number
-
-    return seconds
-
-
-def count_arg(*, maximum: int = MAX_COUNT) -> Callable[[str], int]:
-    def count(text: str) -> int:
-        try:
-            number = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        problem = _count_problem(number, maximum)
-        if problem:
-            raise argparse.ArgumentTypeError(problem)
-        return number
-
-    return count

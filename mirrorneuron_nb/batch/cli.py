@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .. import limits
 from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarError
 from ..render import terminal_safe
 from . import commands
@@ -115,9 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     log.add_argument("notebook", help=nb_help)
     log.add_argument("--step", metavar="NAME", help="only the events of this step")
-    log.add_argument(
-        "--limit", type=limits.count_arg(), default=1000, help="at most this many events"
-    )
+    log.add_argument("--limit", type=int, default=1000, help="at most this many events")
     log.add_argument("--json", action="store_true", help="print JSON instead of a table")
     log.set_defaults(func=commands.log)
 
@@ -142,13 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("notebook", help=nb_help)
     gc.add_argument(
         "--keep-runs",
-        type=limits.count_arg(),
+        type=int,
         metavar="N",
         help="also drop older checkpoints not written by the newest N runs",
     )
     gc.add_argument(
         "--grace-seconds",
-        type=limits.seconds_arg(),
+        type=float,
         default=3600.0,
         metavar="S",
         help="only delete unreferenced files older than S seconds (default 3600), "

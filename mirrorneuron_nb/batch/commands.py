@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..errors import UsageFailure
 from ..models import ApprovalStatus
 from ..render import terminal_safe
@@ -89,14 +90,15 @@ def _parameter_name(name: object, where: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..notebook import step_cells
+    from ..notebook import read_notebook, step_cells
     from ..status import status_table, step_views
     from .run import CellOutcome, check_notebook, run_notebook
 
     notebook = _notebook(args.notebook)
-    check_notebook(notebook)
+    read_notebook(notebook)  # not a notebook at all: say so before anything else
     if not step_cells(notebook):
         raise UsageFailure(f"{notebook.name} has no %%mn_step cells: nothing would be checkpointed")
+    check_notebook(notebook)
     sidecar = sidecar_of(notebook)
     if sidecar_exists(sidecar):
         Store(sidecar, readonly=True).close()  # refuses a newer schema before running
@@ -169,6 +171,7 @@ def status(args: argparse.Namespace) -> int:
 def log(args: argparse.Namespace) -> int:
     from ..render import table
 
+    limits.count("--limit", args.limit)
     notebook = _notebook(args.notebook)
     store = _open(notebook)
     try:
@@ -213,10 +216,10 @@ def reset(args: argparse.Namespace) -> int:
 def gc(args: argparse.Namespace) -> int:
     from ..render import format_bytes
 
-    if args.keep_runs is not None and args.keep_runs < 0:
-        raise UsageFailure("--keep-runs must be 0 or more")
-    if args.grace_seconds < 0:
-        raise UsageFailure("--grace-seconds must be 0 or more")
+    # nan would delete files being written right now; a huge count overflows SQLite.
+    if args.keep_runs is not None:
+        limits.count("--keep-runs", args.keep_runs)
+    limits.seconds("--grace-seconds", args.grace_seconds)
     notebook = _notebook(args.notebook)
     store = _open(notebook, readonly=False)
     try:

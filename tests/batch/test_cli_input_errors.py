@@ -85,7 +85,7 @@ def test_gc_numbers_out_of_range_exit_2_and_delete_nothing(
     old = time.time() - 7200
     os.utime(in_flight, (old, old))  # older than any grace period but nan's
     line = one_line_usage_error("gc", str(notebook), *args)
-    assert f"argument {option}: must be" in line and "at most" in line, line
+    assert f"{option} must be" in line and "at most" in line, line
     assert in_flight.exists()
 
 
