@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .errors import InvalidInput
 from .values.digest import text_digest
@@ -68,19 +69,20 @@ def step_cells(path: Path) -> list[StepCell]:
 def _step_cells(path: Path, mtime_ns: int, size: int) -> tuple[StepCell, ...]:
     # Keyed on mtime and size: a step runs often, the notebook is saved rarely.
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        cells = _cells(read_notebook(path))
+    except InvalidInput:
         return ()
-    # Any JSON can sit in a .ipynb file: what is not shaped like a notebook has no steps.
-    cells = data.get("cells") if isinstance(data, dict) else None
     out: list[StepCell] = []
-    for cell in cells if isinstance(cells, list) else []:
+    for cell in cells:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        text = "".join(map(str, source)) if isinstance(source, list) else source
-        name = step_name(text) if isinstance(text, str) else None
-        parsed = split_cell(text) if name is not None else None
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            continue
+        name = step_name(source)
+        parsed = split_cell(source)
         if name is None or parsed is None:
             continue
         cell_id = cell.get("id")
@@ -88,6 +90,48 @@ def _step_cells(path: Path, mtime_ns: int, size: int) -> tuple[StepCell, ...]:
             StepCell(name, len(out), cell_id if isinstance(cell_id, str) else None, parsed[1])
         )
     return tuple(out)
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    """The notebook's JSON, checked to be a notebook (an object with a list of cells);
+    InvalidInput naming what is wrong otherwise."""
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a directory, not a notebook")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"no such notebook: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read notebook {path}: {_reason(exc)}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, and RecursionError's cousins in json
+        raise InvalidInput(f"{path} is not a notebook: not JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidInput(f"{path} is not a notebook: its JSON is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            f"{path} is not a notebook: its JSON is {_kind(data)}, not an object with cells"
+        )
+    _cells(data, path)
+    return data
+
+
+def _cells(data: dict[str, Any], path: Path | None = None) -> list[Any]:
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        where = f"{path} is not a notebook: " if path else ""
+        raise InvalidInput(f"{where}it has no list of cells")
+    return cells
+
+
+def _kind(value: object) -> str:
+    names = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def duplicates(cells: list[StepCell]) -> list[str]:

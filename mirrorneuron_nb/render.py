@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
+
+# C0 and C1 controls and DEL (ESC starts ANSI and OSC sequences, \r rewrites a line), line
+# separators, and the bidi marks, embeddings, overrides and isolates that make a terminal
+# show text out of order.
+_BIDI = r"\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(rf"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_BUT_NEWLINE = re.compile(rf"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` with every control and bidi character shown as an escape (ESC as `\\x1b`), so
+    text read from a sidecar cannot move the cursor, recolour, retitle or reorder what a
+    terminal shows. Applied where stored text is printed (tables, messages, reports)."""
+    return (_UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE).sub(_escape, text)
 
 
 def format_bytes(n: int | None) -> str:
@@ -55,6 +75,9 @@ def describe(value: Any) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns of text; every cell is made terminal-safe (it often comes from a sidecar)."""
+    headers = [terminal_safe(h) for h in headers]
+    rows = [[terminal_safe(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarError
+from ..render import terminal_safe
 from . import commands
 from .commands import EXIT_FAILED, EXIT_SIDECAR, EXIT_USAGE
 
@@ -33,13 +34,22 @@ def exit_code(exc: MirrorNeuronError) -> int:
 # -- parser ---------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line (and exit 2) like every other input
+    error, not a usage block: `mn-nb: error: MESSAGE (see mn-nb COMMAND --help)`."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"mn-nb: error: {terminal_safe(message)} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def _command(sub: Any, name: str, summary: str, description: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description)
     return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mn-nb",
         description="Durable execution for Jupyter notebooks: run notebooks that resume "
         "where they failed, and inspect their step sidecars (NOTEBOOK.mn/ beside them).",
@@ -203,8 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except MirrorNeuronError as exc:
-        print(f"mn-nb: {exc}", file=sys.stderr)
-        return exit_code(exc)
+        code = exit_code(exc)
+        # Input errors read like argparse's; the text may quote what a sidecar stored.
+        prefix = "mn-nb: error: " if code == EXIT_USAGE else "mn-nb: "
+        print(prefix + terminal_safe(str(exc)), file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import keyword
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..errors import UsageFailure
 from ..models import ApprovalStatus
+from ..render import terminal_safe
 from ..sidecar import sidecar_of
 from ..store import Store, sidecar_exists
 
@@ -24,6 +27,8 @@ EXIT_SIDECAR = 6
 
 def _notebook(path: str) -> Path:
     notebook = Path(path)
+    if notebook.is_dir():
+        raise UsageFailure(f"{notebook} is a directory, not a notebook")
     if not notebook.is_file():
         raise UsageFailure(f"no such notebook: {notebook}")
     if notebook.suffix != ".ipynb":
@@ -58,30 +63,42 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     if args.parameters_file:
         import yaml
 
+        source = args.parameters_file
         try:
-            loaded = yaml.safe_load(Path(args.parameters_file).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise UsageFailure(
-                f"cannot read parameters file {args.parameters_file}: {exc}"
-            ) from None
+            loaded = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageFailure(f"cannot read parameters file {source}: {exc.strerror}") from None
+        except (yaml.YAMLError, ValueError, RecursionError) as exc:
+            # ValueError: not UTF-8 text. A YAML error spans lines: keep them, as one.
+            why = " ".join(str(exc).split())
+            raise UsageFailure(f"parameters file {source} is not YAML: {why}") from None
         if not isinstance(loaded, dict):
-            raise UsageFailure(f"parameters file {args.parameters_file} must hold a mapping")
+            raise UsageFailure(f"parameters file {source} must hold a mapping of names to values")
+        for name in loaded:
+            _parameter_name(name, f"parameters file {source}")
         params.update(loaded)
     for name, raw in args.parameter or []:
-        if not name.isidentifier():
-            raise UsageFailure(f"-p: {name!r} is not a valid parameter name")
+        _parameter_name(name, "-p")
         params[name] = _value(raw)
     return params
 
 
+def _parameter_name(name: object, where: str) -> None:
+    """papermill writes `NAME = VALUE` into the notebook: NAME must be assignable."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise UsageFailure(f"{where}: {name!r} is not a valid parameter name")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..notebook import step_cells
+    from ..notebook import read_notebook, step_cells
     from ..status import status_table, step_views
-    from .run import CellOutcome, run_notebook
+    from .run import CellOutcome, check_notebook, run_notebook
 
     notebook = _notebook(args.notebook)
+    read_notebook(notebook)  # not a notebook at all: say so before anything else
     if not step_cells(notebook):
         raise UsageFailure(f"{notebook.name} has no %%mn_step cells: nothing would be checkpointed")
+    check_notebook(notebook)
     sidecar = sidecar_of(notebook)
     if sidecar_exists(sidecar):
         Store(sidecar, readonly=True).close()  # refuses a newer schema before running
@@ -95,9 +112,10 @@ def run(args: argparse.Namespace) -> int:
         line = f"  {outcome.step:<24} {outcome.outcome:<9} {outcome.seconds:7.1f} s"
         if outcome.error:
             line += f"  {outcome.error}"
-        print(line, flush=True)
+        print(terminal_safe(line), flush=True)
 
-    print(f"mn-nb run {notebook.name} -> {output}" + (" (fresh)" if args.fresh else ""))
+    fresh = " (fresh)" if args.fresh else ""
+    print(terminal_safe(f"mn-nb run {notebook.name} -> {output}{fresh}"))
     result = run_notebook(notebook, output, params, fresh=args.fresh, progress=progress)
     store = Store(sidecar, readonly=True)
     try:
@@ -107,21 +125,26 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     if not result.ok and result.outcome == "awaiting_approval":
         print(
-            f"mn-nb: run paused at step {result.failed_step!r}, which awaits approval. "
-            f"Approve it with `mn-nb approve {notebook.name} {result.failed_step}` "
-            "(or --reject), then run the same command again.",
+            terminal_safe(
+                f"mn-nb: run paused at step {result.failed_step!r}, which awaits approval. "
+                f"Approve it with `mn-nb approve {notebook.name} {result.failed_step}` "
+                "(or --reject), then run the same command again."
+            ),
             file=sys.stderr,
         )
         return EXIT_AWAITING_APPROVAL
     if not result.ok:
         where = f"step {result.failed_step!r}" if result.failed_step else "a cell"
         print(
-            f"mn-nb: run failed at {where}: {result.error}. Fix it and run the same "
-            "command again: steps that succeeded will be restored, not re-run.",
+            terminal_safe(
+                f"mn-nb: run failed at {where}: {result.error}. Fix it and run the same "
+                "command again: steps that succeeded will be restored, not re-run."
+            ),
             file=sys.stderr,
         )
         return EXIT_FAILED
-    print(f"\nmn-nb: run succeeded in {result.seconds:.1f} s; output: {output}")
+    print()
+    print(terminal_safe(f"mn-nb: run succeeded in {result.seconds:.1f} s; output: {output}"))
     return 0
 
 
@@ -148,6 +171,7 @@ def status(args: argparse.Namespace) -> int:
 def log(args: argparse.Namespace) -> int:
     from ..render import table
 
+    limits.count("--limit", args.limit)
     notebook = _notebook(args.notebook)
     store = _open(notebook)
     try:
@@ -185,17 +209,17 @@ def reset(args: argparse.Namespace) -> int:
         done = store.reset(None if args.all else args.steps)
     finally:
         store.close()
-    print(f"mn-nb: dropped checkpoints of {', '.join(done) or 'no steps'}")
+    print(terminal_safe(f"mn-nb: dropped checkpoints of {', '.join(done) or 'no steps'}"))
     return 0
 
 
 def gc(args: argparse.Namespace) -> int:
     from ..render import format_bytes
 
-    if args.keep_runs is not None and args.keep_runs < 0:
-        raise UsageFailure("--keep-runs must be 0 or more")
-    if args.grace_seconds < 0:
-        raise UsageFailure("--grace-seconds must be 0 or more")
+    # nan would delete files being written right now; a huge count overflows SQLite.
+    if args.keep_runs is not None:
+        limits.count("--keep-runs", args.keep_runs)
+    limits.seconds("--grace-seconds", args.grace_seconds)
     notebook = _notebook(args.notebook)
     store = _open(notebook, readonly=False)
     try:
@@ -227,7 +251,7 @@ def approve(args: argparse.Namespace) -> int:
         if approved
         else "it and later steps will not run (mn-nb reset to ask again)"
     )
-    print(f"mn-nb: step {args.step!r} {verb} by {decision.decided_by}: {follow}")
+    print(terminal_safe(f"mn-nb: step {args.step!r} {verb} by {decision.decided_by}: {follow}"))
     return 0
 
 
@@ -256,7 +280,7 @@ def trust(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         for label, reason in report.damaged:
-            print(f"  {label}: {reason}", file=sys.stderr)
+            print(terminal_safe(f"  {label}: {reason}"), file=sys.stderr)
         return EXIT_FAILED
     return 0
 

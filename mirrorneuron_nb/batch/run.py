@@ -10,12 +10,15 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import config
+from ..errors import InvalidInput, one_line
+from ..notebook import read_notebook
 from ..sidecar import sidecar_of
 
 ENGINE_NAME = "mirrorneuron"
@@ -66,6 +69,28 @@ class BatchResult:
     error: str | None = None
     outcome: str | None = None
     """For a run that did not succeed: the stopping step's outcome."""
+
+
+def check_notebook(notebook: Path) -> None:
+    """Refuse, with one line, a file papermill could not run as a notebook: not JSON, JSON
+    that is not a notebook, or one nbformat cannot read (it raises whatever it meets)."""
+    read_notebook(notebook)
+    from papermill.iorw import load_notebook_node
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbformat's (missing cell ids): the run warns
+            node = load_notebook_node(str(notebook))
+    except Exception as exc:  # nbformat: KeyError, TypeError, ValidationError...
+        raise InvalidInput(
+            f"{notebook} is not a notebook papermill can run: {one_line(exc)}"
+        ) from None
+    kernelspec = node.metadata.get("kernelspec")
+    if not (isinstance(kernelspec, dict) and isinstance(kernelspec.get("name"), str)):
+        raise InvalidInput(
+            f"{notebook} names no kernel (metadata.kernelspec.name): open it in Jupyter, "
+            "choose a kernel and save it"
+        )
 
 
 def run_notebook(

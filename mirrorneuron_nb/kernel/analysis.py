@@ -46,15 +46,18 @@ class CellAnalysis:
 
 @lru_cache(maxsize=512)
 def analyze(code: str) -> CellAnalysis:
-    return _analyze(code, "step body")
+    return _analyze(code, "step body", top=True)
 
 
-def _analyze(code: str, what: str) -> CellAnalysis:
+def _analyze(code: str, what: str, *, top: bool = False) -> CellAnalysis:
+    """`top`: the step body itself, refused whole when it cannot compile (a magic's code
+    fails when the magic runs, as in a plain cell)."""
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
         raise InvalidInput(f"{what} has a syntax error: line {exc.lineno}: {exc.msg}") from None
-    _refuse_generator(tree)
+    _refuse_top_level(tree)
+    is_async = _awaits(code, what, top)
     last = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
     magics = _Magics()
     tree = magics.visit(tree)
@@ -64,7 +67,7 @@ def _analyze(code: str, what: str) -> CellAnalysis:
         frozenset(reads),
         frozenset(_bindings(tree.body)),
         last,
-        is_async=_awaits(code),
+        is_async=is_async,
         opaque=tuple(dict.fromkeys(magics.opaque)),
         magics=frozenset(magics.seen),
     )
@@ -105,15 +108,25 @@ class _DeferredBodies(ast.NodeTransformer):
         return node
 
 
-def _awaits(code: str) -> bool:
+def _awaits(code: str, what: str, top: bool) -> bool:
+    """Whether the code awaits at top level. A step body that parses but does not compile
+    (`break` outside a loop, `await` in a plain function, `nonlocal` at top level) is
+    refused here, before anything runs or is recorded; a magic's code fails when the
+    magic runs, as in a plain cell."""
     try:
-        compiled = compile(code, "<step>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    except SyntaxError:
-        return False  # reported when the body runs, as in a plain cell
+        compiled = compile(
+            code, "<step>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+        )
+    except SyntaxError as exc:
+        if top:
+            raise InvalidInput(f"{what} has a syntax error: line {exc.lineno}: {exc.msg}") from None
+        return False
     return bool(compiled.co_flags & inspect.CO_COROUTINE)
 
 
-def _refuse_generator(tree: ast.Module) -> None:
+def _refuse_top_level(tree: ast.Module) -> None:
+    """`yield` and `return` outside any function (a class body is not one): the body runs
+    as top-level code, where Python refuses both."""
     stack: list[ast.AST] = list(tree.body)
     while stack:
         node = stack.pop()
@@ -122,7 +135,12 @@ def _refuse_generator(tree: ast.Module) -> None:
                 f"step body uses `yield` (line {node.lineno}): a step body cannot be a "
                 "generator; collect the values in a list"
             )
-        if not isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+        if isinstance(node, ast.Return):
+            raise InvalidInput(
+                f"`return` outside a function (line {node.lineno}): a step body runs as "
+                "top-level code; end it with the value to show it, or raise to stop it"
+            )
+        if not isinstance(node, _FUNCTIONS):
             stack.extend(_children(node))
 
 

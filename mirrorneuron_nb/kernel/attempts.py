@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any, TypeVar
 
-from ..errors import StepTimeout, one_line
-from ..models import Attempt
+from ..errors import InvalidInput, StepTimeout, one_line
+from ..models import Attempt, Step
 from .capture import OutputRecorder, capture, flush_inline_figures
+from .outputs import unbound
 from .plan import StepPlan
 from .policy import deadline, retryable
 from .recording import recording
@@ -47,6 +48,7 @@ def run_attempts(session: KernelSession, plan: StepPlan) -> Ran:
     is recorded (intent before, outcome after), whatever happens."""
     __tracebackhide__ = True
     number = 0
+    previous = session.store.step(plan.name)
     while True:
         number += 1
         attempt = session.store.begin_attempt(plan.run_id, plan.start)
@@ -55,7 +57,10 @@ def run_attempts(session: KernelSession, plan: StepPlan) -> Ran:
             with _running(session, plan, attempt) as recorder, deadline(plan.options.timeout):
                 value = _execute(session.shell, plan)
                 flush_inline_figures()
+            _check_outputs(session, plan, attempt, previous)
             return Ran(value, recorder, attempt, time.perf_counter() - began)
+        except OutputsUnbound:
+            raise
         except BaseException as exc:
             delay = _failed(session, plan, attempt, number, exc)
             if delay is None:
@@ -71,6 +76,7 @@ async def arun_attempts(session: KernelSession, plan: StepPlan) -> Ran:
     """`run_attempts` for a body that awaits at top level."""
     __tracebackhide__ = True
     number = 0
+    previous = session.store.step(plan.name)
     while True:
         number += 1
         attempt = session.store.begin_attempt(plan.run_id, plan.start)
@@ -79,7 +85,10 @@ async def arun_attempts(session: KernelSession, plan: StepPlan) -> Ran:
             with _running(session, plan, attempt) as recorder:
                 value = await _within(plan.options.timeout, _aexecute(session.shell, plan))
                 flush_inline_figures()
+            _check_outputs(session, plan, attempt, previous)
             return Ran(value, recorder, attempt, time.perf_counter() - began)
+        except OutputsUnbound:
+            raise
         except BaseException as exc:
             delay = _failed(session, plan, attempt, number, exc)
             if delay is None:
@@ -89,6 +98,21 @@ async def arun_attempts(session: KernelSession, plan: StepPlan) -> Ran:
             except BaseException as stop:
                 _cancelled(session, attempt, exc, stop)
                 raise
+
+
+class OutputsUnbound(InvalidInput):
+    """The body ran but left an --outputs name unbound: not a failure of the step."""
+
+
+def _check_outputs(
+    session: KernelSession, plan: StepPlan, attempt: Attempt, previous: Step | None
+) -> None:
+    """After a body that ran: every --outputs name must be bound, else the attempt is
+    abandoned (not failed, nothing checkpointed) and the cell shows one line."""
+    message = unbound(plan.options.outputs, session.shell.user_ns)
+    if message is not None:
+        session.store.abandon_attempt(attempt, previous, message)
+        raise OutputsUnbound(message)
 
 
 @contextlib.contextmanager

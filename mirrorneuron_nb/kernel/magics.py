@@ -13,6 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..errors import MirrorNeuronError
 from ..notebook import validate_name
+from ..render import terminal_safe
 from ..status import status_table, step_views
 from .policy import StepOptions
 from .resume import resume
@@ -174,7 +175,7 @@ class MirrorNeuronMagics(Magics):
                 validate_name(args.to)
             report = resume(self.session.store, self.session.shell.user_ns, args.to)
             self.session.sharing.learn(report.groups)
-        print(report.render())
+        print(terminal_safe(report.render(), keep_newlines=True))
 
     @magic_arguments()
     @line_magic
@@ -199,4 +200,4 @@ class MirrorNeuronMagics(Magics):
             for name in args.names:
                 validate_name(name)
             done = self.session.store.reset(None if args.all else args.names, self.session.run_id)
-        print(f"mn_reset: dropped checkpoints of {', '.join(done) or 'no steps'}")
+        print(terminal_safe(f"mn_reset: dropped checkpoints of {', '.join(done) or 'no steps'}"))

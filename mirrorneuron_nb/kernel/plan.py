@@ -20,6 +20,7 @@ from ..values.digest import text_digest
 from ..values.fingerprint import fingerprint
 from .analysis import CellAnalysis, analyze
 from .magic_effects import foreign
+from .outputs import check_bindable
 from .policy import StepOptions, resolve_exceptions
 from .session import KernelSession
 from .tracebacks import cell_number
@@ -63,6 +64,7 @@ def make_plan(session: KernelSession, name: str, body: str, options: StepOptions
     # changes nothing.
     after = {a: _after_marker(session, a) for a in options.after}
     retry_on = resolve_exceptions(options.retry_on, ns)
+    check_bindable(options.outputs, code, analysis, bool(always_runs), ns)
     session.claim(name)
     run_id = session.ensure_run()
     if always_runs:

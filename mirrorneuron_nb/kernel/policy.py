@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import importlib
+import math
 import random
 import signal
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from .. import limits
 from ..errors import InvalidInput, StepTimeout
 
 KINDS = ("compute", "llm", "tool", "human")
@@ -40,15 +42,13 @@ class StepOptions:
     kind: str = "compute"
 
     def __post_init__(self) -> None:
-        if self.retries < 0:
-            raise InvalidInput(f"--retries must be 0 or more, not {self.retries}")
-        for option, value in (("--backoff", self.backoff), ("--max-backoff", self.max_backoff)):
-            if not value >= 0:  # also rejects NaN
-                raise InvalidInput(f"{option} must be 0 or more seconds, not {value}")
-        if not self.backoff_factor >= 1:
-            raise InvalidInput(f"--backoff-factor must be 1 or more, not {self.backoff_factor}")
-        if self.timeout is not None and not self.timeout > 0:
-            raise InvalidInput(f"--timeout must be more than 0 seconds, not {self.timeout}")
+        # Every number is finite and in a range whose use cannot overflow (limits.py).
+        limits.count("--retries", self.retries)
+        limits.seconds("--backoff", self.backoff)
+        limits.seconds("--max-backoff", self.max_backoff)
+        limits.factor("--backoff-factor", self.backoff_factor)
+        if self.timeout is not None:
+            limits.seconds("--timeout", self.timeout, positive=True)
         if self.kind not in KINDS:
             raise InvalidInput(f"--kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if self.approve is not None and not self.approve.strip():
@@ -78,8 +78,18 @@ class StepOptions:
     def delay(self, failed_attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after attempt N failed: backoff * factor^(N-1), capped, with
         +-25% jitter so many retrying notebooks do not hit a service in lockstep."""
-        base = min(self.max_backoff, self.backoff * self.backoff_factor ** (failed_attempt - 1))
+        base = self._capped(failed_attempt)
         return base * (rng or random).uniform(0.75, 1.25) if base else 0.0
+
+    def _capped(self, failed_attempt: int) -> float:
+        # Compared as logarithms: factor ** attempt overflows a float long before a
+        # --retries count runs out.
+        if self.backoff == 0 or self.max_backoff == 0:
+            return 0.0
+        growth = max(failed_attempt - 1, 0) * math.log(self.backoff_factor)
+        if math.log(self.backoff) + growth >= math.log(self.max_backoff):
+            return self.max_backoff
+        return float(self.backoff * math.exp(growth))
 
 
 def resolve_exceptions(names: tuple[str, ...], namespace: Mapping[str, Any]) -> tuple[type, ...]:

@@ -15,6 +15,9 @@ from ..models import INPUTS_MISSING, Attempt, Checkpoint, InputOrigin, Step, Ste
 from .base import Tables, event_txn
 from .connection import write_txn
 
+INVALID = "invalid"
+"""An attempt whose body ran but whose result its step's options refuse; also the event."""
+
 
 class StepsTable(Tables):
     def step(self, name: str) -> Step | None:
@@ -112,6 +115,53 @@ class StepsTable(Tables):
                 attempt.step,
                 "failed",
                 {"attempt": attempt.number, "error": error},
+            )
+
+    def abandon_attempt(self, attempt: Attempt, previous: Step | None, reason: str) -> None:
+        """End an attempt whose body ran but whose result the step's own options refuse
+        (--outputs not bound): the attempt is `invalid`, and the step row is put back as it
+        was before this execution (`pending` if it had never run), so the step is neither
+        failed nor given a checkpoint."""
+        now = time.time()
+        with write_txn(self.conn) as c:
+            c.execute(
+                "UPDATE attempts SET status=?, ended_at=?, error=? WHERE id=?",
+                (INVALID, now, reason, attempt.id),
+            )
+            if previous is None:
+                c.execute(
+                    "UPDATE steps SET status=?, ended_at=?, updated_at=? WHERE name=?",
+                    (StepStatus.pending.value, now, now, attempt.step),
+                )
+            else:
+                c.execute(
+                    "UPDATE steps SET position=?, cell_id=?, code=?, code_hash=?, status=?,"
+                    " options=?, run_id=?, attempts=?, started_at=?, ended_at=?, duration=?,"
+                    " error=?, traceback=?, updated_at=? WHERE name=?",
+                    (
+                        previous.position,
+                        previous.cell_id,
+                        previous.code,
+                        previous.code_hash,
+                        previous.status.value,
+                        json.dumps(previous.options),
+                        previous.run_id,
+                        previous.attempts,
+                        previous.started_at,
+                        previous.ended_at,
+                        previous.duration,
+                        previous.error,
+                        previous.traceback,
+                        now,
+                        attempt.step,
+                    ),
+                )
+            event_txn(
+                c,
+                attempt.run_id,
+                attempt.step,
+                INVALID,
+                {"attempt": attempt.number, "error": reason},
             )
 
     def mark_retrying(self, attempt: Attempt, delay: float, total: int) -> None:
