@@ -50,6 +50,7 @@ def cell(step: str) -> str:
 def mn_trust(notebook: Path, key: Path) -> subprocess.CompletedProcess[str]:
     return mn(
         "trust",
+        "--yes",
         notebook.name,
         cwd=notebook.parent,
         timeout=120,
@@ -107,6 +108,9 @@ def test_trust_makes_a_foreign_sidecar_loadable_and_tampering_is_still_caught(
     assert "run code" in result.stderr.splitlines()[0]
     # 4 checkpoint values + 3 durable-call results; nothing was signed with this key before.
     assert "signed 7 value(s) with your key (0 already were)" in result.stdout, result.stdout
+    # What it signed was listed first: steps, variables with types, outputs.
+    assert "step make, checkpoint 1:" in result.stdout, result.stdout
+    assert "arr: ndarray" in result.stdout, result.stdout
 
     kernel, report = resume_as(workdir, notebook, mine)
     try:
