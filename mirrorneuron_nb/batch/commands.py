@@ -236,12 +236,12 @@ def trust(args: argparse.Namespace) -> int:
     from ..values.signing import check_key
 
     notebook = _notebook(args.notebook)
+    check_key()
     if not args.yes and not sys.stdin.isatty():
         raise UsageFailure(
             "mn-nb trust asks before signing and standard input is not a terminal: "
             "pass --yes to sign without asking"
         )
-    check_key()
     store = _open(notebook, readonly=False)
     try:
         plan = trusting.plan_trust(store)

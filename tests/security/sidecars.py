@@ -64,11 +64,17 @@ def var_rowid(conn: sqlite3.Connection, step: str, name: str) -> int:
     return int(row[0])
 
 
-def copy_value(src: sqlite3.Connection, src_row: int, dst: sqlite3.Connection, dst_row: int) -> None:
+def copy_value(
+    src: sqlite3.Connection, src_row: int, dst: sqlite3.Connection, dst_row: int
+) -> None:
     """Overwrite one value row with another's value and signature (the attacker's copy)."""
-    values = src.execute(f"SELECT {VALUE_COLUMNS} FROM checkpoint_vars WHERE rowid=?", (src_row,))
+    present = {r[1] for r in dst.execute("PRAGMA table_info(checkpoint_vars)")}
+    columns = [c.strip() for c in VALUE_COLUMNS.split(",") if c.strip() in present]
+    values = src.execute(
+        f"SELECT {', '.join(columns)} FROM checkpoint_vars WHERE rowid=?", (src_row,)
+    )
     row = tuple(values.fetchone())
-    sets = ", ".join(f"{c.strip()}=?" for c in VALUE_COLUMNS.split(","))
+    sets = ", ".join(f"{c}=?" for c in columns)
     dst.execute(f"UPDATE checkpoint_vars SET {sets} WHERE rowid=?", (*row, dst_row))
 
 

@@ -16,7 +16,7 @@ import pytest
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values.signing import signing_key
 
-from ..helpers import mn, run, value
+from ..helpers import run, value
 from .sidecars import counter, kernel_for, runs, write_notebook
 
 
@@ -92,8 +92,14 @@ def test_a_bad_key_is_one_line_and_exit_2_from_the_cli(workdir: Path, hermetic: 
     for kind, make in BAD_KEYS.items():
         _clear(key)
         expected = make(key)
-        result = mn(
-            "trust", "--yes", notebook.name, cwd=workdir, env={"MIRRORNEURON_KEY_FILE": str(key)}
+        result = subprocess.run(
+            [sys.executable, "-m", "mirrorneuron_nb.batch.cli", "trust", notebook.name],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "MIRRORNEURON_KEY_FILE": str(key)},
         )
         assert result.returncode == 2, (kind, result.stdout, result.stderr)
         lines = result.stderr.strip().splitlines()

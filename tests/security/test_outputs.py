@@ -52,9 +52,7 @@ def test_edited_outputs_are_never_published(workdir: Path) -> None:
     assert "checkpoint unusable" in out.stderr and "not signed" in out.stderr, out.stderr
 
 
-def test_outputs_signed_with_another_key_are_never_published(
-    workdir: Path, hermetic: Path
-) -> None:
+def test_outputs_signed_with_another_key_are_never_published(workdir: Path, hermetic: Path) -> None:
     notebook = workdir / "nb.ipynb"
     theirs = SHOW.replace("<b>made here</b>", "<img src=x onerror=alert(1)>")
     build(notebook, [theirs], key=hermetic / "attacker.key")
