@@ -210,9 +210,7 @@ def _library_state(
     step = place.step
     try:
         snap = snapshot(changes)
-        return codec.save(
-            session.store.blobs, place.at(STATE_VARIABLE), snap, snap.fingerprint
-        )
+        return codec.save(session.store.blobs, place.at(STATE_VARIABLE), snap, snap.fingerprint)
     except NotCheckpointable as exc:
         print(
             f"mn_step {step}: library state it changed ({libstate.describe(changes)}) was not "

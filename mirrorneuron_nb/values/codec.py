@@ -108,9 +108,7 @@ def save_group(
             header=header,
             stream_blob=stream_blob,
             buffers=buffers,
-            signature=value_signature(
-                place.at(m.name), member_label(m.name), hashed, buffer_keys
-            ),
+            signature=value_signature(place.at(m.name), member_label(m.name), hashed, buffer_keys),
             stream_hash=hashed,
             stream_size=len(dumped.stream),
             cosaved=m.cosaved,
