@@ -120,3 +120,8 @@ class InputsMissing(StepStopped):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(message)
         self.step = step
+
+
+class SigningKeyError(InvalidInput):
+    """The per-user signing key cannot be used safely (too short, not a regular file,
+    readable by others): nothing is signed or loaded with it."""

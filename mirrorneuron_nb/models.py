@@ -135,6 +135,9 @@ class VarEntry(Record):
     stream_size: int | None = None
     """A group member's row: the bytes of the group's stream (`size` is the member's own
     share). None for a value stored alone, whose stream is `size` less its buffers."""
+    stream_hash: str | None = None
+    """blake2b-256 of the stream (values/signing.py), which the signature covers: None in
+    a row written before schema 4, whose signature binds nothing."""
 
     @property
     def saved(self) -> bool:
@@ -168,6 +171,9 @@ class Checkpoint(Record):
     inputs: dict[str, str] = Field(default_factory=dict)
     outputs: list[dict[str, Any]] = Field(default_factory=list)
     size: int = 0
+    signature: str | None = None
+    """Covers the checkpoint's place, key, outputs and variable rows (values/signing.py):
+    its outputs are replayed only when it verifies."""
 
 
 class Approval(Record):
@@ -240,6 +246,8 @@ class NewCheckpoint:
     outputs: list[dict[str, Any]]
     variables: list[VarEntry]
     new_blobs: list[tuple[str, int]]
+    signature: str | None = None
+    """values/signing.py checkpoint_signature: what lets a cache hit replay the outputs."""
 
 
 @dataclass(frozen=True)
@@ -290,3 +298,19 @@ class StoredValue:
     label: str
     """Names it for a report: the step, the checkpoint or call, the variable."""
     entry: VarEntry
+    step: str = ""
+    """The step its signature binds it to (its checkpoint's or its call's)."""
+    checkpoint_id: int | None = None
+    """A checkpoint variable's checkpoint."""
+    call: tuple[str, int] | None = None
+    """A durable-call result's (call key, occurrence)."""
+
+
+@dataclass(frozen=True)
+class Resigned:
+    """A value's new signature (and the stream hash it covers), to write by `trust`."""
+
+    table: str
+    rowid: int
+    signature: str
+    stream_hash: str

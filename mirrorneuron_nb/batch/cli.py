@@ -174,10 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Checkpoints are signed with a per-user key, and values signed with another key "
         "are never loaded (unpickling can run code). Re-sign every checkpointed value and "
         "recorded durable-call result of NOTEBOOK's sidecar with your key, so %mn_resume "
-        "and cache hits load them. Each blob is checked against its hash first: a value "
-        "whose data is missing or corrupted is not signed, and is named (exit 1).",
+        "and cache hits load them, and every checkpoint's outputs, so cache hits show them. "
+        "Lists what it signs (steps, variables, types, sizes, output MIME types) and asks "
+        "first. Each blob is checked against its hash first: a value whose data is missing "
+        "or corrupted is not signed, and is named (exit 1).",
     )
     trust.add_argument("notebook", help=nb_help)
+    trust.add_argument(
+        "--yes", action="store_true", help="sign without asking (needed without a terminal)"
+    )
     trust.set_defaults(func=commands.trust)
 
     export = _command(

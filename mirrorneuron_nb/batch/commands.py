@@ -256,22 +256,38 @@ def approve(args: argparse.Namespace) -> int:
 
 
 def trust(args: argparse.Namespace) -> int:
-    from ..values.trust import trust_sidecar
+    from ..values import trust as trusting
+    from ..values.signing import check_key
 
     notebook = _notebook(args.notebook)
+    check_key()
+    if not args.yes and not sys.stdin.isatty():
+        raise UsageFailure(
+            "mn-nb trust asks before signing and standard input is not a terminal: "
+            "pass --yes to sign without asking"
+        )
     store = _open(notebook, readonly=False)
-    print(
-        f"mn-nb: WARNING: trusting {store.root} lets its checkpoints run code in your kernels "
-        "(they are unpickled); only trust a sidecar that you, or someone you trust, wrote.",
-        file=sys.stderr,
-    )
     try:
-        report = trust_sidecar(store)
+        plan = trusting.plan_trust(store)
+        print(
+            f"mn-nb: WARNING: trusting {store.root} lets its checkpoints run code in your "
+            "kernels (they are unpickled) and its outputs show in your browser; only trust "
+            "a sidecar that you, or someone you trust, wrote.",
+            file=sys.stderr,
+        )
+        print(f"mn-nb: to be signed with your key ({store.root}):")
+        for line in trusting.describe(plan):
+            print(f"  {line}")
+        if not args.yes and not _confirmed("sign all of this with your key? [y/N] "):
+            print("mn-nb: not trusted; nothing was signed", file=sys.stderr)
+            return EXIT_FAILED
+        report = trusting.apply_trust(store, plan)
     finally:
         store.close()
     print(
         f"mn-nb: signed {report.signed} value(s) with your key "
-        f"({report.already} already were); %mn_resume and cache hits now load them"
+        f"({report.already} already were) and {report.checkpoints} checkpoint(s)' outputs; "
+        "%mn_resume and cache hits now load them"
     )
     if report.damaged:
         print(
@@ -280,9 +296,17 @@ def trust(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         for label, reason in report.damaged:
-            print(terminal_safe(f"  {label}: {reason}"), file=sys.stderr)
+            print(f"  {trusting.shown(label)}: {terminal_safe(reason)}", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def demo(args: argparse.Namespace) -> int:

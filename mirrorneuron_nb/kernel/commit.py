@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from ..values import codec, groups, libstate
 from ..values.canonical import BufferDigests
 from ..values.fingerprint import fingerprint, is_immutable
 from ..values.serializers import buffer_keys, snapshot, type_name
+from ..values.signing import Binding, checkpoint_signature
 from .attempts import Ran
 from .plan import StepPlan
 from .session import KernelSession
@@ -57,13 +59,23 @@ def commit(
         data, metadata = session.shell.display_formatter.format(ran.value)
         outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
     try:
+        place = Binding(store.sidecar_id(), name, "")
         names, snaps = _written_names(session, plan, before)
-        written = _checkpoint_variables(session, names, snaps)
-        state = _library_state(session, name, state_before)
+        written = _checkpoint_variables(session, place, names, snaps)
+        state = _library_state(session, place, state_before)
         if state is not None:
             written.variables.append(state[0])
             written.blobs.extend(state[1])
         store.blobs.sync_dirs([k for k, _ in written.blobs])
+        # Signed as a cache hit reads it back: the outputs through JSON.
+        signature = checkpoint_signature(
+            place.sidecar,
+            name,
+            plan.cache_key,
+            plan.start.code_hash,
+            json.loads(json.dumps(outputs)),
+            written.variables,
+        )
         store.commit_checkpoint(
             ran.attempt,
             NewCheckpoint(
@@ -74,6 +86,7 @@ def commit(
                 outputs=outputs,
                 variables=written.variables,
                 new_blobs=written.blobs,
+                signature=signature,
             ),
         )
     except BaseException as exc:
@@ -134,7 +147,10 @@ def _written_names(
 
 
 def _checkpoint_variables(
-    session: KernelSession, names: list[str], taken: dict[str, tuple[str, BufferDigests]]
+    session: KernelSession,
+    place: Binding,
+    names: list[str],
+    taken: dict[str, tuple[str, BufferDigests]],
 ) -> Written:
     """The step's variables, and every variable that shares objects with them
     (sharing.py), in groups of the values that share objects: what they share comes back
@@ -175,7 +191,7 @@ def _checkpoint_variables(
             for n in dumped.sizes
         ]
         keys = buffer_keys(dumped.buffers, known)
-        rows, blobs = codec.save_group(session.store.blobs, dumped, entries, keys)
+        rows, blobs = codec.save_group(session.store.blobs, dumped, entries, keys, place)
         variables.extend(rows)
         used.extend(blobs)
         reached = frozenset().union(*(reaches[n] for n in dumped.sizes))
@@ -184,16 +200,17 @@ def _checkpoint_variables(
 
 
 def _library_state(
-    session: KernelSession, step: str, before: libstate.Reading
+    session: KernelSession, place: Binding, before: libstate.Reading
 ) -> tuple[VarEntry, list[tuple[str, int]]] | None:
     """The library state the body changed, as the checkpoint's state variable (None when it
     changed none). State that cannot be saved is named in the cell, never fatal."""
     changes = libstate.changes_since(before)
     if not changes:
         return None
+    step = place.step
     try:
         snap = snapshot(changes)
-        return codec.save(session.store.blobs, STATE_VARIABLE, snap, snap.fingerprint)
+        return codec.save(session.store.blobs, place.at(STATE_VARIABLE), snap, snap.fingerprint)
     except NotCheckpointable as exc:
         print(
             f"mn_step {step}: library state it changed ({libstate.describe(changes)}) was not "

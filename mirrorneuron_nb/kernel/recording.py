@@ -27,6 +27,7 @@ from ..values import codec
 from ..values.digest import digest_parts
 from ..values.fingerprint import code_digest, stable_fingerprint
 from ..values.serializers import snapshot, type_name
+from ..values.signing import Binding
 from .progress import CallProgress, Tally
 
 _active: Recording | None = None
@@ -98,6 +99,16 @@ class Recording:
         self._seen: dict[str, int] = {}
         self._warned: set[str] = set()
         self._progress: CallProgress | None = None
+        try:
+            self.sidecar = store.sidecar_id()
+        except MirrorNeuronError:  # the journal is unusable too: nothing verifies
+            self.sidecar = ""
+
+    def binding(self, pending: Pending) -> Binding:
+        """Where a call's result is signed for: this sidecar, step, function, call key and
+        occurrence (a result copied to another call or variable does not verify)."""
+        call = (pending.call_key, pending.occurrence)
+        return Binding(self.sidecar, self.step, pending.function, call)
 
     # -- one call ----------------------------------------------------------------------------
 
@@ -121,7 +132,8 @@ class Recording:
             entry = self._find(key, occurrence)
         if entry is not None:
             try:
-                value = codec.load(self.store.blobs, entry, self.namespace)
+                where = self.binding(Pending(function, key, occurrence))
+                value = codec.load(self.store.blobs, entry, self.namespace, where)
             except CheckpointUnavailable as exc:
                 # An untrusted or damaged record is no record: the call runs again.
                 with self._lock:
@@ -150,7 +162,8 @@ class Recording:
         used: list[tuple[str, int]] = []
         try:
             snap = snapshot(result)
-            entry, used = codec.save(self.store.blobs, pending.function, snap, snap.fingerprint)
+            where = self.binding(pending)
+            entry, used = codec.save(self.store.blobs, where, snap, snap.fingerprint)
             if used:
                 self.store.blobs.sync_dirs([k for k, _ in used])
         except NotCheckpointable as exc:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UnknownStep
-from ..models import VarEntry, takes_over
+from ..models import STATE_VARIABLE, VarEntry, takes_over
 from ..render import describe, format_bytes, format_duration, table
 from ..store import Store
 from ..values.libstate import reapply
 from ..values.restore import load_into
-from ..values.signing import TRUST_HINT
+from ..values.signing import TRUST_HINT, Binding, check_key
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,10 @@ class ResumeReport:
 
 
 def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> ResumeReport:
+    check_key()  # an unusable signing key stops here, before anything is bound
     began = time.perf_counter()
     report = ResumeReport()
+    sidecar = store.sidecar_id()
     steps = store.steps()
     names = [s.name for s in steps]
     if to is not None:
@@ -113,18 +115,24 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
         if state is not None:
             states.append((s.name, state))
     result = load_into(
-        namespace, [var for _, var in final.values()], store.blobs, all_or_nothing=False
+        namespace,
+        [var for _, var in final.values()],
+        store.blobs,
+        lambda v: Binding(sidecar, final[v.name][0], v.name),
+        all_or_nothing=False,
     )
     report.groups = result.groups
     for m in result.missing:
-        reason = m.reason if m.error is None else _name_notebook(m.reason, store)
+        reason = m.reason if m.error is None else with_notebook(m.reason, store)
         report.missing.append(Missing(m.name, final[m.name][0], reason))
     for name, value in result.loaded.items():
         step, var = final[name]
         report.restored.append(Restored(name, step, describe(value), var.size))
     # Library state after the values, in notebook order: a later step's settings win.
     for step, state in states:
-        applied, failures = reapply(store.blobs, state, namespace)
+        applied, failures = reapply(
+            store.blobs, state, namespace, Binding(sidecar, step, STATE_VARIABLE)
+        )
         if applied:
             report.state.append((step, applied))
         report.state_failures.extend((step, f) for f in failures)
@@ -133,7 +141,7 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
     return report
 
 
-def _name_notebook(reason: str, store: Store) -> str:
+def with_notebook(reason: str, store: Store) -> str:
     """Put the notebook's path into the `mn-nb trust NOTEBOOK` hint when the sidecar is
     the `NAME.mn` beside it."""
     notebook = store.root.with_suffix(".ipynb")

@@ -8,11 +8,12 @@ from __future__ import annotations
 import sys
 
 from ..errors import InvalidInput
-from ..models import Checkpoint, StepStart, VarEntry
+from ..models import STATE_VARIABLE, Checkpoint, StepStart, VarEntry
 from ..render import format_bytes, format_duration, format_when
 from ..values import libstate
 from ..values.libstate import reapply as reapply_state
 from ..values.restore import load_into
+from ..values.signing import Binding, check_key, checkpoint_untrusted
 from . import gates
 from .attempts import arun_attempts, run_attempts, user_traceback
 from .capture import replay
@@ -20,6 +21,7 @@ from .commit import StepResult, commit
 from .origins import check_inputs
 from .plan import StepPlan, make_plan
 from .policy import StepOptions
+from .resume import with_notebook
 from .session import KernelSession
 
 __all__ = ["StepResult", "arun_step", "run_step", "user_traceback"]
@@ -28,6 +30,7 @@ __all__ = ["StepResult", "arun_step", "run_step", "user_traceback"]
 def run_step(session: KernelSession, name: str, body: str, options: StepOptions) -> StepResult:
     """Run one `%%mn_step` cell, or serve it from a checkpoint with the same key."""
     __tracebackhide__ = True
+    check_key()  # an unusable signing key stops the step before anything runs
     plan = make_plan(session, name, body, options)
     if plan.analysis.is_async:
         # The extension's input transformer sends awaiting bodies to arun_step; here
@@ -49,6 +52,7 @@ async def arun_step(
 ) -> StepResult:
     """`run_step` for a body that awaits at top level, on the kernel's running loop."""
     __tracebackhide__ = True
+    check_key()
     plan = make_plan(session, name, body, options)
     served = _before_running(session, plan)
     if served is not None:
@@ -108,22 +112,38 @@ def _cache_hit(session: KernelSession, plan: StepPlan) -> StepResult | None:
 def _serve_from_checkpoint(
     session: KernelSession, start: StepStart, checkpoint: Checkpoint
 ) -> StepResult | None:
-    """Restore a checkpoint's variables and replay its outputs; None if it cannot be used."""
+    """Restore a checkpoint's variables and replay its outputs; None if it cannot be used.
+    Nothing of it is served (values or outputs) unless its signature verifies."""
     store = session.store
     entries, state = store.variables(checkpoint.id), store.library_state(checkpoint.id)
+    sidecar = store.sidecar_id()
+    untrusted = checkpoint_untrusted(
+        checkpoint.signature,
+        sidecar,
+        start.name,
+        checkpoint.cache_key,
+        checkpoint.code_hash,
+        checkpoint.outputs,
+        entries if state is None else [*entries, state],
+    )
+    if untrusted is not None:
+        _unusable(session, start.name, with_notebook(untrusted, store))
+        return None
     # All or nothing: after a failure the step runs, on the namespace exactly as it was.
-    restored = load_into(session.shell.user_ns, entries, store.blobs, all_or_nothing=True)
+    restored = load_into(
+        session.shell.user_ns,
+        entries,
+        store.blobs,
+        lambda v: Binding(sidecar, start.name, v.name),
+        all_or_nothing=True,
+    )
     if restored.rolled_back is not None:
-        print(
-            f"mn_step {start.name}: checkpoint unusable ({restored.rolled_back}); "
-            f"running the step instead",
-            file=sys.stderr,
-        )
+        _unusable(session, start.name, with_notebook(str(restored.rolled_back), store))
         return None
     loaded = list(restored.loaded)
     session.sharing.learn(restored.groups)
     if state is not None:
-        _reapply(session, start.name, state)
+        _reapply(session, Binding(sidecar, start.name, STATE_VARIABLE), state)
     store.record_cache_hit(session.ensure_run(), start, checkpoint, loaded)
     replay(checkpoint.outputs)
     unsaved = [(v.name, v.error or "") for v in entries if v.error is not None]
@@ -142,9 +162,14 @@ def _serve_from_checkpoint(
     return StepResult(start.name, cached=True, saved=loaded, unsaved=unsaved)
 
 
-def _reapply(session: KernelSession, step: str, state: VarEntry) -> None:
+def _unusable(session: KernelSession, step: str, why: str) -> None:
+    print(f"mn_step {step}: checkpoint unusable ({why}); running the step instead", file=sys.stderr)
+
+
+def _reapply(session: KernelSession, binding: Binding, state: VarEntry) -> None:
     """Set the library state the step set when it ran (fonts, seeds, options, cwd...)."""
-    _, failures = reapply_state(session.store.blobs, state, session.shell.user_ns)
+    _, failures = reapply_state(session.store.blobs, state, session.shell.user_ns, binding)
+    step = binding.step
     for failure in failures:
         print(
             f"mn_step {step}: library state not re-applied: {failure}; "

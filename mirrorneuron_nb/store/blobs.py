@@ -1,18 +1,44 @@
-"""Content-addressed blob files: written and fsynced before any row points at them."""
+"""Content-addressed blob files: written and fsynced before any row points at them.
+
+Blob keys come from database rows, which anyone who can write the sidecar can edit: a key
+is only ever used as a path when it is a well-formed digest, and a blob is only ever
+opened as a regular file inside its directory (no symlink, FIFO or device), so a row can
+neither name a file outside the sidecar nor hang a reader.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import mmap
 import os
+import re
+import stat
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointUnavailable
 from ..values.digest import digest
+
+# values/digest.py: xxh3-128, lowercase hex.
+KEY_RE = re.compile(r"[0-9a-f]{32}")
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def is_key(key: object) -> bool:
+    return isinstance(key, str) and KEY_RE.fullmatch(key) is not None
+
+
+def check_key(key: object) -> str:
+    """`key` if it is a well-formed blob key; else CheckpointUnavailable (never a path)."""
+    if not is_key(key):
+        raise CheckpointUnavailable("blob", "a blob key is not a digest (sidecar altered?)")
+    assert isinstance(key, str)
+    return key
 
 
 class BlobStore:
@@ -20,13 +46,16 @@ class BlobStore:
         self.root = root
 
     def path(self, key: str) -> Path:
+        key = check_key(key)
         return self.root / key[:2] / key[2:]
 
     def exists(self, key: str, size: int) -> bool:
+        """A regular file of that size is there (a symlink or FIFO is not a blob)."""
         try:
-            return self.path(key).stat().st_size == size
+            st = os.lstat(self.path(key))
         except FileNotFoundError:
             return False
+        return stat.S_ISREG(st.st_mode) and st.st_size == size
 
     def put(self, key: str, chunks: Sequence[Any]) -> bool:
         """Write a blob atomically (tmp, fsync, rename). Returns False if it was there."""
@@ -36,7 +65,7 @@ class BlobStore:
             # Reused: refresh its mtime so a concurrent gc's grace period protects it
             # until the checkpoint that now references it commits.
             with contextlib.suppress(OSError):
-                os.utime(target)
+                os.utime(target, follow_symlinks=False)
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -46,7 +75,7 @@ class BlobStore:
                     fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            os.replace(tmp, target)  # replaces a symlink or FIFO itself, never its target
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -62,76 +91,124 @@ class BlobStore:
             finally:
                 os.close(fd)
 
-    def read(self, key: str, size: int, *, verify: bool = True) -> bytes:
-        try:
-            with open(self.path(key), "rb") as fh:
-                data = fh.read()
-                identity = _identity(fh)
-        except FileNotFoundError:
-            raise CheckpointUnavailable(key, f"blob {key} is missing") from None
-        self._check(key, size, data, verify, identity)
+    def read(self, key: str, size: int, *, verify: bool = True, quarantine: bool = False) -> bytes:
+        """The blob's bytes, checked against its size (and its key when `verify`).
+
+        `quarantine`: move it aside when it does not match its key. Only for a key from a
+        row whose signature was verified: an unverified row must not make us move files."""
+        with self._open(key) as (fd, identity), os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read()
+        self._check(key, size, data, verify, identity if quarantine else None)
         return data
 
-    def map(self, key: str, size: int, *, verify: bool = True) -> Any:
+    def map(self, key: str, size: int, *, verify: bool = True, quarantine: bool = False) -> Any:
         """A private copy-on-write mapping: pages load lazily, writes never reach the file."""
         if size == 0:
+            check_key(key)
             return bytearray()
-        try:
-            with open(self.path(key), "rb") as fh:
-                mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
-                identity = _identity(fh)
-        except FileNotFoundError:
-            raise CheckpointUnavailable(key, f"blob {key} is missing") from None
-        except ValueError:  # empty or truncated file
-            raise CheckpointUnavailable(key, f"blob {key} is truncated") from None
-        self._check(key, size, mapped, verify, identity)
+        with self._open(key) as (fd, identity):
+            try:
+                mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+            except ValueError:  # empty file
+                raise CheckpointUnavailable(key, f"blob {key} is truncated") from None
+        self._check(key, size, mapped, verify, identity if quarantine else None)
         return mapped
 
+    @contextlib.contextmanager
+    def _open(self, key: str) -> Iterator[tuple[int, tuple[int, int]]]:
+        """An open descriptor of the blob, a regular file in its directory, and its identity."""
+        key = check_key(key)
+        try:
+            dir_fd = os.open(self.root / key[:2], _DIR_FLAGS)
+        except FileNotFoundError:
+            raise CheckpointUnavailable(key, f"blob {key} is missing") from None
+        except OSError:
+            raise _not_regular(key) from None
+        try:
+            try:
+                fd = os.open(key[2:], _OPEN_FLAGS, dir_fd=dir_fd)
+            except FileNotFoundError:
+                raise CheckpointUnavailable(key, f"blob {key} is missing") from None
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR, errno.ENOTDIR):
+                    raise _not_regular(key) from None
+                raise CheckpointUnavailable(key, f"blob {key} cannot be read: {exc}") from None
+        finally:
+            os.close(dir_fd)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise _not_regular(key)
+            yield fd, (st.st_dev, st.st_ino)
+        finally:
+            os.close(fd)
+
     def _check(
-        self, key: str, size: int, data: Any, verify: bool, identity: tuple[int, int]
+        self, key: str, size: int, data: Any, verify: bool, identity: tuple[int, int] | None
     ) -> None:
         if len(data) != size:
             raise CheckpointUnavailable(key, f"blob {key} has {len(data)} bytes, expected {size}")
         if verify and digest(data) != key:
-            self._quarantine(key, identity)
+            if identity is not None:
+                self._quarantine(key, identity)
             raise CheckpointUnavailable(key, f"blob {key} does not match its hash (corrupted)")
 
     def _quarantine(self, key: str, identity: tuple[int, int]) -> None:
         """Move a corrupted blob aside (gc deletes it later). put() reuses any file of the
         right size, so left in place it would go into the checkpoint of the re-run step
-        too. Only the file that was read moves, not one a writer has renamed in since."""
-        path = self.path(key)
+        too. Only the file that was read moves, not one a writer has renamed in since, and
+        only inside its own directory (opened without following a symlink)."""
         with contextlib.suppress(OSError):
-            if _identity(path) == identity:
-                os.replace(path, path.with_name(f".corrupt-{path.name}"))
+            dir_fd = os.open(self.root / key[:2], _DIR_FLAGS)
+            try:
+                st = os.stat(key[2:], dir_fd=dir_fd, follow_symlinks=False)
+                if (st.st_dev, st.st_ino) == identity:
+                    os.replace(key[2:], f".corrupt-{key[2:]}", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            finally:
+                os.close(dir_fd)
 
     def collect(self, referenced: frozenset[str], grace_seconds: float = 3600) -> tuple[int, int]:
         """Delete blob files nothing references (and stale temp files) older than the grace
         period: a kernel writes blobs before it commits the rows that reference them.
-        Returns (files deleted, bytes freed)."""
-        if not self.root.exists():
-            return 0, 0
+        Returns (files deleted, bytes freed). Never follows a symlink: a link is removed
+        itself, what it points at is never touched."""
         cutoff = time.time() - grace_seconds
         files = freed = 0
-        for path in self.root.glob("*/*"):
+        for path, st in self._entries():
             key = path.parent.name + path.name
             if key in referenced and not path.name.startswith(".tmp-"):
                 continue
+            if st.st_mtime > cutoff:
+                continue
             try:
-                stat = path.stat()
-                if stat.st_mtime > cutoff:
-                    continue
                 path.unlink()
             except OSError:
                 continue
             files += 1
-            freed += stat.st_size
+            freed += st.st_size if stat.S_ISREG(st.st_mode) else 0
         return files, freed
 
     def total_size(self) -> int:
-        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        return sum(st.st_size for _, st in self._entries() if stat.S_ISREG(st.st_mode))
+
+    def _entries(self) -> Iterator[tuple[Path, os.stat_result]]:
+        """Every entry two levels down (`ab/cdef...`), lstat-ed, in real subdirectories
+        only (a symlinked subdirectory is skipped, not entered)."""
+        try:
+            tops = list(os.scandir(self.root))
+        except OSError:
+            return
+        for top in tops:
+            if not top.is_dir(follow_symlinks=False):
+                continue
+            try:
+                inner = list(os.scandir(top.path))
+            except OSError:
+                continue
+            for entry in inner:
+                with contextlib.suppress(OSError):
+                    yield Path(entry.path), entry.stat(follow_symlinks=False)
 
 
-def _identity(file: Any) -> tuple[int, int]:
-    stat = os.fstat(file.fileno()) if hasattr(file, "fileno") else os.stat(file)
-    return stat.st_dev, stat.st_ino
+def _not_regular(key: str) -> CheckpointUnavailable:
+    return CheckpointUnavailable(key, f"blob {key} is not a regular file (sidecar altered?)")

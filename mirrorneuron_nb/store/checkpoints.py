@@ -15,12 +15,13 @@ from ..models import (
     StepStatus,
     VarEntry,
 )
-from .base import Tables, event_txn
+from .base import event_txn
 from .connection import write_txn
 from .journal import close_journal_txn
+from .signed import SignedRows
 
 
-class CheckpointsTable(Tables):
+class CheckpointsTable(SignedRows):
     def commit_checkpoint(self, attempt: Attempt, new: NewCheckpoint) -> int:
         """Blobs are already on disk and fsynced: this makes the checkpoint visible, atomically."""
         now = time.time()
@@ -32,7 +33,8 @@ class CheckpointsTable(Tables):
             )
             cur = c.execute(
                 "INSERT INTO checkpoints(step, cache_key, code_hash, run_id, attempt_id,"
-                " created_at, duration, inputs, outputs, size) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " created_at, duration, inputs, outputs, size, signature)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     attempt.step,
                     new.cache_key,
@@ -44,13 +46,14 @@ class CheckpointsTable(Tables):
                     json.dumps(new.inputs),
                     json.dumps(new.outputs),
                     size,
+                    new.signature,
                 ),
             )
             checkpoint_id = int(cur.lastrowid or 0)
             c.executemany(
                 "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, fingerprint,"
                 " serializer, size, header, stream_blob, buffers, signature, error,"
-                " stream_size, cosaved) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " stream_size, cosaved, stream_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         checkpoint_id,
@@ -66,6 +69,7 @@ class CheckpointsTable(Tables):
                         v.error,
                         v.stream_size,
                         int(v.cosaved),
+                        v.stream_hash,
                     )
                     for v in new.variables
                 ],
@@ -103,16 +107,25 @@ class CheckpointsTable(Tables):
             )
         return checkpoint_id
 
+    def sidecar_id(self) -> str:
+        """The sidecar's random id, made with its database (schema 4), which signatures
+        bind values to; "" for a read-only sidecar from before it (nothing verifies)."""
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='sidecar_id'").fetchone()
+        except sqlite3.OperationalError:  # no meta table: a read-only, older sidecar
+            return ""
+        return str(row[0]) if row else ""
+
     def find_checkpoint(self, step: str, cache_key: str) -> Checkpoint | None:
         row = self.conn.execute(
             "SELECT * FROM checkpoints WHERE step=? AND cache_key=? ORDER BY id DESC LIMIT 1",
             (step, cache_key),
         ).fetchone()
-        return _checkpoint(row) if row else None
+        return checkpoint_record(row) if row else None
 
     def checkpoint(self, checkpoint_id: int) -> Checkpoint | None:
         row = self.conn.execute("SELECT * FROM checkpoints WHERE id=?", (checkpoint_id,)).fetchone()
-        return _checkpoint(row) if row else None
+        return checkpoint_record(row) if row else None
 
     def variables(self, checkpoint_id: int) -> list[VarEntry]:
         """The checkpoint's variables (not its library state: see `library_state`)."""
@@ -151,10 +164,18 @@ class CheckpointsTable(Tables):
         return out
 
 
-def _checkpoint(row: sqlite3.Row) -> Checkpoint:
+def checkpoint_record(row: sqlite3.Row) -> Checkpoint:
     d = dict(row)
     d["inputs"] = json.loads(d["inputs"])
-    d["outputs"] = json.loads(d["outputs"])
+    try:
+        outputs = json.loads(d["outputs"])
+    except ValueError:
+        outputs = None
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+        # Edited into something that is no list of outputs: nothing of it is ever served
+        # (no signature verifies), and the step runs again.
+        outputs, d["signature"] = [], None
+    d["outputs"] = outputs
     return Checkpoint(**d)
 
 

@@ -31,7 +31,7 @@ class JournalTable(Tables):
         """The recorded result of a completed call of the open journal, or None."""
         row = self.conn.execute(
             "SELECT function, type_name, serializer, size, header, stream_blob, buffers,"
-            f" signature FROM durable_calls WHERE {_OPEN_RESULT}",
+            f" signature, stream_hash FROM durable_calls WHERE {_OPEN_RESULT}",
             (step, call_key, occurrence),
         ).fetchone()
         if row is None:
@@ -45,6 +45,7 @@ class JournalTable(Tables):
             stream_blob=row[5],
             buffers=[(k, int(n)) for k, n in json.loads(row[6])],
             signature=row[7],
+            stream_hash=row[8],
         )
 
     def open_call_counts(self, step: str) -> CallCounts:
@@ -98,8 +99,8 @@ class JournalTable(Tables):
             c.execute(
                 "INSERT INTO durable_calls(step, open, function, call_key, occurrence, status,"
                 " run_id, attempt_id, started_at, duration, type_name, serializer, size, header,"
-                " stream_blob, buffers, signature, error)"
-                " VALUES (?,1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " stream_blob, buffers, signature, error, stream_hash)"
+                " VALUES (?,1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     call.step,
                     call.function,
@@ -118,6 +119,7 @@ class JournalTable(Tables):
                     json.dumps(result.buffers) if result else "[]",
                     result.signature if result else None,
                     call.error,
+                    result.stream_hash if result else None,
                 ),
             )
 

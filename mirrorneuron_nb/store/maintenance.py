@@ -1,36 +1,19 @@
-"""Work on the sidecar as a whole: reset, garbage collection, re-signing, export."""
+"""Work on the sidecar as a whole: reset, garbage collection, export (re-signing: signed.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import UnknownStep
-from ..models import GcPlan, StepStatus, StoredValue, VarEntry
+from ..models import GcPlan, StepStatus
 from .base import Tables, event_txn
 from .connection import write_txn
 from .journal import delete_open_calls_txn
 
-# Both tables keep a signed value in the same columns; `label` names a row for a report.
-_SIGNED_VALUES = {
-    "checkpoint_vars": (
-        "SELECT v.rowid AS rowid, 'step ' || c.step || ', checkpoint ' || c.id || ': '"
-        " || v.name AS label, v.name, v.type_name, v.serializer, v.size, v.header,"
-        " v.stream_blob, v.buffers, v.signature, v.stream_size FROM checkpoint_vars v"
-        " JOIN checkpoints c ON c.id = v.checkpoint_id"
-        " WHERE v.serializer IS NOT NULL AND v.serializer != ? ORDER BY c.id, v.name"
-    ),
-    "durable_calls": (
-        "SELECT id AS rowid, 'step ' || step || ', durable call ' || id || ': ' || function"
-        " AS label, function AS name, COALESCE(type_name, '-') AS type_name, serializer,"
-        " size, header, stream_blob, buffers, signature, NULL AS stream_size"
-        " FROM durable_calls"
-        " WHERE serializer IS NOT NULL AND serializer != ? ORDER BY id"
-    ),
-}
 EXPORTED_TABLES = ("runs", "steps", "attempts", "checkpoints", "approvals", "events")
 
 
@@ -103,27 +86,6 @@ class Maintenance(Tables):
         """Fold the write-ahead log into the database file (after a gc freed space)."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def resign_values(
-        self,
-        skip: str,
-        signature_for: Callable[[StoredValue], str | None],
-        detail: Callable[[], dict[str, Any]],
-    ) -> None:
-        """Give every stored value (checkpoint variables, call results; not those whose
-        serializer is `skip`) the signature `signature_for` returns, in one transaction;
-        None leaves a value as it is. `detail()` is the event's detail, asked at the end."""
-        with write_txn(self.conn) as c:
-            for table, query in _SIGNED_VALUES.items():
-                for row in c.execute(query, (skip,)).fetchall():
-                    value = StoredValue(table, int(row["rowid"]), str(row["label"]), _entry(row))
-                    signature = signature_for(value)
-                    if signature is not None:
-                        c.execute(
-                            f"UPDATE {table} SET signature=? WHERE rowid=?",
-                            (signature, value.rowid),
-                        )
-            event_txn(c, None, None, "trusted", detail())
-
     def has_table(self, name: str) -> bool:
         """A read-only store may be a sidecar from before a table existed."""
         import sqlite_utils
@@ -142,20 +104,6 @@ class Maintenance(Tables):
             for name in EXPORTED_TABLES
             if name in present
         }
-
-
-def _entry(row: Any) -> VarEntry:
-    return VarEntry(
-        name=row["name"],
-        type_name=row["type_name"],
-        serializer=row["serializer"],
-        size=row["size"],
-        header=row["header"],
-        stream_blob=row["stream_blob"],
-        buffers=[(str(k), int(n)) for k, n in json.loads(row["buffers"])],
-        signature=row["signature"],
-        stream_size=row["stream_size"],
-    )
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

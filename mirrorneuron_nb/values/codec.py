@@ -12,7 +12,7 @@ from ..store.blobs import BlobStore
 from . import groups
 from .digest import digest
 from .serializers import Snapshot, restore
-from .signing import require_signed, signature_of
+from .signing import Binding, require_signed, require_stream, stream_hash, value_signature
 
 # Streams up to this size live in the SQLite row; larger ones get a blob file.
 INLINE_STREAM_BYTES = 256 * 1024
@@ -25,9 +25,10 @@ GROUP = "group"
 
 
 def save(
-    blobs: BlobStore, name: str, snap: Snapshot, fingerprint: str
+    blobs: BlobStore, binding: Binding, snap: Snapshot, fingerprint: str
 ) -> tuple[VarEntry, list[tuple[str, int]]]:
-    """Write a snapshot's blobs (fsynced, deduplicated); return its row and the blobs it uses.
+    """Write a snapshot's blobs (fsynced, deduplicated); return its row, signed for
+    `binding` (its place: values/signing.py), and the blobs it uses.
 
     `fingerprint`: the value's content fingerprint (`snap.fingerprint`), which a reading
     step compares, in this kernel or after a restore.
@@ -40,8 +41,9 @@ def save(
     header, stream_blob, used = _write(
         blobs, snap.stream, snap.buffers, snap.buffer_keys, INLINE_STREAM_BYTES
     )
+    hashed = stream_hash(snap.stream)
     entry = VarEntry(
-        name=name,
+        name=binding.name,
         type_name=snap.type_name,
         fingerprint=fingerprint,
         serializer=snap.serializer,
@@ -49,7 +51,8 @@ def save(
         header=header,
         stream_blob=stream_blob,
         buffers=[(k, b.nbytes) for k, b in zip(snap.buffer_keys, snap.buffers, strict=True)],
-        signature=signature_of(snap.serializer, snap.stream, snap.buffer_keys),
+        signature=value_signature(binding, snap.serializer, hashed, snap.buffer_keys),
+        stream_hash=hashed,
     )
     return entry, used
 
@@ -86,12 +89,15 @@ def save_group(
     dumped: groups.GroupDump,
     members: list[Member],
     buffer_keys: list[str],
+    place: Binding,
 ) -> tuple[list[VarEntry], list[tuple[str, int]]]:
     """Write a group's blobs (fsynced, deduplicated); return one row per member, each
-    pointing at the whole group, and the blobs the group uses."""
+    pointing at the whole group and signed for its name at `place` (a sidecar's step),
+    and the blobs the group uses."""
     inline = INLINE_STREAM_BYTES if len(members) == 1 else INLINE_GROUP_BYTES
     header, stream_blob, used = _write(blobs, dumped.stream, dumped.buffers, buffer_keys, inline)
     buffers = [(k, b.nbytes) for k, b in zip(buffer_keys, dumped.buffers, strict=True)]
+    hashed = stream_hash(dumped.stream)
     rows = [
         VarEntry(
             name=m.name,
@@ -102,7 +108,8 @@ def save_group(
             header=header,
             stream_blob=stream_blob,
             buffers=buffers,
-            signature=signature_of(member_label(m.name), dumped.stream, buffer_keys),
+            signature=value_signature(place.at(m.name), member_label(m.name), hashed, buffer_keys),
+            stream_hash=hashed,
             stream_size=len(dumped.stream),
             cosaved=m.cosaved,
         )
@@ -115,33 +122,41 @@ def save_group(
 class LoadedGroup:
     """A group loaded once, for whichever of its rows are asked for."""
 
-    stream: bytes
+    stream_hash: str | None
     keys: list[str]
     values: dict[str, Any]
 
-    def member(self, var: VarEntry) -> Any:
-        """The value of row `var`, once its own signature is checked."""
-        require_signed(var.name, var.signature, member_label(var.name), self.stream, self.keys)
+    def member(self, var: VarEntry, binding: Binding) -> Any:
+        """The value of row `var`, once its own signature is checked for `binding` and it
+        names this very group (its signed stream hash and buffer keys)."""
+        require_signed(var, member_label(var.name), binding)
+        if var.stream_hash != self.stream_hash or [k for k, _ in var.buffers] != self.keys:
+            raise CheckpointUnavailable(var.name, "its group is not the one loaded (row altered?)")
         if var.name not in self.values:
             raise CheckpointUnavailable(var.name, "its group does not hold it (row altered?)")
         return self.values[var.name]
 
 
 def load_group(
-    blobs: BlobStore, var: VarEntry, namespace: dict[str, Any], *, verify_blobs: bool = True
+    blobs: BlobStore,
+    var: VarEntry,
+    namespace: dict[str, Any],
+    binding: Binding,
+    *,
+    verify_blobs: bool = True,
 ) -> LoadedGroup:
-    """Load the group row `var` belongs to: its signature is checked before anything is
-    unpickled. A damaged blob fails the whole group (see groups.load)."""
+    """Load the group row `var` belongs to: its signature is checked for `binding` before
+    any blob is opened, its stream against the signed hash before anything is unpickled.
+    A damaged blob fails the whole group (see groups.load)."""
+    require_signed(var, member_label(var.name), binding)
     stream, buffers = _read(blobs, var, verify=verify_blobs)
-    keys = [k for k, _ in var.buffers]
-    require_signed(var.name, var.signature, member_label(var.name), stream, keys)
     try:
         values = groups.load(stream, buffers, namespace)
     except CheckpointUnavailable as exc:
         raise CheckpointUnavailable(var.name, exc.reason) from None
     except Exception as exc:
         raise CheckpointUnavailable(var.name, f"could not be loaded: {one_line(exc)}") from None
-    return LoadedGroup(stream, keys, values)
+    return LoadedGroup(var.stream_hash, [k for k, _ in var.buffers], values)
 
 
 def unsaved(name: str, type_name: str, reason: str) -> VarEntry:
@@ -152,21 +167,22 @@ def deleted(name: str) -> VarEntry:
     return VarEntry(name=name, type_name="-", serializer=DELETED)
 
 
-def load(blobs: BlobStore, var: VarEntry, namespace: dict[str, Any], *, verify: bool = True) -> Any:
+def load(
+    blobs: BlobStore,
+    var: VarEntry,
+    namespace: dict[str, Any],
+    binding: Binding,
+    *,
+    verify: bool = True,
+) -> Any:
+    """The value of row `var`, which must be signed for `binding` (its place)."""
     if var.error is not None or var.serializer is None:
         raise CheckpointUnavailable(var.name, f"was not checkpointed: {var.error}")
     if var.serializer == GROUP:
-        return load_group(blobs, var, namespace, verify_blobs=verify).member(var)
+        return load_group(blobs, var, namespace, binding, verify_blobs=verify).member(var, binding)
+    require_signed(var, var.serializer, binding)
     stream, buffers = _read(blobs, var, verify=verify)
-    return restore(
-        var.name,
-        var.serializer,
-        stream,
-        buffers,
-        var.signature,
-        [k for k, _ in var.buffers],
-        namespace,
-    )
+    return restore(var.name, var.serializer, stream, buffers, namespace)
 
 
 def load_order(var: VarEntry) -> tuple[int, str]:
@@ -194,8 +210,11 @@ def _write(
 
 
 def _read(blobs: BlobStore, var: VarEntry, *, verify: bool) -> tuple[bytes, list[Any]]:
-    """The stream and buffers a row points at, hash-checked."""
-    stream = read_stream(blobs, var, verify=verify)
+    """The stream and buffers a verified row points at: the stream checked against its
+    signed hash, the buffers against their keys (a blob that does not match is moved
+    aside: the row naming it was verified)."""
+    stream = read_stream(blobs, var, verify=verify, quarantine=True)
+    require_stream(var, stream)
     try:
         buffers = [_read_buffer(blobs, key, size, verify) for key, size in var.buffers]
     except CheckpointUnavailable as exc:
@@ -203,17 +222,20 @@ def _read(blobs: BlobStore, var: VarEntry, *, verify: bool) -> tuple[bytes, list
     return stream, buffers
 
 
-def read_stream(blobs: BlobStore, var: VarEntry, *, verify: bool) -> bytes:
-    """The stream a row holds or points at (a blob: hash-checked when `verify`)."""
+def read_stream(
+    blobs: BlobStore, var: VarEntry, *, verify: bool, quarantine: bool = False
+) -> bytes:
+    """The stream a row holds or points at (a blob: hash-checked when `verify`, moved
+    aside when it does not match and `quarantine`, for a verified row only)."""
     if var.stream_blob is None:
         return bytes(var.header or b"")
     try:
-        return blobs.read(var.stream_blob, var.stream_bytes, verify=verify)
+        return blobs.read(var.stream_blob, var.stream_bytes, verify=verify, quarantine=quarantine)
     except CheckpointUnavailable as exc:
         raise CheckpointUnavailable(var.name, exc.reason) from None
 
 
 def _read_buffer(blobs: BlobStore, key: str, size: int, verify: bool) -> Any:
     if size >= MMAP_MIN_BYTES:
-        return blobs.map(key, size, verify=verify)
-    return bytearray(blobs.read(key, size, verify=verify))
+        return blobs.map(key, size, verify=verify, quarantine=True)
+    return bytearray(blobs.read(key, size, verify=verify, quarantine=True))

@@ -20,6 +20,7 @@ from ..errors import CheckpointUnavailable
 from ..models import VarEntry
 from ..store.blobs import BlobStore
 from .providers import DEFAULT_PROVIDERS
+from .signing import Binding
 
 
 class Provider(Protocol):
@@ -112,13 +113,15 @@ def describe(changes: dict[str, Any]) -> str:
 # -- in checkpoints ---------------------------------------------------------------------------
 
 
-def reapply(blobs: BlobStore, entry: VarEntry, namespace: dict[str, Any]) -> tuple[str, list[str]]:
+def reapply(
+    blobs: BlobStore, entry: VarEntry, namespace: dict[str, Any], binding: Binding
+) -> tuple[str, list[str]]:
     """Load a step's library-state changes (signed, like every value) and apply them.
     Returns what was applied (`describe`) and what could not be, one line each."""
     from . import codec  # codec imports the serializers: only when a state is loaded
 
     try:
-        changes = codec.load(blobs, entry, namespace)
+        changes = codec.load(blobs, entry, namespace, binding)
     except CheckpointUnavailable as exc:
         return "", [exc.reason]
     if not isinstance(changes, dict):

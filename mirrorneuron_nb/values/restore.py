@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +10,7 @@ from ..errors import CheckpointUnavailable, UntrustedCheckpoint
 from ..models import VarEntry
 from ..store.blobs import BlobStore
 from . import codec
+from .signing import Binding
 
 _ABSENT = object()
 
@@ -39,10 +40,12 @@ def load_into(
     namespace: dict[str, Any],
     entries: Iterable[VarEntry],
     blobs: BlobStore,
+    bind: Callable[[VarEntry], Binding],
     *,
     all_or_nothing: bool,
 ) -> LoadResult:
-    """Load `entries` (functions and classes first) and bind each value in `namespace`.
+    """Load `entries` (functions and classes first) and bind each value in `namespace`;
+    `bind(entry)` is the place its signature must be for (values/signing.py).
 
     Each value is bound as soon as it loads: an instance may refer to a class restored just
     before. Names the checkpoint records as deleted are removed.
@@ -56,7 +59,7 @@ def load_into(
     missing: list[NotLoaded] = []
     deleted: list[str] = []
     previous: dict[str, Any] = {}
-    streams = _Streams(blobs, namespace)
+    streams = _Streams(blobs, namespace, bind)
     for var in sorted(entries, key=codec.load_order):
         if var.serializer == codec.DELETED:
             if all_or_nothing:
@@ -85,27 +88,30 @@ def load_into(
 class _Streams:
     """Loads each group once, whichever of its members are asked for."""
 
-    def __init__(self, blobs: BlobStore, namespace: dict[str, Any]) -> None:
-        self.blobs, self.namespace = blobs, namespace
+    def __init__(
+        self, blobs: BlobStore, namespace: dict[str, Any], bind: Callable[[VarEntry], Binding]
+    ) -> None:
+        self.blobs, self.namespace, self.bind = blobs, namespace, bind
         self.groups: dict[tuple[Any, ...], codec.LoadedGroup | CheckpointUnavailable] = {}
         self.source: dict[str, tuple[Any, ...]] = {}
 
     def load(self, var: VarEntry) -> Any:
+        binding = self.bind(var)
         if var.serializer != codec.GROUP:
             self.source[var.name] = ("alone", var.name)
-            return codec.load(self.blobs, var, self.namespace)
+            return codec.load(self.blobs, var, self.namespace, binding)
         key = (var.stream_blob, var.header if var.stream_blob is None else None)
         found = self.groups.get(key)
         if found is None:
             try:
-                found = codec.load_group(self.blobs, var, self.namespace)
+                found = codec.load_group(self.blobs, var, self.namespace, binding)
             except CheckpointUnavailable as exc:
                 found = exc
             if not isinstance(found, UntrustedCheckpoint):  # another row may be signed
                 self.groups[key] = found
         if isinstance(found, CheckpointUnavailable):
             raise type(found)(var.name, found.reason)
-        value = found.member(var)
+        value = found.member(var, binding)
         self.source[var.name] = key
         return value
 

@@ -19,7 +19,6 @@ from ..errors import CheckpointUnavailable, NotCheckpointable, one_line
 from . import pickler
 from .canonical import BufferDigests
 from .digest import digest
-from .signing import require_signed
 
 # Buffers smaller than this stay inside the stream: one blob file each would cost more.
 INLINE_BUFFER_BYTES = 64 * 1024
@@ -214,16 +213,10 @@ def _known_key(buf: memoryview, known: BufferDigests) -> str | None:
 
 
 def restore(
-    name: str,
-    serializer: str,
-    stream: bytes,
-    buffers: list[Any],
-    signature: str | None,
-    buffer_keys: list[str],
-    namespace: dict[str, Any],
+    name: str, serializer: str, stream: bytes, buffers: list[Any], namespace: dict[str, Any]
 ) -> Any:
-    """Load one value. The signature is checked before any byte is unpickled."""
-    require_signed(name, signature, serializer, stream, buffer_keys)
+    """Load one value. Only for a stream whose row and bytes were verified first
+    (codec.load: signing.require_signed, then require_stream)."""
     found = _BY_NAME.get(serializer)
     if found is None:
         raise CheckpointUnavailable(name, f"no serializer named {serializer!r} is registered")

@@ -33,6 +33,7 @@ from mirrorneuron_nb.errors import CheckpointUnavailable
 from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values import codec
+from mirrorneuron_nb.values.signing import Binding
 
 from ..helpers import run
 from ..kernels import Kernel
@@ -166,12 +167,15 @@ def check_sidecar(
         loaded: dict[int, dict[str, Any]] = {}
         for checkpoint_id in ids:
             values = loaded[checkpoint_id] = {}
+            checkpoint = store.checkpoint(checkpoint_id)
+            assert checkpoint is not None
+            place = Binding(store.sidecar_id(), checkpoint.step, "")
             for var in store.variables(checkpoint_id):
                 assert var.error is None, (var, context)
                 if var.serializer == codec.DELETED:
                     continue
                 try:
-                    values[var.name] = codec.load(store.blobs, var, {}, verify=True)
+                    values[var.name] = codec.load(store.blobs, var, {}, place.at(var.name))
                 except CheckpointUnavailable as exc:
                     raise AssertionError(f"checkpoint {checkpoint_id}: {exc} ({context})") from None
         versions: dict[str, int] = {}

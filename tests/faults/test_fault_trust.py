@@ -50,6 +50,7 @@ def cell(step: str) -> str:
 def mn_trust(notebook: Path, key: Path) -> subprocess.CompletedProcess[str]:
     return mn(
         "trust",
+        "--yes",
         notebook.name,
         cwd=notebook.parent,
         timeout=120,
@@ -107,6 +108,9 @@ def test_trust_makes_a_foreign_sidecar_loadable_and_tampering_is_still_caught(
     assert "run code" in result.stderr.splitlines()[0]
     # 4 checkpoint values + 3 durable-call results; nothing was signed with this key before.
     assert "signed 7 value(s) with your key (0 already were)" in result.stdout, result.stdout
+    # What it signed was listed first: steps, variables with types, outputs.
+    assert "step make, checkpoint 1:" in result.stdout, result.stdout
+    assert "arr: numpy.ndarray, 1.6 MB [sign]" in result.stdout, result.stdout
 
     kernel, report = resume_as(workdir, notebook, mine)
     try:
@@ -125,7 +129,7 @@ def test_trust_makes_a_foreign_sidecar_loadable_and_tampering_is_still_caught(
     assert again.returncode == 0 and "signed 0 value(s)" in again.stdout, again.stdout
 
     # Tampering after trusting: an inline stream replaced by a hostile pickle (refused by
-    # its signature before any byte is unpickled) and a stream blob altered on disk
+    # its signed hash before any byte is unpickled) and a stream blob altered on disk
     # (refused by its hash).
     sidecar = workdir / "nb.mn"
     store = Store(sidecar, readonly=True)
@@ -148,7 +152,9 @@ def test_trust_makes_a_foreign_sidecar_loadable_and_tampering_is_still_caught(
     try:
         missing = not_restored(report)
         assert set(missing) == {"config", "words"}, report
-        assert UNTRUSTED in missing["config"], report
+        # The row's signature still verifies, but it covers the stream's hash: the
+        # replaced stream is refused before a byte of it is unpickled.
+        assert "does not match its signed hash" in missing["config"], report
         assert "corrupted" in missing["words"], report
         assert value(kernel, "int(arr.sum())") == "39999800000"
     finally:

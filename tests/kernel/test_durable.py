@@ -313,17 +313,7 @@ def test_a_durable_function_checkpoints_with_a_stable_fingerprint() -> None:
     saved = getattr(main, "f", None)
     snap = snapshot(f)
     target: dict[str, Any] = {"__name__": "__main__", "OFFSET": 10}
-    from mirrorneuron_nb.values.signing import signature_of
-
-    back = restore(
-        "f",
-        snap.serializer,
-        snap.stream,
-        list(snap.buffers),
-        signature_of(snap.serializer, snap.stream, snap.buffer_keys),
-        snap.buffer_keys,
-        target,
-    )
+    back = restore("f", snap.serializer, snap.stream, list(snap.buffers), target)
     assert saved is getattr(main, "f", None)
     assert back(1) == 11
     assert special_fingerprint(back) == first

@@ -12,6 +12,7 @@ import pytest
 from mirrorneuron_nb.models import StepStatus
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values import codec
+from mirrorneuron_nb.values.signing import Binding
 
 from ..helpers import db_content, run, sidecar, usage_error, value
 from ..kernels import Kernel
@@ -51,10 +52,13 @@ def verify_sidecar(path: Path) -> dict[str, str]:
                 assert step.checkpoint_id is not None, step
         ids = [r[0] for r in store.conn.execute("SELECT id FROM checkpoints ORDER BY id")]
         for checkpoint_id in ids:
+            checkpoint = store.checkpoint(checkpoint_id)
+            assert checkpoint is not None
+            place = Binding(store.sidecar_id(), checkpoint.step, "")
             for var in store.variables(checkpoint_id):
                 if var.error is None and var.serializer != codec.DELETED:
                     # Reads every blob and checks its size, hash and signature.
-                    codec.load(store.blobs, var, {}, verify=True)
+                    codec.load(store.blobs, var, {}, place.at(var.name))
         return statuses
     finally:
         store.close()

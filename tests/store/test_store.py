@@ -511,8 +511,12 @@ def test_corrupted_blob_is_unavailable(blobs: BlobStore, method: str) -> None:
     with pytest.raises(CheckpointUnavailable) as info:
         getattr(blobs, method)(key, len(data))
     assert "corrupted" in info.value.reason and key in info.value.reason
-    # The damaged file is moved aside, so writing the same content again replaces it
-    # instead of reusing it (put() keeps any file of the right size).
+    # Read for a row nobody verified: nothing is moved.
+    assert blobs.path(key).read_bytes() == bytes(flipped)
+    with pytest.raises(CheckpointUnavailable):
+        getattr(blobs, method)(key, len(data), quarantine=True)
+    # Read for a verified row, the damaged file is moved aside, so writing the same
+    # content again replaces it instead of reusing it (put() keeps any file of that size).
     assert not blobs.path(key).exists()
     assert blobs.path(key).with_name(f".corrupt-{key[2:]}").read_bytes() == bytes(flipped)
     assert put(blobs, data) == key and blobs.read(key, len(data)) == data

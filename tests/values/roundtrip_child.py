@@ -25,10 +25,13 @@ from mirrorneuron_nb.values import codec
 from mirrorneuron_nb.values.fingerprint import fingerprint
 from mirrorneuron_nb.values.restore import load_into
 from mirrorneuron_nb.values.serializers import snapshot
+from mirrorneuron_nb.values.signing import Binding
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from roundtrip_cases import CASES  # noqa: E402
+
+PLACE = Binding("roundtrip", "step", "")
 
 
 def new_namespace() -> dict[str, Any]:
@@ -49,7 +52,7 @@ def save_all(out: Path, namespaces: dict[str, dict[str, Any]], result: dict[str,
             value = ns[name]
             fps[name] = fingerprint(value)
             try:
-                entry, _ = codec.save(blobs, name, snapshot(value), fps[name])
+                entry, _ = codec.save(blobs, PLACE.at(name), snapshot(value), fps[name])
             except NotCheckpointable as exc:
                 entry = codec.unsaved(name, type(value).__name__, str(exc))
             entries[case].append(entry)
@@ -85,7 +88,9 @@ def reload(src: Path, out: Path) -> None:
     result: dict[str, Any] = {}
     for case, case_entries in entries.items():
         ns = new_namespace()
-        loaded = load_into(ns, case_entries, blobs, all_or_nothing=False)
+        loaded = load_into(
+            ns, case_entries, blobs, lambda v: PLACE.at(v.name), all_or_nothing=False
+        )
         result[case] = {"missing": [f"{m.name}: {m.reason}" for m in loaded.missing]}
         check = CASES[case][1]
         try:

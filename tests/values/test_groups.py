@@ -13,6 +13,7 @@ import pytest
 from mirrorneuron_nb.errors import UntrustedCheckpoint
 from mirrorneuron_nb.store.blobs import BlobStore
 from mirrorneuron_nb.values import codec, groups, pickler
+from mirrorneuron_nb.values.signing import Binding
 
 
 def _round_trip(values: dict[str, Any]) -> dict[str, Any]:
@@ -99,12 +100,17 @@ def test_a_row_cannot_rename_what_a_group_holds(tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path / "blobs")
     dumped = groups.dump({"a": [1], "b": [2]})
     members = [codec.Member("a", "list", "fa"), codec.Member("b", "list", "fb")]
-    rows, _ = codec.save_group(blobs, dumped, members, [])
-    assert codec.load(blobs, rows[1], {}) == [2]
+    rows, _ = codec.save_group(blobs, dumped, members, [], Binding("sidecar", "step", ""))
+    assert codec.load(blobs, rows[1], {}, Binding("sidecar", "step", "b")) == [2]
     tampered = dumped.stream.replace(b'"b"', b'"c"')
     forged = rows[1].model_copy(update={"header": tampered})
     with pytest.raises(UntrustedCheckpoint):
-        codec.load(blobs, forged, {})
+        codec.load(blobs, forged, {}, Binding("sidecar", "step", "b"))
+    # Row b under a's name: its signature is for b.
+    with pytest.raises(UntrustedCheckpoint):
+        codec.load(
+            blobs, rows[1].model_copy(update={"name": "a"}), {}, Binding("sidecar", "step", "a")
+        )
 
 
 def test_a_leaf_tensor_keeps_its_gradient() -> None:

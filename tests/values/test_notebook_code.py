@@ -14,7 +14,6 @@ import pytest
 
 from mirrorneuron_nb.errors import NotCheckpointable
 from mirrorneuron_nb.values.serializers import Snapshot, restore, snapshot
-from mirrorneuron_nb.values.signing import signature_of
 
 
 def notebook(code: str) -> dict[str, Any]:
@@ -29,8 +28,6 @@ def load(snap: Snapshot, namespace: dict[str, Any]) -> Any:
         snap.serializer,
         snap.stream,
         [bytearray(b) for b in snap.buffers],
-        signature_of(snap.serializer, snap.stream, snap.buffer_keys),
-        snap.buffer_keys,
         namespace,
     )
 
@@ -92,5 +89,5 @@ def test_a_checkpoint_written_by_an_earlier_version_still_loads() -> None:
     out = io.BytesIO()
     _OldSetPickler(out, protocol=5).dump({"tags": {"b", "a"}, "n": 1})
     stream = out.getvalue()
-    back = restore("old", "pickle", stream, [], signature_of("pickle", stream, []), [], {})
+    back = restore("old", "pickle", stream, [], {})
     assert back == {"tags": {"a", "b"}, "n": 1}

@@ -21,6 +21,7 @@ import pytest
 from cloudpickle import cloudpickle as cloudpickle_module
 
 from mirrorneuron_nb.errors import CheckpointUnavailable, NotCheckpointable, UntrustedCheckpoint
+from mirrorneuron_nb.models import VarEntry
 from mirrorneuron_nb.store.blobs import BlobStore
 from mirrorneuron_nb.values import codec
 from mirrorneuron_nb.values import serializers as snapshot_mod
@@ -33,7 +34,7 @@ from mirrorneuron_nb.values.serializers import (
     serializer_for,
     snapshot,
 )
-from mirrorneuron_nb.values.signing import signature_of
+from mirrorneuron_nb.values.signing import Binding, stream_hash, value_signature
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -49,10 +50,31 @@ def load_snap(snap: Snapshot, namespace: dict[str, Any] | None = None) -> Any:
         snap.serializer,
         snap.stream,
         [bytearray(b) for b in snap.buffers],
-        signature_of(snap.serializer, snap.stream, snap.buffer_keys),
-        snap.buffer_keys,
         {} if namespace is None else namespace,
     )
+
+
+def place(name: str) -> Binding:
+    """Where the unit tests' values are signed for."""
+    return Binding("sidecar-id", "step", name)
+
+
+def signed_row(snap: Snapshot, name: str, signature: str | None, keys: list[str]) -> VarEntry:
+    """An inline row for `snap` carrying `signature` (not necessarily a valid one)."""
+    return VarEntry(
+        name=name,
+        type_name="t",
+        serializer=snap.serializer,
+        size=len(snap.stream),
+        header=snap.stream,
+        buffers=[(k, 0) for k in keys],
+        signature=signature,
+        stream_hash=stream_hash(snap.stream),
+    )
+
+
+def sign_snap(snap: Snapshot, name: str) -> str:
+    return value_signature(place(name), snap.serializer, stream_hash(snap.stream), snap.buffer_keys)
 
 
 @pytest.fixture
@@ -525,45 +547,62 @@ def test_restore_runs_the_marker_when_signed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("signature", [None, "", "0" * 64], ids=["missing", "empty", "wrong"])
-def test_restore_with_bad_signature_never_unpickles(tmp_path: Path, signature: str | None) -> None:
+def test_restore_with_bad_signature_never_unpickles(
+    tmp_path: Path, blobs: BlobStore, signature: str | None
+) -> None:
     marker = tmp_path / "marker"
     snap = snapshot(Marker(marker))
     with pytest.raises(UntrustedCheckpoint) as info:
-        restore("m", snap.serializer, snap.stream, [], signature, snap.buffer_keys, {})
+        codec.load(blobs, signed_row(snap, "m", signature, snap.buffer_keys), {}, place("m"))
     assert info.value.name == "m"
     assert "signed" in info.value.reason
     assert not marker.exists()
 
 
 def test_restore_signed_by_another_key_never_unpickles(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = tmp_path / "marker"
     snap = snapshot(Marker(marker))
     monkeypatch.setenv("MIRRORNEURON_KEY_FILE", str(tmp_path / "other-user.key"))
-    foreign = signature_of(snap.serializer, snap.stream, snap.buffer_keys)
+    foreign = sign_snap(snap, "m")
     monkeypatch.undo()
-    assert foreign != signature_of(snap.serializer, snap.stream, snap.buffer_keys)
+    assert foreign != sign_snap(snap, "m")
     with pytest.raises(UntrustedCheckpoint):
-        restore("m", snap.serializer, snap.stream, [], foreign, snap.buffer_keys, {})
+        codec.load(blobs, signed_row(snap, "m", foreign, snap.buffer_keys), {}, place("m"))
     assert not marker.exists()
 
 
-def test_tampered_stream_is_untrusted(tmp_path: Path) -> None:
+def test_tampered_stream_is_untrusted(tmp_path: Path, blobs: BlobStore) -> None:
     marker = tmp_path / "marker"
     honest = snapshot({"x": 1})
-    signature = signature_of(honest.serializer, honest.stream, honest.buffer_keys)
     evil = snapshot(Marker(marker))
+    row = signed_row(honest, "x", sign_snap(honest, "x"), honest.buffer_keys)
     with pytest.raises(UntrustedCheckpoint):
-        restore("x", evil.serializer, evil.stream, [], signature, evil.buffer_keys, {})
+        codec.load(blobs, row.model_copy(update={"header": evil.stream}), {}, place("x"))
     assert not marker.exists()
 
 
-def test_swapped_buffer_keys_are_untrusted() -> None:
+def test_swapped_buffer_keys_are_untrusted(blobs: BlobStore) -> None:
     snap = snapshot(np.arange(100_000.0))
-    signature = signature_of(snap.serializer, snap.stream, snap.buffer_keys)
+    row = signed_row(snap, "a", sign_snap(snap, "a"), ["f" * 32])
     with pytest.raises(UntrustedCheckpoint):
-        restore("a", snap.serializer, snap.stream, [], signature, ["f" * 32], {})
+        codec.load(blobs, row, {}, place("a"))
+
+
+def test_a_value_signed_for_another_place_is_untrusted(tmp_path: Path, blobs: BlobStore) -> None:
+    marker = tmp_path / "marker"
+    snap = snapshot(Marker(marker))
+    row = signed_row(snap, "m", sign_snap(snap, "m"), snap.buffer_keys)
+    for elsewhere in [
+        Binding("sidecar-id", "step", "other"),
+        Binding("sidecar-id", "other-step", "m"),
+        Binding("other-sidecar", "step", "m"),
+        Binding("sidecar-id", "step", "m", ("call-key", 0)),
+    ]:
+        with pytest.raises(UntrustedCheckpoint, match="not signed with this user's key for"):
+            codec.load(blobs, row, {}, elsewhere)
+    assert not marker.exists()
 
 
 # -- persist: through a real blob store --------------------------------------------------------
@@ -576,10 +615,10 @@ def blobs(tmp_path: Path) -> BlobStore:
 
 def _save_load(blobs: BlobStore, name: str, value: Any) -> tuple[codec.VarEntry, Any]:
     snap = snapshot(value)
-    entry, used = codec.save(blobs, name, snap, snap.fingerprint)
+    entry, used = codec.save(blobs, place(name), snap, snap.fingerprint)
     for key, size in used:
         assert blobs.exists(key, size)
-    return entry, codec.load(blobs, entry, {})
+    return entry, codec.load(blobs, entry, {}, place(name))
 
 
 def test_persist_small_value_lives_in_the_row(blobs: BlobStore) -> None:
@@ -610,7 +649,7 @@ def test_persist_large_buffer_is_memory_mapped_copy_on_write(blobs: BlobStore) -
     on_disk = blobs.path(key).read_bytes()
     back[0, 0] = -1.0  # writable, and the write never reaches the blob
     assert blobs.path(key).read_bytes() == on_disk
-    again = codec.load(blobs, entry, {})
+    again = codec.load(blobs, entry, {}, place("arr"))
     assert again[0, 0] == 0.0
 
 
@@ -646,7 +685,7 @@ def test_persist_corrupted_buffer_is_unavailable(blobs: BlobStore, n: int) -> No
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointUnavailable) as info:
-        codec.load(blobs, entry, {})
+        codec.load(blobs, entry, {}, place("arr"))
     assert info.value.name == "arr"
     assert "corrupted" in info.value.reason
 
@@ -656,11 +695,11 @@ def test_persist_missing_stream_blob_is_unavailable(blobs: BlobStore) -> None:
     assert entry.stream_blob is not None
     blobs.path(entry.stream_blob).unlink()
     with pytest.raises(CheckpointUnavailable) as info:
-        codec.load(blobs, entry, {})
+        codec.load(blobs, entry, {}, place("payload"))
     assert info.value.name == "payload" and "missing" in info.value.reason
 
 
 def test_persist_unsaved_entry_is_unavailable_with_its_reason(blobs: BlobStore) -> None:
     entry = codec.unsaved("g", "generator", "TypeError: cannot pickle 'generator' object")
     with pytest.raises(CheckpointUnavailable, match="cannot pickle 'generator'"):
-        codec.load(blobs, entry, {})
+        codec.load(blobs, entry, {}, place("g"))
