@@ -104,7 +104,8 @@ def classify(exc: sqlite3.Error, root: Path | None, what: str) -> SidecarError:
     if name.startswith(_DAMAGED):
         hint = doctor_hint(root) if root is not None else "run `mn-nb doctor NOTEBOOK`"
         return SidecarDamaged(
-            f"sidecar database{where} is damaged ({exc}): nothing is written to it; {hint}"
+            f"sidecar database is unreadable: {exc} (the sidecar{where} is damaged: nothing "
+            f"is written to it; {hint})"
         )
     return SidecarError(f"{what}: {exc}")
 

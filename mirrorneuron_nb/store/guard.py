@@ -55,8 +55,8 @@ def empty_database_error(root: Path) -> str | None:
     if evidence is None:
         return None
     return (
-        f"sidecar {root}: state.sqlite is empty but {evidence}: its records are lost, and "
-        f"nothing is written over them; {doctor_hint(root)}"
+        f"sidecar {root} is damaged: state.sqlite is empty but {evidence}; its records are "
+        f"lost, and nothing is written over them; {doctor_hint(root)}"
     )
 
 

@@ -71,9 +71,9 @@ class Maintenance(Tables):
                 files = blob_files(self.root)
                 if files:
                     raise SidecarDamaged(
-                        f"sidecar {self.root}: the database records no step but the sidecar "
-                        f"holds {len(files)} blob file(s): its records look lost, so gc "
-                        f"deletes nothing; {doctor_hint(self.root)}"
+                        f"sidecar {self.root} looks damaged: its database records no step "
+                        f"but it holds {len(files)} blob file(s), so gc deletes nothing; "
+                        f"{doctor_hint(self.root)}"
                     )
             dropped = 0
             if keep_runs is not None:
