@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "code and inputs are restored from the sidecar, not re-executed; parameters "
         "are inputs, so changing one re-runs only the steps that read it. Exits 0 "
         "on success, 1 naming the failed step, 2 on bad input, 3 when the run stopped at "
-        "a step awaiting approval.",
+        "a step awaiting approval (or the sidecar is damaged: see mn-nb doctor).",
     )
     run.add_argument("notebook", help=nb_help)
     run.add_argument(

@@ -81,7 +81,10 @@ def diagnose(sidecar: Path, notebook: Path) -> DoctorReport:
     database, inventory = check_database(sidecar)
     files = {f.key: f for f in (_check_file(p) for p in blob_files(sidecar))}
     missing: list[LostValue] = []
-    steps: dict[str, StepHealth] = {n: StepHealth(n, "none") for n in inventory.steps}
+    steps = {
+        n: StepHealth(n, "intact" if n in inventory.checkpointed else "none")
+        for n in inventory.steps
+    }
     for use in inventory.uses:
         problem, found = _use_problem(use, files), files.get(use.key)
         if problem is not None and (found is None or found.problem is None):
