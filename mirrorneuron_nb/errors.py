@@ -25,6 +25,15 @@ class SidecarLocked(SidecarError):
     """Another process holds a lock on the sidecar longer than we are willing to wait."""
 
 
+class SidecarDamaged(SidecarError):
+    """The sidecar's database (or its write-ahead log) is damaged, vanished or replaced:
+    nothing is written to it until it is repaired (`mn-nb doctor` says how)."""
+
+
+class SidecarFull(SidecarError):
+    """No space left for the sidecar's database: nothing could be recorded, nothing lost."""
+
+
 class NotFound(MirrorNeuronError):
     """A named thing (notebook, sidecar) does not exist."""
 

@@ -1,9 +1,10 @@
 """mn-nb: notebooks' sidecars from a terminal or a batch job.
 
 Commands parse arguments and print; the logic lives in batch/status/store. Exit codes:
-0 done; 1 a run failed (naming the step and its error); 2 bad input; 3 a run stopped at a
-step awaiting approval; 6 the sidecar cannot be used (locked, damaged, newer version).
-Every error is one line.
+0 done; 1 a run failed (naming the step and its error); 2 bad input; 3 the sidecar is
+damaged (its database or log is corrupt, vanished or replaced: the line names
+`mn-nb doctor`), or a run stopped at a step awaiting approval; 6 the sidecar cannot be used
+otherwise (locked, unreadable, newer version). Every error is one line.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarError
+from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarDamaged, SidecarError
 from ..render import terminal_safe
 from . import commands
-from .commands import EXIT_FAILED, EXIT_SIDECAR, EXIT_USAGE
+from .commands import EXIT_DAMAGED, EXIT_FAILED, EXIT_SIDECAR, EXIT_USAGE
 
 # The first class in an error's MRO found here decides the exit code.
 EXIT_CODES: dict[type[BaseException], int] = {
     InvalidInput: EXIT_USAGE,
     NotFound: EXIT_USAGE,
+    SidecarDamaged: EXIT_DAMAGED,
     SidecarError: EXIT_SIDECAR,
     MirrorNeuronError: EXIT_FAILED,
 }
@@ -65,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "code and inputs are restored from the sidecar, not re-executed; parameters "
         "are inputs, so changing one re-runs only the steps that read it. Exits 0 "
         "on success, 1 naming the failed step, 2 on bad input, 3 when the run stopped at "
-        "a step awaiting approval.",
+        "a step awaiting approval (or the sidecar is damaged: see mn-nb doctor).",
     )
     run.add_argument("notebook", help=nb_help)
     run.add_argument(
@@ -199,6 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", metavar="DIR", help="where CSV files go (--format csv)")
     export.set_defaults(func=commands.export)
+
+    doctor = _command(
+        sub,
+        "doctor",
+        "check a sidecar and say what can be recovered",
+        "Check NOTEBOOK's sidecar without writing to it: the database (integrity_check, "
+        "schema version, its write-ahead log) and every blob file (its hash against its "
+        "name, its size against the rows). List what is damaged, which steps' checkpoints "
+        "are intact, which values lose which blob, and how to recover. Exits 0 when "
+        "healthy, 3 when something is damaged.",
+    )
+    doctor.add_argument("notebook", help=nb_help)
+    doctor.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    doctor.set_defaults(func=commands.doctor)
 
     demo = _command(
         sub,

@@ -22,6 +22,7 @@ from ..store import Store, sidecar_exists
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_AWAITING_APPROVAL = 3
+EXIT_DAMAGED = 3  # the code for a damaged store; `run` also stops at a gate with 3
 EXIT_SIDECAR = 6
 
 
@@ -40,7 +41,9 @@ def _open(notebook: Path, *, readonly: bool = True) -> Store:
     sidecar = sidecar_of(notebook)
     if not sidecar_exists(sidecar):
         raise UsageFailure(f"no sidecar for {notebook.name} yet ({sidecar}): run a step first")
-    return Store(sidecar, readonly=readonly)
+    # Every command checks the database's pages as it opens: a damaged file is one line
+    # (exit 3), never a traceback halfway through, and never written to.
+    return Store(sidecar, readonly=readonly, verify=True)
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -101,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     check_notebook(notebook)
     sidecar = sidecar_of(notebook)
     if sidecar_exists(sidecar):
-        Store(sidecar, readonly=True).close()  # refuses a newer schema before running
+        # Refuses a newer schema or a damaged database before running.
+        Store(sidecar, readonly=True, verify=True).close()
     output = Path(args.output) if args.output else sidecar / "last-run.ipynb"
     if output.resolve() == notebook:
         raise UsageFailure("OUTPUT is the input notebook: choose another path")
@@ -307,6 +311,27 @@ def _confirmed(question: str) -> bool:
     except EOFError:
         return False
     return answer.strip().lower() in ("y", "yes")
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose, render
+
+    notebook = _notebook(args.notebook)
+    sidecar = sidecar_of(notebook)
+    if not sidecar.is_dir():
+        raise UsageFailure(f"no sidecar for {notebook.name} yet ({sidecar}): run a step first")
+    report = diagnose(sidecar, notebook)
+    if args.json:
+        print(json.dumps({"notebook": str(notebook), **report.as_json()}, indent=2))
+    else:
+        print(render(report))
+    if report.healthy:
+        return 0
+    print(
+        f"mn-nb: sidecar {sidecar} is damaged: see the report above for what can be recovered",
+        file=sys.stderr,
+    )
+    return EXIT_DAMAGED
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any, TypeVar
 
-from ..errors import InvalidInput, StepTimeout, one_line
+from ..errors import InvalidInput, SidecarFull, StepTimeout, one_line
 from ..models import Attempt, Step
 from .capture import OutputRecorder, capture, flush_inline_figures
 from .outputs import unbound
@@ -137,7 +137,12 @@ def _failed(
     """Record the failed attempt; the delay before the next one, or None to give up."""
     store, options = session.store, plan.options
     total = options.retries + 1
-    store.fail_attempt(attempt, one_line(exc), user_traceback(exc))
+    try:
+        store.fail_attempt(attempt, one_line(exc), user_traceback(exc))
+    except SidecarFull as full:
+        # The body's own error is what the cell shows; no retry can be recorded either.
+        print(f"mn_step {plan.name}: its failure could not be recorded ({full})", file=sys.stderr)
+        return None
     if number >= total or not retryable(exc, plan.retry_on):
         return None
     delay = options.delay(number)

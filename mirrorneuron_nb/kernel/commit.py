@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidInput, NotCheckpointable, one_line
+from ..errors import InvalidInput, NotCheckpointable, SidecarFull, one_line
 from ..models import STATE_VARIABLE, NewCheckpoint, VarEntry
 from ..values import codec, groups, libstate
 from ..values.canonical import BufferDigests
@@ -91,13 +92,16 @@ def commit(
         )
     except BaseException as exc:
         # Whatever failed while checkpointing, the attempt gets an outcome, and the values
-        # the body produced stay in the kernel.
-        store.fail_attempt(
-            ran.attempt,
-            f"checkpoint not written: {one_line(exc)}",
-            "".join(traceback.format_exception(exc)),
-        )
-        if not isinstance(exc, OSError):
+        # the body produced stay in the kernel. A full disk is full for the database too:
+        # then nothing can be recorded, and the kernel's next open marks it interrupted.
+        full = isinstance(exc, (OSError, SidecarFull))
+        with contextlib.suppress(*((SidecarFull,) if full else ())):
+            store.fail_attempt(
+                ran.attempt,
+                f"checkpoint not written: {one_line(exc)}",
+                "".join(traceback.format_exception(exc)),
+            )
+        if not full:
             raise
         print(
             f"mn_step {name}: ran, but its checkpoint could not be written "

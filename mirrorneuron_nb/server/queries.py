@@ -15,7 +15,7 @@ from ..errors import NotFound, UnknownStep, UnsafeSidecar
 from ..models import GOOD_NAMES, Approval, StepStatus
 from ..status import StepView, step_views
 from ..store import Store, sidecar_exists
-from ..store.sqlite import DB_NAME
+from ..store.guard import DB_NAME
 from .api_models import (
     ApprovalInfo,
     ApproveResponse,

@@ -2,7 +2,8 @@
 
 WAL lets readers (server, CLI) proceed while the kernel writes; busy_timeout absorbs
 short lock waits; writes take the lock up front (BEGIN IMMEDIATE) so they never fail
-half-way on an upgrade from a read lock.
+half-way on an upgrade from a read lock. A writer's connection carries a guard (guard.py)
+that refuses to write once its files are damaged, vanished or replaced.
 """
 
 from __future__ import annotations
@@ -12,15 +13,27 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
-from ..errors import SidecarError, SidecarLocked
+from ..errors import SidecarDamaged, SidecarError, SidecarFull, SidecarLocked
+from .guard import doctor_hint
 
 BUSY_TIMEOUT_MS = 30_000
 
 
+class Guard(Protocol):
+    def before_write(self, conn: sqlite3.Connection) -> None: ...
+
+
+class GuardedConnection(sqlite3.Connection):
+    """A connection that may carry the guard of the files it writes (writers only)."""
+
+    guard: Guard | None = None
+
+
 def connect(
     path: Path, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
-) -> sqlite3.Connection:
+) -> GuardedConnection:
     """busy_timeout_ms: how long a statement waits for another process's lock before failing
     (a server answering requests waits less than a kernel recording a step)."""
     try:
@@ -31,6 +44,7 @@ def connect(
                 timeout=busy_timeout_ms / 1000,
                 isolation_level=None,
                 check_same_thread=False,
+                factory=GuardedConnection,
             )
         else:
             conn = sqlite3.connect(
@@ -38,6 +52,7 @@ def connect(
                 timeout=busy_timeout_ms / 1000,
                 isolation_level=None,
                 check_same_thread=False,
+                factory=GuardedConnection,
             )
             # WAL + NORMAL: a killed process never corrupts the file or loses a commit;
             # only an OS crash may drop the last commits, which stay consistent.
@@ -48,7 +63,7 @@ def connect(
         conn.row_factory = sqlite3.Row
         return conn
     except sqlite3.DatabaseError as exc:
-        raise SidecarError(f"cannot open sidecar database {path}: {exc}") from exc
+        raise classify(exc, Path(path).parent, f"cannot open sidecar database {path}") from exc
 
 
 def _enable_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
@@ -73,36 +88,67 @@ def is_lock_error(exc: BaseException | None) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR")
+
+
+def classify(exc: sqlite3.Error, root: Path | None, what: str) -> SidecarError:
+    """Ours for a sqlite3 error: locked (retry later), full, damaged, or unreadable."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    where = f" {root}" if root is not None else ""
+    if is_lock_error(exc):
+        return SidecarLocked(f"sidecar is locked by another process: {exc}")
+    if name.startswith("SQLITE_FULL"):
+        return SidecarFull(
+            f"no space left for the sidecar database{where} ({exc}); free some space"
+        )
+    if name.startswith(_DAMAGED):
+        hint = doctor_hint(root) if root is not None else "run `mn-nb doctor NOTEBOOK`"
+        return SidecarDamaged(
+            f"sidecar database is unreadable: {exc} (the sidecar{where} is damaged: nothing "
+            f"is written to it; {hint})"
+        )
+    return SidecarError(f"{what}: {exc}")
+
+
 @contextlib.contextmanager
-def translate_errors() -> Iterator[None]:
-    """sqlite3 errors leave the store as ours: locked (retry later) or unreadable.
+def translate_errors(root: Path | None = None) -> Iterator[None]:
+    """sqlite3 errors leave the store as ours: locked (retry later), full, damaged or
+    unreadable.
 
     This is the only place they are translated; nothing outside store/ sees sqlite3."""
     try:
         yield
-    except SidecarLocked:
+    except (SidecarLocked, SidecarDamaged, SidecarFull):
         raise
     except SidecarError as exc:
-        if is_lock_error(exc.__cause__):
-            raise SidecarLocked(f"sidecar is locked by another process: {exc.__cause__}") from exc
+        if isinstance(exc.__cause__, sqlite3.Error):
+            raise classify(exc.__cause__, root, str(exc).partition(":")[0]) from exc
         raise
     except sqlite3.Error as exc:
-        if is_lock_error(exc):
-            raise SidecarLocked(f"sidecar is locked by another process: {exc}") from exc
-        raise SidecarError(f"sidecar database is unreadable: {exc}") from exc
+        raise classify(exc, root, "sidecar database is unreadable") from exc
 
 
 @contextlib.contextmanager
 def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+    """One write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on any error.
+
+    The connection's guard runs first: nothing is written to a damaged or replaced file."""
+    guard = getattr(conn, "guard", None)
+    if guard is not None:
+        guard.before_write(conn)
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        raise SidecarLocked(f"sidecar is locked by another process: {exc}") from exc
+        if is_lock_error(exc):
+            raise SidecarLocked(f"sidecar is locked by another process: {exc}") from exc
+        raise
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT (disk full) may leave the transaction open, and SQLite may have
+        # rolled back already: either way the connection must be usable for the next one.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise

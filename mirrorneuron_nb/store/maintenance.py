@@ -8,10 +8,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import UnknownStep
+from ..errors import SidecarDamaged, UnknownStep
 from ..models import GcPlan, StepStatus
 from .base import Tables, event_txn
 from .connection import write_txn
+from .guard import blob_files, doctor_hint
 from .journal import delete_open_calls_txn
 
 EXPORTED_TABLES = ("runs", "steps", "attempts", "checkpoints", "approvals", "events")
@@ -44,8 +45,19 @@ class Maintenance(Tables):
         Every step's current checkpoint is kept. With `keep_runs`, other checkpoints are
         kept only if one of the newest `keep_runs` runs wrote them. The caller deletes
         the returned blob files (after a grace period; see BlobStore.collect).
+
+        Refused (SidecarDamaged) when the database records no step while blob files exist:
+        its records are lost, and every blob would look unused.
         """
         with write_txn(self.conn) as c:
+            if c.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == 0:
+                files = blob_files(self.root)
+                if files:
+                    raise SidecarDamaged(
+                        f"sidecar {self.root} looks damaged: its database records no step "
+                        f"but it holds {len(files)} blob file(s), so gc deletes nothing; "
+                        f"{doctor_hint(self.root)}"
+                    )
             dropped = 0
             if keep_runs is not None:
                 recent = [

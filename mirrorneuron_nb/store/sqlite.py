@@ -13,20 +13,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import SidecarError
+from ..errors import SidecarDamaged, SidecarError
 from .approvals import ApprovalsTable
 from .blobs import BlobStore
 from .checkpoints import CheckpointsTable
-from .connection import BUSY_TIMEOUT_MS, connect, translate_errors
+from .connection import BUSY_TIMEOUT_MS, GuardedConnection, connect, translate_errors
 from .events import EventsTable
+from .guard import BLOB_DIR, DB_NAME, WriteGuard, doctor_hint, empty_database_error
 from .journal import JournalTable
 from .maintenance import Maintenance
 from .runs import RunsTable
 from .schema import check_version, migrate
 from .steps import StepsTable
-
-DB_NAME = "state.sqlite"
-BLOB_DIR = "blobs"
 
 C = TypeVar("C", bound=type)
 
@@ -53,7 +51,7 @@ def _translating(cls: C) -> C:
         def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(fn)
             def translated(*args: Any, **kwargs: Any) -> Any:
-                with translate_errors():
+                with translate_errors(getattr(args[0], "root", None) if args else None):
                     return fn(*args, **kwargs)
 
             return translated
@@ -74,6 +72,8 @@ class Store(
 ):
     """The sidecar directory: `state.sqlite` plus content-addressed `blobs/`."""
 
+    conn: GuardedConnection
+
     def __init__(
         self,
         root: Path,
@@ -81,40 +81,75 @@ class Store(
         readonly: bool = False,
         recover: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        verify: bool | None = None,
     ) -> None:
         """`recover`: also record steps that a dead process left `running` as `interrupted`
-        (a kernel opening its sidecar does this once)."""
+        (a kernel opening its sidecar does this once). `verify`: quick_check the database
+        as it opens (default: writers do; a damaged file is never written to)."""
         self.root = Path(root)
         self.readonly = readonly
         self.db_path = self.root / DB_NAME
         self.blobs = BlobStore(self.root / BLOB_DIR)
-        with translate_errors():
-            self._open(readonly, busy_timeout_ms)
+        self._busy_timeout_ms = busy_timeout_ms
+        with translate_errors(self.root):
+            self._open(readonly, busy_timeout_ms, not readonly if verify is None else verify)
         if recover and not readonly:
             self.mark_interrupted(None)
 
-    def _open(self, readonly: bool, busy_timeout_ms: int) -> None:
+    def _open(self, readonly: bool, busy_timeout_ms: int, verify: bool) -> None:
         if readonly:
             if not self.db_path.exists():
                 raise SidecarError(f"no sidecar at {self.root}")
             self.conn = connect(self.db_path, readonly=True, busy_timeout_ms=busy_timeout_ms)
-            if check_version(self.conn, str(self.db_path)) == 0:
+            try:
+                if check_version(self.conn, str(self.db_path)) == 0:
+                    lost = empty_database_error(self.root)
+                    if lost is not None:
+                        raise SidecarDamaged(lost)
+                    raise SidecarError(f"sidecar {self.root} was never initialized (no steps ran)")
+                if verify:
+                    _quick_check(self.conn, self.root)
+            except BaseException:
                 self.conn.close()
-                raise SidecarError(f"sidecar {self.root} was never initialized (no steps ran)")
+                raise
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SidecarError(f"cannot create sidecar {self.root}: {exc}") from exc
+        if not self.db_path.exists() or self.db_path.stat().st_size == 0:
+            # A used sidecar whose database is gone or empty is damaged, not new: a new
+            # database would make its blobs look unused (and gc would delete them).
+            lost = empty_database_error(self.root)
+            if lost is not None:
+                raise SidecarDamaged(lost)
         if self.db_path.exists():
-            # Refuse a newer (or foreign) file before connect() switches it to WAL.
+            # Refuse a newer (or foreign, or damaged) file before connect() switches it to WAL.
             probe = connect(self.db_path, readonly=True, busy_timeout_ms=busy_timeout_ms)
             try:
-                check_version(probe, str(self.db_path))
+                if check_version(probe, str(self.db_path)) == 0:
+                    lost = empty_database_error(self.root)
+                    if lost is not None:
+                        raise SidecarDamaged(lost)
+                if verify:
+                    _quick_check(probe, self.root)
             finally:
                 probe.close()
-        self.conn = connect(self.db_path, busy_timeout_ms=busy_timeout_ms)
+        self.conn = self._connect_writer()
         migrate(self.conn, str(self.db_path))
+
+    def _connect_writer(self) -> GuardedConnection:
+        conn = connect(self.db_path, busy_timeout_ms=self._busy_timeout_ms)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the log
+        conn.guard = WriteGuard(self.root, self.db_path, self._reopen)
+        return conn
+
+    def _reopen(self) -> None:
+        """A new connection on the files now on disk (the guard saved the old one's log)."""
+        old = self.conn
+        self.conn = self._connect_writer()
+        with contextlib.suppress(Exception):
+            old.close()
 
     def close(self) -> None:
         self.conn.close()
@@ -133,3 +168,15 @@ class Store(
         finally:
             with contextlib.suppress(Exception):
                 self.conn.execute("ROLLBACK")
+
+
+def _quick_check(conn: GuardedConnection, root: Path) -> None:
+    """Refuse a database whose pages are damaged (a fresh connection reads the disk)."""
+    rows = conn.execute("PRAGMA quick_check").fetchall()
+    problems = [str(r[0]) for r in rows if r[0] != "ok"]
+    if problems:
+        lines = [x for p in problems for x in p.splitlines() if not x.startswith("***")]
+        raise SidecarDamaged(
+            f"sidecar {root}: state.sqlite is damaged ({lines[0] if lines else 'quick_check'}); "
+            f"nothing is written to it; {doctor_hint(root)}"
+        )
