@@ -214,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("notebook", help=nb_help)
     doctor.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    doctor.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="when the database is lost or damaged, build a new one from the checkpoint "
+        "manifests in the blobs that are signed with your key (the old files are kept aside)",
+    )
     doctor.set_defaults(func=commands.doctor)
 
     demo = _command(

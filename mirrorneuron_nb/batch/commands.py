@@ -10,7 +10,7 @@ import keyword
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from ..errors import UsageFailure
@@ -18,6 +18,9 @@ from ..models import ApprovalStatus
 from ..render import terminal_safe
 from ..sidecar import sidecar_of
 from ..store import Store, sidecar_exists
+
+if TYPE_CHECKING:
+    from .doctor import DoctorReport
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -321,6 +324,8 @@ def doctor(args: argparse.Namespace) -> int:
     if not sidecar.is_dir():
         raise UsageFailure(f"no sidecar for {notebook.name} yet ({sidecar}): run a step first")
     report = diagnose(sidecar, notebook)
+    if args.rebuild:
+        return _rebuild(sidecar, report)
     if args.json:
         print(json.dumps({"notebook": str(notebook), **report.as_json()}, indent=2))
     else:
@@ -332,6 +337,22 @@ def doctor(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_DAMAGED
+
+
+def _rebuild(sidecar: Path, report: DoctorReport) -> int:
+    from .rebuild import rebuild
+
+    rebuilt = rebuild(sidecar, report.manifests, report.database.healthy)
+    kept = ", ".join(p.name for p in rebuilt.moved_aside) or "none"
+    print(
+        terminal_safe(
+            f"mn-nb: rebuilt the database of {sidecar} from {rebuilt.checkpoints} checkpoint "
+            f"manifest(s): step(s) {', '.join(rebuilt.steps)} restored (old files kept: "
+            f"{kept}); run history, approvals and unfinished steps' call journals are not "
+            "recovered"
+        )
+    )
+    return 0
 
 
 def demo(args: argparse.Namespace) -> int:

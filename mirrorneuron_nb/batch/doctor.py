@@ -23,6 +23,7 @@ from ..render import format_bytes
 from ..store.guard import blob_files
 from ..store.integrity import BlobUse, DatabaseHealth, check_database
 from ..store.schema import SCHEMA_VERSION
+from .rebuild import ManifestSurvey, survey
 
 _KEY = re.compile(r"^[0-9a-f]{32}$")  # an xxh3-128 digest (values/digest.py)
 _CHUNK = 1 << 20
@@ -65,6 +66,8 @@ class DoctorReport:
     unreferenced: int
     steps: list[StepHealth]
     hints: list[str]
+    manifests: ManifestSurvey | None = None
+    """Looked at when the database is not healthy: what a rebuild would restore."""
 
     @property
     def healthy(self) -> bool:
@@ -74,6 +77,7 @@ class DoctorReport:
         out = dataclasses.asdict(self)
         out["healthy"] = self.healthy
         out["database"]["healthy"] = self.database.healthy
+        out["manifests"] = self.manifests.as_json() if self.manifests else None
         return out
 
 
@@ -105,6 +109,7 @@ def diagnose(sidecar: Path, notebook: Path) -> DoctorReport:
         unreferenced=sum(1 for k in files if k not in used) if database.readable else 0,
         steps=list(steps.values()),
         hints=[],
+        manifests=None if database.healthy else survey(sidecar),
     )
     report.hints = _hints(report, notebook)
     return report
@@ -151,7 +156,14 @@ def _use_problem(use: BlobUse, files: dict[str, BlobFile]) -> str | None:
 def _hints(report: DoctorReport, notebook: Path) -> list[str]:
     db, hints = report.database, []
     sidecar = Path(report.sidecar).name
-    if not db.exists or not db.readable or db.integrity:
+    found = report.manifests
+    if found is not None and found.usable:
+        hints.append(
+            f"`mn-nb doctor {notebook.name} --rebuild` rebuilds the database from "
+            f"{len(found.usable)} signed checkpoint manifest(s) (step(s) "
+            f"{', '.join(found.steps)}); the old database files are kept aside"
+        )
+    elif not db.exists or not db.readable or db.integrity:
         intact = report.blob_count - len(report.damaged_blobs)
         kept = f" (keep it: its {intact} intact blob file(s) hold values)" if intact else ""
         hints.append(
@@ -215,6 +227,15 @@ def render(report: DoctorReport) -> str:
                 lines.append(f"    {lost.label}: blob {lost.key} {lost.problem}")
     elif not db.readable:
         lines.append("steps: unknown (the database's rows cannot be read)")
+    found = report.manifests
+    if found is not None:
+        usable = ", ".join(found.steps) or "none"
+        lines.append(
+            f"manifests: {found.found} found, {len(found.usable)} signed with your key "
+            f"(steps: {usable}), {found.unsigned} not, {len(found.unreadable)} unreadable"
+        )
+        if found.key_problem:
+            lines.append(f"  cannot verify them: {found.key_problem}")
     if report.hints:
         lines.append("to recover:")
         lines.extend(f"  - {hint}" for hint in report.hints)

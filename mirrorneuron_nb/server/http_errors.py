@@ -23,7 +23,9 @@ from ..errors import (
     NotFound,
     PathOutsideRoot,
     SchemaTooNew,
+    SidecarDamaged,
     SidecarError,
+    SidecarFull,
     SidecarLocked,
     UnknownStep,
     UnsafeSidecar,
@@ -39,6 +41,8 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     SchemaTooNew: (409, "schema_too_new"),
     SidecarLocked: (503, "sidecar_locked"),
+    SidecarDamaged: (503, "sidecar_damaged"),
+    SidecarFull: (507, "sidecar_full"),
     # Any other storage failure (damaged, unreadable, vanished database): the store's
     # subclasses of SidecarError land here unless listed above.
     SidecarError: (503, "sidecar_unreadable"),

@@ -18,6 +18,7 @@ from ..models import (
 from .base import event_txn
 from .connection import write_txn
 from .journal import close_journal_txn
+from .manifest import write_manifest_txn
 from .signed import SignedRows
 
 
@@ -74,6 +75,8 @@ class CheckpointsTable(SignedRows):
                     for v in new.variables
                 ],
             )
+            # The rows again as a blob, for `mn-nb doctor --rebuild` if the database is lost.
+            write_manifest_txn(c, self.blobs, checkpoint_id)
             c.execute(
                 "UPDATE attempts SET status=?, ended_at=? WHERE id=?",
                 (StepStatus.succeeded.value, now, attempt.id),

@@ -78,6 +78,7 @@ class Maintenance(Tables):
             for row in c.execute(
                 "SELECT stream_blob, buffers FROM checkpoint_vars"
                 " UNION ALL SELECT stream_blob, buffers FROM durable_calls"
+                " UNION ALL SELECT manifest, '[]' FROM checkpoints"
             ):
                 if row["stream_blob"]:
                     referenced.add(row["stream_blob"])

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..models import StepStatus
 from .base import event_txn
-from .connection import connect, write_txn
+from .connection import connect, translate_errors, write_txn
 from .manifest import Manifest
 from .schema import migrate
 
@@ -41,15 +41,8 @@ def rebuild_database(db_path: Path, manifests: Sequence[Manifest], meta: dict[st
     for leftover in _files(tmp):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
-    conn = connect(tmp)
-    try:
-        migrate(conn, str(tmp))
-        with write_txn(conn) as c:
-            _fill_txn(c, manifests, meta, result)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to rename
-    finally:
-        conn.close()
+    with translate_errors():
+        _build(tmp, manifests, meta, result)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for old in _files(db_path):
         if old.exists():
@@ -61,25 +54,28 @@ def rebuild_database(db_path: Path, manifests: Sequence[Manifest], meta: dict[st
     return result
 
 
+def _build(tmp: Path, manifests: Sequence[Manifest], meta: dict[str, Any], result: Rebuilt) -> None:
+    conn = connect(tmp)
+    try:
+        migrate(conn, str(tmp))
+        with write_txn(conn) as c:
+            _fill_txn(c, manifests, meta, result)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to rename
+    finally:
+        conn.close()
+
+
 def _fill_txn(
     c: sqlite3.Connection, manifests: Sequence[Manifest], meta: dict[str, Any], result: Rebuilt
 ) -> None:
     if meta and _columns(c, "meta"):
         c.execute("DELETE FROM meta")
         c.executemany("INSERT INTO meta(key, value) VALUES (?,?)", sorted(meta.items()))
-    newest: dict[str, Manifest] = {}
-    for m in sorted(manifests, key=lambda m: int(m.checkpoint["id"])):
-        _insert(c, "checkpoints", {**m.checkpoint, "manifest": m.key})
-        for row in m.variables:
-            _insert(c, "checkpoint_vars", {**row, "checkpoint_id": m.checkpoint["id"]})
-        c.execute(
-            "INSERT OR IGNORE INTO blobs(hash, size, created_at) VALUES (?,?,?)",
-            (m.key, m.size, m.checkpoint.get("created_at") or time.time()),
-        )
-        newest[str(m.step["name"])] = m
-        result.checkpoints += 1
+    ordered = sorted(manifests, key=lambda m: int(m.checkpoint["id"]))
+    newest = {str(m.step["name"]): m for m in ordered}
     now = time.time()
-    for name, m in newest.items():
+    for name, m in newest.items():  # steps first: checkpoints refer to them
         ckpt = m.checkpoint
         _insert(
             c,
@@ -95,6 +91,15 @@ def _fill_txn(
             },
         )
         result.steps.append(name)
+    for m in ordered:
+        _insert(c, "checkpoints", {**m.checkpoint, "manifest": m.key})
+        for row in m.variables:
+            _insert(c, "checkpoint_vars", {**row, "checkpoint_id": m.checkpoint["id"]})
+        c.execute(
+            "INSERT OR IGNORE INTO blobs(hash, size, created_at) VALUES (?,?,?)",
+            (m.key, m.size, m.checkpoint.get("created_at") or now),
+        )
+        result.checkpoints += 1
     event_txn(c, None, None, "rebuilt", {"steps": result.steps, "checkpoints": result.checkpoints})
 
 

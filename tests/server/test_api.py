@@ -390,12 +390,12 @@ async def test_corrupted_sidecar_is_a_clear_503(api: Any, nb: Path):
     for endpoint in ("steps", "runs", "events", "step"):
         r = await api(endpoint, path="work/analysis.ipynb", name="load")
         assert r.code == 503, endpoint
-        assert body(r)["code"] == "sidecar_unreadable"
+        assert body(r)["code"] == "sidecar_damaged"
         assert "unreadable" in body(r)["message"]
         assert set(body(r)) == {"code", "message"}
         assert "Retry-After" not in r.headers
     r = await api("reset", "POST", {"path": "work/analysis.ipynb", "name": "load"})
-    assert r.code == 503 and body(r)["code"] == "sidecar_unreadable"
+    assert r.code == 503 and body(r)["code"] == "sidecar_damaged"
 
 
 async def test_empty_sidecar_file_is_no_sidecar_yet(api: Any, nb: Path):

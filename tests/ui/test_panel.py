@@ -220,7 +220,7 @@ def test_reset_jump_and_run_from_first_unfinished(lab: Lab, page: Page) -> None:
     command(page, "docmanager:open", {"path": "damaged.ipynb"})
     alert = page.locator(f"{PANEL} .mn-Steps-error")
     expect(alert).to_contain_text("sidecar database is unreadable")
-    expect(alert).to_contain_text("sidecar_unreadable")
+    expect(alert).to_contain_text("sidecar_damaged")
 
 
 def test_approval_gate_decided_in_the_panel(lab: Lab, page: Page) -> None:
