@@ -11,9 +11,10 @@ from ..errors import UnknownStep
 from ..models import STATE_VARIABLE, VarEntry, takes_over
 from ..render import describe, format_bytes, format_duration, table
 from ..store import Store
+from ..values.codec import DELETED
 from ..values.libstate import reapply
 from ..values.restore import load_into
-from ..values.signing import TRUST_HINT, Binding, check_key
+from ..values.signing import TRUST_HINT, Binding, check_key, checkpoint_untrusted
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,16 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
             # A re-run failed or was cut short: its last good checkpoint is still whole.
             report.earlier.append((s.name, s.status.value))
         report.steps.append(s.name)
-        for var in variables.get(s.name, []):
+        rows = variables.get(s.name, [])
+        state = library_states.get(s.name)
+        if not _vouched(store, sidecar, s.name, s.checkpoint_id, rows, state):
+            # Each value is checked by its own signature when loaded; a row without one
+            # (a deletion) counts only when its checkpoint's signature vouches for it.
+            rows = [v for v in rows if v.serializer != DELETED]
+        for var in rows:
             if takes_over(var, s.checkpoint_id, held.get(var.name)):
                 final[var.name] = (s.name, var)
                 held[var.name] = (var, s.checkpoint_id)
-        state = library_states.get(s.name)
         if state is not None:
             states.append((s.name, state))
     result = load_into(
@@ -139,6 +145,31 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
     report.restored.sort(key=lambda r: (report.steps.index(r.step), r.name))
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _vouched(
+    store: Store,
+    sidecar: str,
+    step: str,
+    checkpoint_id: int,
+    rows: list[VarEntry],
+    state: VarEntry | None,
+) -> bool:
+    """Whether the checkpoint's own signature covers exactly these rows."""
+    checkpoint = store.checkpoint(checkpoint_id)
+    if checkpoint is None:
+        return False
+    covered = rows if state is None else [*rows, state]
+    why = checkpoint_untrusted(
+        checkpoint.signature,
+        sidecar,
+        step,
+        checkpoint.cache_key,
+        checkpoint.code_hash,
+        checkpoint.outputs,
+        covered,
+    )
+    return why is None
 
 
 def with_notebook(reason: str, store: Store) -> str:

@@ -42,3 +42,21 @@ def test_copied_rows_are_refused_with_their_name(workdir: Path) -> None:
         out = run(kernel, A)
         assert "checkpoint unusable" in out.stderr, out.stderr
         assert value(kernel, "(x, y, s)") == "({'v': 'a'}, [2], 'mine')"
+
+
+def test_an_inserted_deletion_row_removes_nothing(workdir: Path) -> None:
+    """A `deleted` row carries no value signature: only its checkpoint's signature vouches
+    for it, so one added to a checkpoint is ignored and the name comes back."""
+    notebook = workdir / "nb.ipynb"
+    sidecar = build(notebook, [A, "%%mn_step c\nz = 1\n"])
+    with db(sidecar) as conn:
+        checkpoint = conn.execute("SELECT checkpoint_id FROM steps WHERE name='c'").fetchone()[0]
+        conn.execute(
+            "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, serializer)"
+            " VALUES (?, 'y', '-', 'deleted')",
+            (checkpoint,),
+        )
+    with kernel_for(notebook) as kernel:
+        report = run(kernel, "%mn_resume").stdout
+        assert "restored 4 variable(s)" in report, report
+        assert value(kernel, "(x, y, s, z)") == "({'v': 'a'}, [2], 'mine', 1)"
