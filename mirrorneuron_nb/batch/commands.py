@@ -104,11 +104,11 @@ def run(args: argparse.Namespace) -> int:
     read_notebook(notebook)  # not a notebook at all: say so before anything else
     if not step_cells(notebook):
         raise UsageFailure(f"{notebook.name} has no %%mn_step cells: nothing would be checkpointed")
-    check_notebook(notebook)
     sidecar = sidecar_of(notebook)
     if sidecar_exists(sidecar):
         # Refuses a newer schema or a damaged database before running.
         Store(sidecar, readonly=True, verify=True).close()
+    check_notebook(notebook)
     output = Path(args.output) if args.output else sidecar / "last-run.ipynb"
     if output.resolve() == notebook:
         raise UsageFailure("OUTPUT is the input notebook: choose another path")

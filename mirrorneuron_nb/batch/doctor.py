@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import xxhash
 
+from ..errors import CheckpointUnavailable
 from ..render import format_bytes
+from ..store.blobs import BlobStore, is_key
 from ..store.guard import blob_files
 from ..store.integrity import BlobUse, DatabaseHealth, check_database
 from ..store.schema import SCHEMA_VERSION
 from .rebuild import ManifestSurvey, survey
 
-_KEY = re.compile(r"^[0-9a-f]{32}$")  # an xxh3-128 digest (values/digest.py)
 _CHUNK = 1 << 20
 
 
@@ -117,31 +116,26 @@ def diagnose(sidecar: Path, notebook: Path) -> DoctorReport:
 
 def _check_file(path: Path) -> BlobFile:
     key = path.parent.name + path.name
-    if not _KEY.match(key):
+    if not is_key(key):
         return BlobFile(key, 0, "not a blob (its name is not a digest)")
+    h = xxhash.xxh3_128()
+    size = 0
     try:
-        # Never follow a link out of the sidecar, never block on a FIFO.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        return BlobFile(key, 0, f"cannot be opened ({exc.strerror})")
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return BlobFile(key, 0, "not a regular file")
-        h = xxhash.xxh3_128()
-        while chunk := os.read(fd, _CHUNK):
-            h.update(chunk)
+        with BlobStore(path.parent.parent).opened(key) as (fd, _):
+            while chunk := os.read(fd, _CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+    except CheckpointUnavailable as exc:
+        return BlobFile(key, 0, exc.reason)
     except OSError as exc:
         return BlobFile(key, 0, f"cannot be read ({exc.strerror})")
-    finally:
-        os.close(fd)
     if h.hexdigest() != key:
-        return BlobFile(key, info.st_size, "corrupt: its content does not match its name")
-    return BlobFile(key, info.st_size, None)
+        return BlobFile(key, size, "corrupt: its content does not match its name")
+    return BlobFile(key, size, None)
 
 
 def _use_problem(use: BlobUse, files: dict[str, BlobFile]) -> str | None:
-    if not _KEY.match(use.key):
+    if not is_key(use.key):
         return "the row names no valid blob"
     found = files.get(use.key)
     if found is None:

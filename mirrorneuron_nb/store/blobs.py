@@ -96,7 +96,7 @@ class BlobStore:
 
         `quarantine`: move it aside when it does not match its key. Only for a key from a
         row whose signature was verified: an unverified row must not make us move files."""
-        with self._open(key) as (fd, identity), os.fdopen(os.dup(fd), "rb") as fh:
+        with self.opened(key) as (fd, identity), os.fdopen(os.dup(fd), "rb") as fh:
             data = fh.read()
         self._check(key, size, data, verify, identity if quarantine else None)
         return data
@@ -106,7 +106,7 @@ class BlobStore:
         if size == 0:
             check_key(key)
             return bytearray()
-        with self._open(key) as (fd, identity):
+        with self.opened(key) as (fd, identity):
             try:
                 mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
             except ValueError:  # empty file
@@ -115,8 +115,9 @@ class BlobStore:
         return mapped
 
     @contextlib.contextmanager
-    def _open(self, key: str) -> Iterator[tuple[int, tuple[int, int]]]:
-        """An open descriptor of the blob, a regular file in its directory, and its identity."""
+    def opened(self, key: str) -> Iterator[tuple[int, tuple[int, int]]]:
+        """An open descriptor of the blob, a regular file in its directory, and its identity:
+        never through a symlink, never blocking on a FIFO (CheckpointUnavailable otherwise)."""
         key = check_key(key)
         try:
             dir_fd = os.open(self.root / key[:2], _DIR_FLAGS)
@@ -174,7 +175,7 @@ class BlobStore:
         itself, what it points at is never touched."""
         cutoff = time.time() - grace_seconds
         files = freed = 0
-        for path, st in self._entries():
+        for path, st in self.entries():
             key = path.parent.name + path.name
             if key in referenced and not path.name.startswith(".tmp-"):
                 continue
@@ -189,9 +190,9 @@ class BlobStore:
         return files, freed
 
     def total_size(self) -> int:
-        return sum(st.st_size for _, st in self._entries() if stat.S_ISREG(st.st_mode))
+        return sum(st.st_size for _, st in self.entries() if stat.S_ISREG(st.st_mode))
 
-    def _entries(self) -> Iterator[tuple[Path, os.stat_result]]:
+    def entries(self) -> Iterator[tuple[Path, os.stat_result]]:
         """Every entry two levels down (`ab/cdef...`), lstat-ed, in real subdirectories
         only (a symlinked subdirectory is skipped, not entered)."""
         try:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import SidecarDamaged
+from .blobs import BlobStore
 
 DB_NAME = "state.sqlite"
 BLOB_DIR = "blobs"
@@ -34,10 +35,8 @@ def doctor_hint(root: Path) -> str:
 
 def blob_files(root: Path) -> list[Path]:
     """The blob files of a sidecar (not temporary files of a write in progress)."""
-    blobs = root / BLOB_DIR
-    if not blobs.is_dir():
-        return []
-    return sorted(p for p in blobs.glob("*/*") if not p.name.startswith(".tmp-"))
+    entries = BlobStore(root / BLOB_DIR).entries()
+    return sorted(p for p, _ in entries if not p.name.startswith(".tmp-"))
 
 
 def used_evidence(root: Path) -> str | None:

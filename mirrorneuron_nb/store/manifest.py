@@ -12,7 +12,6 @@ rebuilt (values/signing.py), and the JSON is validated before use.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import sqlite3
@@ -21,8 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import CheckpointUnavailable
 from ..values.digest import digest
-from .blobs import BlobStore
+from .blobs import BlobStore, is_key
 
 MAGIC = b"MNMANIFEST1\n"
 # A manifest holds inline streams (up to 256 KiB each): anything bigger is not one of ours.
@@ -76,14 +76,16 @@ def read_manifests(blobs: BlobStore) -> Iterator[Manifest | tuple[str, str]]:
     """Every manifest among the blob files, or (blob, why it is unusable) for a file that
     starts like one but cannot be read. Files are opened without following links and only
     read when they are regular files that start with the manifest's magic."""
-    if not blobs.root.is_dir():
-        return
-    for path in sorted(blobs.root.glob("*/*")):
+    for path, info in sorted(blobs.entries()):
         key = path.parent.name + path.name
-        if path.name.startswith("."):
+        if not is_key(key) or not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
             continue
-        data = _read_if_manifest(path)
-        if data is None:
+        try:
+            with blobs.opened(key) as (fd, _):
+                if os.pread(fd, len(MAGIC), 0) != MAGIC:
+                    continue
+                data = _read_all(fd)
+        except (CheckpointUnavailable, OSError):
             continue
         if digest(data) != key:
             yield key, "does not match its hash (corrupted)"
@@ -94,19 +96,13 @@ def read_manifests(blobs: BlobStore) -> Iterator[Manifest | tuple[str, str]]:
             yield key, f"is not a readable manifest ({exc})"
 
 
-def _read_if_manifest(path: os.PathLike[str]) -> bytes | None:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    with contextlib.closing(os.fdopen(fd, "rb")) as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
-            return None
-        if fh.read(len(MAGIC)) != MAGIC:
-            return None
-        return MAGIC + fh.read()
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    offset = 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def _parse(key: str, size: int, text: bytes) -> Manifest:
