@@ -217,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--rebuild",
         action="store_true",
-        help="when the database is lost or damaged, build a new one from the checkpoint "
-        "manifests in the blobs that are signed with your key (the old files are kept aside)",
+        help="when the database is lost or damaged, build a new one from the manifest log's "
+        "checkpoints that are signed with your key (the old files are kept aside)",
     )
     doctor.set_defaults(func=commands.doctor)
 

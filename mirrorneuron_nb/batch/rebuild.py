@@ -1,6 +1,6 @@
-"""`mn-nb doctor --rebuild`: a new sidecar database from the checkpoint manifests.
+"""`mn-nb doctor --rebuild`: a new sidecar database from the manifest log.
 
-Every commit also writes its rows as a manifest blob (store/manifest.py). When the
+Every commit also appends its rows to the manifest log (store/manifest.py). When the
 database is lost or damaged, the manifests signed with this user's key for this sidecar
 are read back into a new database: each step's newest such checkpoint becomes current.
 What only the database held is not recovered: run history, attempts, events, approvals,
@@ -19,9 +19,8 @@ from pydantic import ValidationError
 
 from ..errors import SidecarDamaged, SigningKeyError, UsageFailure
 from ..models import VarEntry
-from ..store.blobs import BlobStore
-from ..store.guard import BLOB_DIR, DB_NAME
-from ..store.manifest import Manifest, read_manifests
+from ..store.guard import DB_NAME
+from ..store.manifest import Manifest, read_log
 from ..store.rebuild import Rebuilt, rebuild_database
 from ..values.signing import check_key, checkpoint_untrusted
 
@@ -34,6 +33,7 @@ class ManifestSurvey:
     unsigned: int = 0
     """Readable, but not signed with this user's key (another user's, or altered)."""
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    """(which line of the log, why) for lines that cannot be used."""
     sidecar_id: str | None = None
     key_problem: str | None = None
 
@@ -47,7 +47,7 @@ class ManifestSurvey:
             "found": self.found,
             "usable": len(self.usable),
             "unsigned": self.unsigned,
-            "unreadable": [{"blob": k, "problem": why} for k, why in self.unreadable],
+            "unreadable": [{"where": k, "problem": why} for k, why in self.unreadable],
             "steps": self.steps,
             "key_problem": self.key_problem,
         }
@@ -61,11 +61,10 @@ def survey(sidecar: Path) -> ManifestSurvey:
     except SigningKeyError as exc:
         result.key_problem = str(exc)
     signed: list[tuple[str, Manifest]] = []
-    for item in read_manifests(BlobStore(sidecar / BLOB_DIR)):
+    log = read_log(sidecar)
+    result.unreadable = log.unreadable
+    for item in log.manifests:
         result.found += 1
-        if isinstance(item, tuple):
-            result.unreadable.append(item)
-            continue
         sidecar_id = item.meta.get("sidecar_id")
         if result.key_problem is None and isinstance(sidecar_id, str) and _verifies(item):
             signed.append((sidecar_id, item))

@@ -57,8 +57,10 @@ class BlobStore:
             return False
         return stat.S_ISREG(st.st_mode) and st.st_size == size
 
-    def put(self, key: str, chunks: Sequence[Any]) -> bool:
-        """Write a blob atomically (tmp, fsync, rename). Returns False if it was there."""
+    def put(self, key: str, chunks: Sequence[Any], *, fsync: bool = True) -> bool:
+        """Write a blob atomically (tmp, fsync, rename). Returns False if it was there.
+        `fsync=False`: atomic against a killed process only, like the database's own
+        commits (synchronous=NORMAL); an OS crash may leave the file empty."""
         target = self.path(key)
         size = sum(memoryview(c).nbytes for c in chunks)
         if self.exists(key, size):
@@ -67,14 +69,18 @@ class BlobStore:
             with contextlib.suppress(OSError):
                 os.utime(target, follow_symlinks=False)
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except FileNotFoundError:  # the first blob of its directory
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
                 for chunk in chunks:
                     fh.write(chunk)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if fsync:
+                    os.fsync(fh.fileno())
             os.replace(tmp, target)  # replaces a symlink or FIFO itself, never its target
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

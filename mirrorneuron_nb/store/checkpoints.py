@@ -75,8 +75,8 @@ class CheckpointsTable(SignedRows):
                     for v in new.variables
                 ],
             )
-            # The rows again as a blob, for `mn-nb doctor --rebuild` if the database is lost.
-            write_manifest_txn(c, self.blobs, checkpoint_id)
+            # The rows again in the manifest log, for `mn-nb doctor --rebuild`.
+            write_manifest_txn(c, self.root, checkpoint_id)
             c.execute(
                 "UPDATE attempts SET status=?, ended_at=? WHERE id=?",
                 (StepStatus.succeeded.value, now, attempt.id),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import SidecarDamaged
 from .blobs import BlobStore
+from .manifest import LOG_NAME
 
 DB_NAME = "state.sqlite"
 BLOB_DIR = "blobs"
@@ -41,10 +42,16 @@ def blob_files(root: Path) -> list[Path]:
 
 def used_evidence(root: Path) -> str | None:
     """What shows a sidecar was used, so an empty database is a lost one, not a new one.
-    Blob files: they are written only after the database was set up (a log is not: two
-    kernels creating one sidecar at once see each other's half-done setup)."""
+    Blob files and the manifest log: they are written only after the database was set up
+    (a write-ahead log is not: two kernels creating one sidecar at once see each other's
+    half-done setup)."""
     files = blob_files(root)
-    return f"the sidecar holds {len(files)} blob file(s)" if files else None
+    if files:
+        return f"the sidecar holds {len(files)} blob file(s)"
+    manifests = root / LOG_NAME
+    if manifests.is_file() and manifests.stat().st_size > 0:
+        return f"the sidecar holds a manifest log ({LOG_NAME}) of its checkpoints"
+    return None
 
 
 def empty_database_error(root: Path) -> str | None:

@@ -151,10 +151,7 @@ def _inventory(conn: sqlite3.Connection) -> Inventory:
     ).fetchall()
     for r in calls:
         _add_uses(out, r, str(r["step"]), f"durable call {r['id']} ({r['name']})", False)
-    # A lost manifest loses no value, only the means to rebuild the database: not current.
-    columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(checkpoints)")}
-    if "manifest" not in columns:  # written before schema 4
-        return out
+    return out
     manifests = conn.execute(
         "SELECT c.step, c.id, c.manifest, b.size FROM checkpoints c"
         " LEFT JOIN blobs b ON b.hash = c.manifest WHERE c.manifest IS NOT NULL"

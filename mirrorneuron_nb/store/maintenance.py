@@ -14,6 +14,7 @@ from .base import Tables, event_txn
 from .connection import write_txn
 from .guard import blob_files, doctor_hint
 from .journal import delete_open_calls_txn
+from .manifest import compact_txn, write_reset_txn
 
 EXPORTED_TABLES = ("runs", "steps", "attempts", "checkpoints", "approvals", "events")
 
@@ -37,6 +38,7 @@ class Maintenance(Tables):
                     (StepStatus.pending.value, time.time(), name),
                 )
                 event_txn(c, run_id, name, "reset", {})
+            write_reset_txn(self.root, targets)
             return targets
 
     def gc(self, keep_runs: int | None = None) -> GcPlan:
@@ -66,19 +68,21 @@ class Maintenance(Tables):
                         "SELECT id FROM runs ORDER BY started_at DESC LIMIT ?", (keep_runs,)
                     )
                 ]
-                marks = ",".join("?" * len(recent)) or "NULL"
+                # `x NOT IN (NULL)` is never true: with no run kept, every old one goes.
+                marks = ",".join("?" * len(recent))
+                kept = f"(run_id IS NULL OR run_id NOT IN ({marks}))" if recent else "1"
                 cur = c.execute(
-                    "DELETE FROM checkpoints WHERE id NOT IN"
-                    " (SELECT checkpoint_id FROM steps WHERE checkpoint_id IS NOT NULL)"
-                    f" AND (run_id IS NULL OR run_id NOT IN ({marks}))",
+                    "DELETE FROM checkpoints WHERE id NOT IN (SELECT checkpoint_id FROM steps"
+                    f" WHERE checkpoint_id IS NOT NULL) AND {kept}",
                     recent,
                 )
                 dropped = cur.rowcount
+                if dropped:
+                    compact_txn(c, self.root)
             referenced: set[str] = set()
             for row in c.execute(
                 "SELECT stream_blob, buffers FROM checkpoint_vars"
                 " UNION ALL SELECT stream_blob, buffers FROM durable_calls"
-                " UNION ALL SELECT manifest, '[]' FROM checkpoints"
             ):
                 if row["stream_blob"]:
                     referenced.add(row["stream_blob"])

@@ -1,12 +1,17 @@
-"""Per-checkpoint manifests: the rows of a checkpoint, kept as a blob beside its values.
+"""The manifest log: each checkpoint's rows again, appended to `manifests.jsonl`.
 
 The database is the index of the sidecar; when it is lost (deleted, damaged beyond
 reading) the blobs are still there but nothing says which step or variable they belong
-to. Each commit therefore also writes a manifest blob: the checkpoint's row, its variable
-rows and the step's code, as JSON. `mn-nb doctor --rebuild` reads them back into a new
-database. A manifest is no more trusted than the rows it copies: every value and every
-checkpoint in it carries its own signature, checked by the caller before a row is
-rebuilt (values/signing.py), and the JSON is validated before use.
+to, and small values live only in its rows. Each commit therefore also appends one JSON
+line: the checkpoint's row, its variable rows (inline streams included) and the step's
+code. A reset appends a line naming the steps it reset; gc rewrites the log without the
+checkpoints it dropped. `mn-nb doctor --rebuild` reads it back into a new database.
+
+One append (no file created, no fsync) costs a few microseconds: a file per checkpoint
+cost milliseconds on a busy disk. The log is as durable as the commits it copies (the
+database is not fsynced per commit either). A line is no more trusted than the rows it
+copies: every value and checkpoint in it carries its own signature, checked before use,
+and each line is validated before it is read.
 """
 
 from __future__ import annotations
@@ -16,36 +21,45 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointUnavailable
-from ..values.digest import digest
-from .blobs import BlobStore, is_key
-
-MAGIC = b"MNMANIFEST1\n"
-# A manifest holds inline streams (up to 256 KiB each): anything bigger is not one of ours.
-MAX_MANIFEST_BYTES = 256 << 20
+LOG_NAME = "manifests.jsonl"
+# Lines hold inline streams (up to 256 KiB each): a log past this is not one of ours.
+MAX_LOG_BYTES = 4 << 30
 # What a rebuilt step row takes from the step as it was when its checkpoint committed.
 STEP_FIELDS = ("name", "position", "cell_id", "code", "code_hash", "options")
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 @dataclass
 class Manifest:
-    key: str
-    """The blob holding it."""
-    size: int
     step: dict[str, Any]
     checkpoint: dict[str, Any]
     variables: list[dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def write_manifest_txn(c: sqlite3.Connection, blobs: BlobStore, checkpoint_id: int) -> str:
-    """Write the manifest of a checkpoint inserted in the caller's transaction (before it
-    commits, so a crash leaves at most an unreferenced blob for gc) and point the
-    checkpoint at it."""
+@dataclass
+class ManifestLog:
+    """What the log says survives: the newest line per checkpoint, minus reset ones."""
+
+    manifests: list[Manifest] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    """(which line, why) for lines that cannot be used."""
+
+
+def log_path(root: Path) -> Path:
+    return Path(root) / LOG_NAME
+
+
+def write_manifest_txn(c: sqlite3.Connection, root: Path, checkpoint_id: int) -> None:
+    """Append the manifest of a checkpoint inserted in the caller's transaction (under its
+    write lock, so lines are in commit order and gc's rewrite cannot lose one)."""
     ckpt = c.execute("SELECT * FROM checkpoints WHERE id=?", (checkpoint_id,)).fetchone()
     step = c.execute(
         f"SELECT {', '.join(STEP_FIELDS)} FROM steps WHERE name=?", (ckpt["step"],)
@@ -53,60 +67,102 @@ def write_manifest_txn(c: sqlite3.Connection, blobs: BlobStore, checkpoint_id: i
     rows = c.execute(
         "SELECT * FROM checkpoint_vars WHERE checkpoint_id=? ORDER BY name", (checkpoint_id,)
     ).fetchall()
-    body = {
-        "version": 1,
-        "meta": _meta(c),
-        "step": _plain(step) if step is not None else {"name": ckpt["step"]},
-        "checkpoint": {k: v for k, v in _plain(ckpt).items() if k != "manifest"},
-        "variables": [_plain(r) for r in rows],
-    }
-    data = MAGIC + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    key = digest(data)
-    if blobs.put(key, [data]):
-        blobs.sync_dirs([key])
-    c.execute(
-        "INSERT OR IGNORE INTO blobs(hash, size, created_at) VALUES (?,?,?)",
-        (key, len(data), ckpt["created_at"]),
+    _append(
+        root,
+        {
+            "version": 1,
+            "meta": _meta(c),
+            "step": _plain(step) if step is not None else {"name": ckpt["step"]},
+            "checkpoint": _plain(ckpt),
+            "variables": [_plain(r) for r in rows],
+        },
     )
-    c.execute("UPDATE checkpoints SET manifest=? WHERE id=?", (key, checkpoint_id))
-    return key
 
 
-def read_manifests(blobs: BlobStore) -> Iterator[Manifest | tuple[str, str]]:
-    """Every manifest among the blob files, or (blob, why it is unusable) for a file that
-    starts like one but cannot be read. Files are opened without following links and only
-    read when they are regular files that start with the manifest's magic."""
-    for path, info in sorted(blobs.entries()):
-        key = path.parent.name + path.name
-        if not is_key(key) or not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
+def write_reset_txn(root: Path, steps: Sequence[str]) -> None:
+    """Record a reset: a rebuild drops these steps' earlier checkpoints too."""
+    _append(root, {"version": 1, "reset": list(steps), "at": time.time()})
+
+
+def compact_txn(c: sqlite3.Connection, root: Path) -> None:
+    """Rewrite the log without the lines of checkpoints the database no longer holds
+    (after gc dropped some), atomically, under the caller's write lock."""
+    path = log_path(root)
+    if not path.is_file():
+        return
+    kept = {(int(r[0]), float(r[1])) for r in c.execute("SELECT id, created_at FROM checkpoints")}
+    log = read_log(root)
+    tmp = path.with_name(f".{LOG_NAME}.{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for m in log.manifests:
+            if (m.checkpoint["id"], m.checkpoint["created_at"]) in kept:
+                fh.write(_line(_unplain(m)))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_log(root: Path) -> ManifestLog:
+    """The usable manifests, newest line per checkpoint id, without reset checkpoints.
+    The file is opened without following a link and only read when it is a regular file."""
+    out = ManifestLog()
+    text = _read(log_path(root), out)
+    newest: dict[int, Manifest] = {}
+    resets: dict[str, float] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
             continue
         try:
-            with blobs.opened(key) as (fd, _):
-                if os.pread(fd, len(MAGIC), 0) != MAGIC:
-                    continue
-                data = _read_all(fd)
-        except (CheckpointUnavailable, OSError):
+            body = json.loads(line)
+            if isinstance(body, dict) and "reset" in body:
+                for name in body["reset"]:
+                    resets[str(name)] = max(resets.get(str(name), 0.0), float(body["at"]))
+                continue
+            m = _parse(body)
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            out.unreadable.append((f"line {number}", f"not a manifest ({type(exc).__name__})"))
             continue
-        if digest(data) != key:
-            yield key, "does not match its hash (corrupted)"
-            continue
-        try:
-            yield _parse(key, len(data), data[len(MAGIC) :])
-        except (ValueError, TypeError, KeyError) as exc:
-            yield key, f"is not a readable manifest ({exc})"
+        newest[int(m.checkpoint["id"])] = m
+    out.manifests = [
+        m
+        for _, m in sorted(newest.items())
+        if m.checkpoint["created_at"] > resets.get(str(m.step["name"]), float("-inf"))
+    ]
+    return out
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    offset = 0
-    while chunk := os.pread(fd, 1 << 20, offset):
-        chunks.append(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
+def _read(path: Path, out: ManifestLog) -> str:
+    try:
+        fd = os.open(path, _READ)
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        out.unreadable.append((LOG_NAME, f"cannot be opened ({exc.strerror})"))
+        return ""
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_LOG_BYTES:
+            out.unreadable.append((LOG_NAME, "not a regular file of a plausible size"))
+            return ""
+        return fh.read().decode("utf-8", errors="replace")
 
 
-def _parse(key: str, size: int, text: bytes) -> Manifest:
-    body = json.loads(text)
+def _append(root: Path, body: dict[str, Any]) -> None:
+    data = _line(body).encode()
+    fd = os.open(log_path(root), _APPEND, 0o600)
+    try:
+        view = memoryview(data)
+        while view:  # one write() in practice: appends of one line do not interleave
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _line(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def _parse(body: Any) -> Manifest:
     if not isinstance(body, dict) or body.get("version") != 1:
         raise ValueError("unknown manifest version")
     step, ckpt, rows = body["step"], body["checkpoint"], body["variables"]
@@ -117,11 +173,9 @@ def _parse(key: str, size: int, text: bytes) -> Manifest:
         raise ValueError("malformed variable rows")
     if not isinstance(step.get("name"), str) or step["name"] != ckpt.get("step"):
         raise ValueError("step and checkpoint disagree")
-    if not isinstance(ckpt.get("id"), int):
-        raise ValueError("checkpoint without an id")
+    if not isinstance(ckpt.get("id"), int) or not isinstance(ckpt.get("created_at"), float):
+        raise ValueError("checkpoint without an id or a time")
     return Manifest(
-        key=key,
-        size=size,
         step={k: _scalar(v) for k, v in step.items() if k in STEP_FIELDS},
         checkpoint={k: _scalar(v) for k, v in ckpt.items()},
         variables=[{k: _scalar(v) for k, v in r.items()} for r in rows],
@@ -137,11 +191,21 @@ def _meta(c: sqlite3.Connection) -> dict[str, Any]:
         return {}
 
 
-def _plain(row: sqlite3.Row) -> dict[str, Any]:
+def _plain(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     """A row as JSON: bytes (inline pickle streams) as {"b64": ...}."""
     return {
         k: {"b64": base64.b64encode(v).decode()} if isinstance(v, bytes) else v
         for k, v in dict(row).items()
+    }
+
+
+def _unplain(m: Manifest) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "meta": m.meta,
+        "step": _plain(m.step),
+        "checkpoint": _plain(m.checkpoint),
+        "variables": [_plain(r) for r in m.variables],
     }
 
 

@@ -1,4 +1,4 @@
-"""Rebuild a lost or damaged sidecar database from the checkpoint manifests in its blobs.
+"""Rebuild a lost or damaged sidecar database from its manifest log (store/manifest.py).
 
 The caller (`mn-nb doctor --rebuild`) decides which manifests to use: only those whose
 checkpoint and values verify with this user's key. The new database is built beside the
@@ -92,13 +92,9 @@ def _fill_txn(
         )
         result.steps.append(name)
     for m in ordered:
-        _insert(c, "checkpoints", {**m.checkpoint, "manifest": m.key})
+        _insert(c, "checkpoints", m.checkpoint)
         for row in m.variables:
             _insert(c, "checkpoint_vars", {**row, "checkpoint_id": m.checkpoint["id"]})
-        c.execute(
-            "INSERT OR IGNORE INTO blobs(hash, size, created_at) VALUES (?,?,?)",
-            (m.key, m.size, m.checkpoint.get("created_at") or now),
-        )
         result.checkpoints += 1
     event_txn(c, None, None, "rebuilt", {"steps": result.steps, "checkpoints": result.checkpoints})
 

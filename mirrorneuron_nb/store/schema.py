@@ -141,15 +141,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE checkpoint_vars ADD COLUMN cosaved INTEGER NOT NULL DEFAULT 0;
     """,
     # 4: signatures bound to their place (values/signing.py): the sidecar's random id,
-    # each value's cryptographic stream hash, and a signature over a checkpoint's outputs;
-    # and the manifest blob a lost database is rebuilt from (store/manifest.py)
+    # each value's cryptographic stream hash, and a signature over a checkpoint's outputs
     """
     CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta(key, value) VALUES ('sidecar_id', lower(hex(randomblob(16))));
     ALTER TABLE checkpoint_vars ADD COLUMN stream_hash TEXT;
     ALTER TABLE durable_calls ADD COLUMN stream_hash TEXT;
     ALTER TABLE checkpoints ADD COLUMN signature TEXT;
-    ALTER TABLE checkpoints ADD COLUMN manifest TEXT;
     """,
 ]
 
