@@ -9,6 +9,7 @@ from typing import Any
 from ..models import Checkpoint, Resigned, StoredValue, VarEntry
 from .base import Tables, event_txn
 from .connection import write_txn
+from .manifest import write_manifest_txn
 
 # Both tables keep a signed value in the same columns.
 _VALUES = {
@@ -84,6 +85,9 @@ class SignedRows(Tables):
                 "UPDATE checkpoints SET signature=? WHERE id=?",
                 [(signature, checkpoint_id) for checkpoint_id, signature in checkpoints],
             )
+            # The log's newest line per checkpoint wins: a rebuild uses the new signatures.
+            for checkpoint_id, _ in checkpoints:
+                write_manifest_txn(c, self.root, checkpoint_id)
             event_txn(c, None, None, "trusted", detail)
 
 

@@ -97,3 +97,22 @@ def test_manifests_signed_with_another_key_are_not_used(workdir: Path, tmp_path:
     assert "no checkpoint manifest signed with your key" in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert files(sidecar) == before
+
+
+def test_a_trusted_sidecar_rebuilds_under_the_new_key(workdir: Path, tmp_path: Path) -> None:
+    """`mn-nb trust` re-signs the log too: a colleague's sidecar, trusted, then lost."""
+    notebook = copy(build(workdir), tmp_path / "trusted")
+    sidecar = notebook.with_suffix(".mn")
+    other = tmp_path / "keys" / "other.key"
+    other.parent.mkdir(mode=0o700)
+    other.write_bytes(secrets.token_bytes(32))
+    os.chmod(other, 0o600)
+    env = {"MIRRORNEURON_KEY_FILE": str(other)}
+    trusted = mn("trust", "--yes", str(notebook), env=env, timeout=120)
+    assert trusted.returncode == 0, trusted.stderr
+    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm"):
+        (sidecar / name).unlink(missing_ok=True)
+    out = mn("doctor", str(notebook), "--rebuild", env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    code, report = doctor_json(notebook, env)
+    assert code == 0, report
