@@ -11,11 +11,12 @@ parameters) it says as "may run", never as a guess.
 
 from __future__ import annotations
 
+import ast
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import InvalidInput
 from .models import Step, StepStatus
 from .notebook import NAME_RE, StepCell, step_cells
 from .render import table
@@ -24,6 +25,8 @@ from .store import Store
 
 Action = Literal["restore", "run", "approval", "sleep", "blocked"]
 
+ALWAYS = "always runs: "
+"""How status.py words the note of a body the analysis cannot see into."""
 SLEEPING = "sleeping"
 """The sleep scope's StepStatus value (compared by value: works before and after it lands)."""
 LIVE = (StepStatus.running, StepStatus.retrying)
@@ -68,6 +71,8 @@ class _Upstream:
     writes: dict[str, str]
     """Variable name -> the latest step above that runs and (may) write it."""
     runs: set[str]
+    unknown: str | None = None
+    """The first step above that runs and whose writes cannot be read from its code."""
     rejected: str | None = None
     gate: str | None = None
     """The first step above that stops the run at its approval gate."""
@@ -93,7 +98,10 @@ def plan_notebook(notebook: Path, store: Store | None) -> Plan:
         planned.append(step)
         if step.action in ("run", "sleep"):
             upstream.runs.add(cell.name)
-            written = _writes(cell) | {v.name for v in variables.get(cell.name, [])}
+            parsed = _writes(cell.body)
+            if parsed is None and cell.name not in variables:
+                upstream.unknown = upstream.unknown or cell.name
+            written = (parsed or frozenset()) | {v.name for v in variables.get(cell.name, [])}
             upstream.writes.update(dict.fromkeys(written, cell.name))
         if step.action == "approval" and upstream.gate is None:
             upstream.gate = cell.name
@@ -181,7 +189,7 @@ def _run_or_restore(
         return "run", "running now", "running elsewhere now: the next run may restore its result"
     if line.force:
         return "run", "forced", "--force"
-    opaque = _opaque(cell, view)
+    opaque = _opaque(view)
     if opaque:
         return "run", "always runs", opaque
     if view is not None and view.status is StepStatus.failed:
@@ -229,36 +237,36 @@ def _gate(cell: StepCell, question: str, view: StepView | None, reason: str) -> 
     )
 
 
-def _opaque(cell: StepCell, view: StepView | None) -> str | None:
-    """Why the body always runs: a magic or call the analysis cannot see into."""
-    from .kernel.analysis import analyze
-
-    try:
-        found = analyze(_transformed(cell.body)).opaque
-    except InvalidInput as exc:
-        return str(exc)
-    if found:
-        return "; ".join(found)
-    if view is not None and view.note is not None and view.note.startswith("always runs"):
-        return view.note.removeprefix("always runs: ")
+def _opaque(view: StepView | None) -> str | None:
+    """Why the body always runs (a magic or call the analysis could not see into), as its
+    last run recorded it: a body whose code changed since runs anyway."""
+    if view is not None and view.note is not None and view.note.startswith(ALWAYS):
+        return view.note.removeprefix(ALWAYS)
     return None
 
 
-def _writes(cell: StepCell) -> frozenset[str]:
-    from .kernel.analysis import analyze
-
+def _writes(body: str) -> frozenset[str] | None:
+    """Global names the body binds, by Python's own parser (IPython stays out of the
+    server): None when the body is not plain Python (magics, `!cmd`), so unknown."""
     try:
-        return analyze(_transformed(cell.body)).writes
-    except InvalidInput:
-        return frozenset()
-
-
-def _transformed(body: str) -> str:
-    """The body as IPython runs it (magics and `!cmd` become calls), without a shell."""
-    from IPython.core import inputtransformer2
-
-    manager: Any = inputtransformer2.TransformerManager  # untyped in IPython
-    return str(manager().transform_cell(body))
+        tree = ast.parse(body)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    names: set[str] = set()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue  # their bodies bind local names
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp)):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        pending.extend(ast.iter_child_nodes(node))
+    return frozenset(names)
 
 
 def _wake(view: StepView | None) -> str | None:
@@ -296,13 +304,10 @@ _VALUED = ("--approve", "--after")
 
 
 def parse_step_line(line: str) -> StepLine:
-    """Read the options as the magic's parser does (IPython's `arg_split`, quotes kept),
-    tolerating options it does not need to know."""
-    from IPython.utils import process
-
-    split: Any = process.arg_split  # type: ignore[attr-defined]  # re-exported, untyped
+    """Read the options as the magic's parser does (shell-like words, one pair of quotes
+    dropped), tolerating the options that do not change whether a step runs."""
     try:
-        tokens = [str(t) for t in split(line)][1:]
+        tokens = shlex.split(line)[1:]
     except ValueError as exc:
         return StepLine(error=f"the %%mn_step line cannot be read: {exc}")
     found: dict[str, Any] = {}

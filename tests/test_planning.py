@@ -3,6 +3,9 @@ what a run then does (counter files count the bodies that ran)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -204,3 +207,21 @@ def test_planning_never_unpickles_a_value(workdir: Path) -> None:
     assert actions(plan_of(notebook)) == {"make": ("restore", "unchanged")}
     assert time.monotonic() - started < 60  # bounded, not a timing assertion
     assert not (workdir / "unpickled").exists()
+
+
+def test_planning_loads_neither_ipython_nor_a_kernel(workdir: Path) -> None:
+    """The server plans too: planning must not pull the kernel side into its process."""
+    notebook = workdir / "light.ipynb"
+    write(notebook, ["%%mn_step a\n!echo hi\nx = 1", "%%mn_step b --once\ny = x"])
+    code = (
+        "import json, sys; from pathlib import Path; "
+        "from mirrorneuron_nb.planning import plan_notebook; "
+        f"plan = plan_notebook(Path({str(notebook)!r}), None); "
+        "print(json.dumps([len(plan.steps), sorted(sys.modules)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    count, modules = json.loads(out.stdout)
+    assert count == 2
+    assert not {"IPython", "ipykernel", "jupyter_client", "mirrorneuron_nb.kernel"} & set(modules)
