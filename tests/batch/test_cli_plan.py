@@ -55,15 +55,16 @@ def test_plan_table_json_and_summary_after_an_edit(workdir: Path) -> None:
 def test_plan_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "broken.ipynb").write_text("{not json")
     (tmp_path / "dir.ipynb").mkdir()
-    for args in (
-        [str(tmp_path / "nope.ipynb")],
-        [str(tmp_path / "broken.ipynb")],
-        [str(tmp_path / "dir.ipynb")],
-        [],
-        [str(tmp_path / "nope.ipynb"), "--bogus"],
+    for args, says in (
+        ([str(tmp_path / "nope.ipynb")], "no such notebook"),
+        ([str(tmp_path / "broken.ipynb")], "is not a notebook: not JSON"),
+        ([str(tmp_path / "dir.ipynb")], "is a directory, not a notebook"),
+        ([], "the following arguments are required: notebook (see mn-nb plan --help)"),
+        ([str(tmp_path / "nope.ipynb"), "--bogus"], "unrecognized arguments: --bogus"),
     ):
         result = mn("plan", *args)
         assert result.returncode == 2, (args, result.stderr)
+        assert says in result.stderr, (args, result.stderr)
         assert result.stderr.startswith("mn-nb: error: "), result.stderr
         assert result.stderr.strip().count("\n") == 0, result.stderr
         assert result.stdout == ""
