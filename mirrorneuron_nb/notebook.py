@@ -26,6 +26,8 @@ class StepCell:
     position: int
     cell_id: str | None
     body: str
+    line: str = ""
+    """The `%%mn_step` line's arguments: the name as written, then the options."""
 
 
 def validate_name(name: str) -> str:
@@ -87,7 +89,13 @@ def _step_cells(path: Path, mtime_ns: int, size: int) -> tuple[StepCell, ...]:
             continue
         cell_id = cell.get("id")
         out.append(
-            StepCell(name, len(out), cell_id if isinstance(cell_id, str) else None, parsed[1])
+            StepCell(
+                name,
+                len(out),
+                cell_id if isinstance(cell_id, str) else None,
+                parsed[1],
+                parsed[0],
+            )
         )
     return tuple(out)
 

@@ -21,7 +21,15 @@ import {
   getSteps,
   resetStep
 } from './api';
-import { IActionResult, IPanelModel, IStepsModel, KernelState, StateLoaded } from './tokens';
+import { IPlanStep, getPlan } from './plan';
+import {
+  IActionResult,
+  IPanelModel,
+  IStepsModel,
+  KernelState,
+  PanelView,
+  StateLoaded
+} from './tokens';
 
 export const POLL_INTERVAL_MS = 1000;
 export const POLL_MAX_MS = 30_000;
@@ -77,6 +85,15 @@ export class StepsModel implements IStepsModel, IPanelModel {
   get busyAction(): string | null {
     return this._busyAction;
   }
+  get view(): PanelView {
+    return this._view;
+  }
+  get plan(): IPlanStep[] | null {
+    return this._plan;
+  }
+  get planError(): ApiError | null {
+    return this._planError;
+  }
   get isDisposed(): boolean {
     return this._disposed;
   }
@@ -94,8 +111,20 @@ export class StepsModel implements IStepsModel, IPanelModel {
     this._sidecar = false;
     this._error = null;
     this._lastAction = null;
+    this._plan = null;
+    this._planError = null;
     this._emit();
     void this.refresh();
+  }
+
+  setView(view: PanelView): void {
+    if (view !== this._view) {
+      this._view = view;
+      this._emit();
+      if (view === 'plan') {
+        void this.refresh();
+      }
+    }
   }
 
   /** The panel was shown or hidden: polling runs only while it is shown. */
@@ -244,6 +273,10 @@ export class StepsModel implements IStepsModel, IPanelModel {
       } else if (hadError) {
         this._emit();
       }
+      // The steps' token covers the notebook file and the sidecar, all a plan reads.
+      if (this._view === 'plan' && (answer.changed || this._plan === null)) {
+        await this._fetchPlan(path);
+      }
       return null;
     } catch (error) {
       if (path !== this._path || this._disposed) {
@@ -258,6 +291,24 @@ export class StepsModel implements IStepsModel, IPanelModel {
       this._emit();
       return this._error;
     }
+  }
+
+  private async _fetchPlan(path: string): Promise<void> {
+    try {
+      const answer = await getPlan(path);
+      if (path !== this._path || this._disposed) {
+        return;
+      }
+      this._plan = answer.steps;
+      this._planError = null;
+    } catch (error) {
+      if (path !== this._path || this._disposed) {
+        return;
+      }
+      this._planError =
+        error instanceof ApiError ? error : new ApiError(0, 'client_error', `${error}`);
+    }
+    this._emit();
   }
 
   private _active(): boolean {
@@ -291,6 +342,9 @@ export class StepsModel implements IStepsModel, IPanelModel {
   private _lastAction: IActionResult | null = null;
   private _busyAction: string | null = null;
   private _visible = false;
+  private _view: PanelView = 'steps';
+  private _plan: IPlanStep[] | null = null;
+  private _planError: ApiError | null = null;
   private _inflight: Promise<void> | null = null;
   private _again = false;
   private _disposed = false;

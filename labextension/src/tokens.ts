@@ -15,6 +15,10 @@ import type {
   IStepRow,
   ISummary
 } from './api';
+import type { IPlanStep } from './plan';
+
+/** What the panel shows: the steps' state, or the plan of the next run. */
+export type PanelView = 'steps' | 'plan';
 
 /** The kernel as far as the panel can tell from JupyterLab's session. */
 export type KernelState = 'none' | 'starting' | 'idle' | 'busy' | 'restarting' | 'dead';
@@ -53,6 +57,12 @@ export interface IStepsState {
   headline(): string;
   /** One step's details (traceback, checkpoint, variables). */
   detail(name: string): Promise<IStepDetail>;
+  readonly view: PanelView;
+  /** The plan of the next run, fetched while the plan view is shown (null: none yet). */
+  readonly plan: IPlanStep[] | null;
+  readonly planError: ApiError | null;
+  /** Show the steps or the plan (the plan is fetched, then refreshed with each poll). */
+  setView(view: PanelView): void;
 }
 
 /** The state as the panel widget holds it: told when it is shown or hidden (to poll or not). */

@@ -107,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(func=commands.status)
 
+    plan = _command(
+        sub,
+        "plan",
+        "show what the next run of a notebook will do, before anything runs",
+        "Show every step of NOTEBOOK in order with what its next run does: restore it "
+        "from its checkpoint, run it (and why: new, code changed, input changed, forced, "
+        "failed last time, interrupted, always runs), wait for approval, sleep, or blocked "
+        "by a rejected step. Reads the notebook and its sidecar only: nothing is run, "
+        "loaded or written.",
+    )
+    plan.add_argument("notebook", help=nb_help)
+    plan.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    plan.set_defaults(func=commands.plan)
+
     log = _command(
         sub,
         "log",

@@ -175,6 +175,30 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def plan(args: argparse.Namespace) -> int:
+    from ..notebook import read_notebook
+    from ..planning import plan_notebook, plan_summary, plan_table
+
+    notebook = _notebook(args.notebook)
+    read_notebook(notebook)  # not a notebook at all: one line, before the sidecar
+    # No sidecar yet is no error here: every step is new.
+    store = _open(notebook) if sidecar_exists(sidecar_of(notebook)) else None
+    try:
+        planned = plan_notebook(notebook, store)
+    finally:
+        if store is not None:
+            store.close()
+    if args.json:
+        print(json.dumps(planned.as_json(), indent=2))
+    elif planned.steps:
+        print(plan_table(planned))
+        print()
+        print(terminal_safe(plan_summary(planned)))
+    else:
+        print(plan_summary(planned))
+    return 0
+
+
 def log(args: argparse.Namespace) -> int:
     from ..render import table
 

@@ -243,3 +243,27 @@ class ApproveResponse(ApiModel):
     path: str
     name: str
     approval: ApprovalInfo
+
+
+PlanAction = Literal["restore", "run", "approval", "sleep", "blocked"]
+
+
+class PlanStep(ApiModel):
+    """What the next run does with one step (mirrorneuron_nb/planning.py)."""
+
+    name: str
+    position: int = Field(description="index among the notebook's step cells, from 0")
+    action: PlanAction
+    reason: str = Field(
+        description="for run: new, code changed, input changed, forced, failed last time, "
+        "interrupted, always runs, approved, running now"
+    )
+    detail: str | None = Field(
+        description="e.g. the input that changed, the question asked, the wake-up time, "
+        "the rejected step; 'may run ...' where the plan cannot know"
+    )
+
+
+class PlanResponse(ApiModel):
+    notebook: str = Field(description="the notebook's path relative to the server root")
+    steps: list[PlanStep]

@@ -182,6 +182,11 @@ class StepsHandler(ReadHandler):
         return queries.steps_state(self.sidecars, nb, q.since)
 
 
+class PlanHandler(ReadHandler):
+    def read(self, q: NotebookQuery, nb: NotebookRef) -> BaseModel:
+        return queries.plan_state(self.sidecars, nb)
+
+
 class RunsHandler(ReadHandler):
     def read(self, q: NotebookQuery, nb: NotebookRef) -> BaseModel:
         return queries.runs_list(self.sidecars, nb)

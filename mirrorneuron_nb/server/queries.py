@@ -13,6 +13,8 @@ from typing import Any
 
 from ..errors import NotFound, UnknownStep, UnsafeSidecar
 from ..models import GOOD_NAMES, Approval, StepStatus
+from ..notebook import read_notebook
+from ..planning import plan_notebook
 from ..status import StepView, step_views
 from ..store import Store, sidecar_exists
 from ..store.guard import DB_NAME
@@ -25,6 +27,8 @@ from .api_models import (
     EventsResponse,
     MissingInputInfo,
     OutputInfo,
+    PlanResponse,
+    PlanStep,
     ResetResponse,
     RunInfo,
     RunsResponse,
@@ -152,6 +156,19 @@ def steps_state(sidecars: Sidecars, nb: NotebookRef, since: str | None) -> Steps
         deleted=[_row(v, approvals.get(v.name)) for v in views if not v.in_notebook],
         summary=summarize(rows),
     )
+
+
+def plan_state(sidecars: Sidecars, nb: NotebookRef) -> PlanResponse:
+    """What the next run of the notebook does with each step (nothing is loaded or run)."""
+    read_notebook(nb.file)  # not a notebook: 400 with the reason, not an empty plan
+    with sidecars.reading(nb.sidecar) as entry:
+        if entry is None:
+            plan = plan_notebook(nb.file, None)
+        else:
+            with entry.store.snapshot() as store:
+                plan = plan_notebook(nb.file, store)
+    steps = [PlanStep(**s.as_json()) for s in plan.steps]
+    return PlanResponse(notebook=nb.api_path, steps=steps)
 
 
 def runs_list(sidecars: Sidecars, nb: NotebookRef) -> RunsResponse:

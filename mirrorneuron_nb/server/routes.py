@@ -10,6 +10,7 @@ from .handlers import (
     SETTINGS_KEY,
     ApproveHandler,
     EventsHandler,
+    PlanHandler,
     ResetHandler,
     RunsHandler,
     StepHandler,
@@ -26,6 +27,7 @@ ROUTES: list[tuple[str, type]] = [
     ("step", StepHandler),
     ("reset", ResetHandler),
     ("approve", ApproveHandler),
+    ("plan", PlanHandler),
 ]
 
 

@@ -17,6 +17,7 @@ import {
 } from '../status';
 import { IStepActions, IStepsState } from '../tokens';
 import { ApprovalGate } from './ApprovalGate';
+import { Coordination } from './Coordination';
 import { MissingInputs } from './MissingInputs';
 import { Traceback, TracebackDetail } from './Traceback';
 
@@ -60,6 +61,7 @@ export function StepRow(props: {
         <span className="mn-Step-status">{statusLabel(row.status)}</span>
       </div>
       <StepMeta row={row} />
+      <Coordination row={row} />
       {row.status === 'awaiting_approval' && approval?.status === 'pending' && (
         <ApprovalGate row={row} question={approval.question} busy={busy} actions={actions} />
       )}

@@ -5,8 +5,9 @@
 import { UseSignal } from '@jupyterlab/ui-components';
 import React, { useEffect, useState } from 'react';
 
-import { IStepActions, IStepsState } from '../tokens';
+import { IStepActions, IStepsState, PanelView } from '../tokens';
 import { Header } from './Header';
+import { PlanView } from './PlanView';
 import { StepList } from './StepList';
 
 /** Relative times ("12 s ago") age without any change on the server. */
@@ -53,13 +54,63 @@ function StepsBody(props: { model: IStepsState; actions: IStepActions }): JSX.El
           No steps yet: mark a cell with <code>%%mn_step NAME</code> and run it.
         </p>
       )}
-      <StepList rows={model.steps} model={model} actions={actions} />
-      {model.deleted.length > 0 && (
-        <>
-          <div className="mn-Steps-sectionTitle">In the sidecar, cell deleted</div>
-          <StepList rows={model.deleted} model={model} actions={actions} deleted />
-        </>
+      <ViewTabs model={model} />
+      {model.view === 'plan' ? (
+        <div role="tabpanel" id="mn-panel-plan" aria-labelledby="mn-tab-plan">
+          <PlanView model={model} />
+        </div>
+      ) : (
+        <div role="tabpanel" id="mn-panel-steps" aria-labelledby="mn-tab-steps">
+          <StepList rows={model.steps} model={model} actions={actions} />
+          {model.deleted.length > 0 && (
+            <>
+              <div className="mn-Steps-sectionTitle">In the sidecar, cell deleted</div>
+              <StepList rows={model.deleted} model={model} actions={actions} deleted />
+            </>
+          )}
+        </div>
       )}
+    </div>
+  );
+}
+
+const VIEWS: [PanelView, string][] = [
+  ['steps', 'Steps'],
+  ['plan', 'Next run']
+];
+
+/** Two tabs (arrow keys move between them, as the ARIA tabs pattern has it). */
+function ViewTabs(props: { model: IStepsState }): JSX.Element {
+  const { model } = props;
+  const onKey = (event: React.KeyboardEvent<HTMLButtonElement>): void => {
+    if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') {
+      return;
+    }
+    event.preventDefault();
+    const next = model.view === 'steps' ? 'plan' : 'steps';
+    model.setView(next);
+    const tab = event.currentTarget.parentElement?.querySelector<HTMLElement>(`#mn-tab-${next}`);
+    tab?.focus();
+  };
+  return (
+    <div className="mn-Steps-tabs" role="tablist" aria-label="Steps panel views">
+      {VIEWS.map(([view, label]) => (
+        <button
+          key={view}
+          id={`mn-tab-${view}`}
+          role="tab"
+          type="button"
+          className={`mn-Steps-tab${model.view === view ? ' mn-mod-selected' : ''}`}
+          aria-selected={model.view === view}
+          aria-controls={`mn-panel-${view}`}
+          tabIndex={model.view === view ? 0 : -1}
+          data-view={view}
+          onClick={() => model.setView(view)}
+          onKeyDown={onKey}
+        >
+          {label}
+        </button>
+      ))}
     </div>
   );
 }
