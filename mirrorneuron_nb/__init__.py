@@ -46,6 +46,7 @@ _LAZY = {
     "call": "kernel.durable",
     "sleep": "kernel.waits",
     "wait_until": "kernel.waits",
+    "WaitTimeout": "errors",
 }
 
 
