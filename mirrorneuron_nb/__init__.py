@@ -41,7 +41,13 @@ def unload_ipython_extension(ipython: Any) -> None:
 # (The module is not named `durable`: importing a submodule binds its name on the package,
 # which would shadow the `durable` decorator.)
 
-_LAZY = {"durable": "kernel.durable", "call": "kernel.durable"}
+_LAZY = {
+    "durable": "kernel.durable",
+    "call": "kernel.durable",
+    "sleep": "kernel.waits",
+    "wait_until": "kernel.waits",
+    "WaitTimeout": "errors",
+}
 
 
 def __getattr__(name: str) -> Any:

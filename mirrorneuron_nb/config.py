@@ -30,6 +30,11 @@ KEY_ENV = "MIRRORNEURON_KEY_FILE"
 MAX_VALUE_ENV = "MIRRORNEURON_MAX_VALUE_BYTES"
 """A value whose serialized size exceeds this many bytes is not written (unset: no limit)."""
 
+MAX_SLEEP_ENV = "MIRRORNEURON_MAX_SLEEP"
+"""Seconds: in a batch run, a wait (`mn.sleep`, `mn.wait_until`) longer than this parks
+the step `sleeping` and stops the run (`mn-nb run --max-sleep S`, exit 5). Unset: waits
+sleep in the kernel, however long."""
+
 BATCH = "batch"
 INTERACTIVE = "interactive"
 
@@ -90,14 +95,36 @@ def max_value_bytes() -> int | None:
     return limit
 
 
+def max_sleep() -> float | None:
+    """The longest wait a batch run sleeps through in the kernel (None: no limit)."""
+    raw = os.environ.get(MAX_SLEEP_ENV, "").strip()
+    if not raw:
+        return None
+    from . import limits
+
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    return limits.seconds(MAX_SLEEP_ENV, value)
+
+
 def batch_environment(
-    notebook: Path, sidecar: Path, parameters: dict[str, Any], fresh: bool
+    notebook: Path,
+    sidecar: Path,
+    parameters: dict[str, Any],
+    fresh: bool,
+    max_sleep: float | None = None,
 ) -> dict[str, str]:
-    """What a batch driver sets for the kernel it starts."""
-    return {
+    """What a batch driver sets for the kernel it starts (without `max_sleep`, the
+    kernel inherits MIRRORNEURON_MAX_SLEEP, so plain papermill runs can set it)."""
+    env = {
         NOTEBOOK_ENV: str(notebook),
         RUN_KIND_ENV: BATCH,
         PARAMETERS_ENV: json.dumps(parameters, default=repr),
         FORCE_ENV: "1" if fresh else "0",
         SIDECAR_ENV: str(sidecar),
     }
+    if max_sleep is not None:
+        env[MAX_SLEEP_ENV] = repr(max_sleep)
+    return env

@@ -98,6 +98,11 @@ class StepTimeout(TimeoutError):
     other failure of the user's code."""
 
 
+class WaitTimeout(TimeoutError):
+    """`mn.wait_until` reached its recorded deadline without a true value from its
+    predicate. A TimeoutError, like StepTimeout: the user's wait failed, not the package."""
+
+
 class StepStopped(Exception):
     """A gate stopped the cell on purpose. Shown as its message alone (no traceback); the
     cell still ends in an error so "Run All" and batch runs stop at it."""
@@ -129,6 +134,18 @@ class InputsMissing(StepStopped):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(message)
         self.step = step
+
+
+class StepSleeping(StepStopped):
+    """A batch run reached a wait (`mn.sleep`, `mn.wait_until`) longer than its
+    `--max-sleep`: the step is parked `sleeping` until `wake_at` and the run stops, so a
+    scheduler can run the same command again later."""
+
+    def __init__(self, step: str, wake_at: float, what: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.wake_at = wake_at
+        self.what = what
 
 
 class SigningKeyError(InvalidInput):

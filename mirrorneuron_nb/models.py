@@ -31,6 +31,9 @@ class StepStatus(str, enum.Enum):
     """Derived, never stored: approved at its gate, waiting to be run again."""
     rejected = "rejected"
     stale = "stale"
+    sleeping = "sleeping"
+    """A batch run parked the step at a wait longer than its --max-sleep: neither good nor
+    failed; the next run re-runs it, which sleeps only what is left (kernel/waits.py)."""
 
     @property
     def good(self) -> bool:
@@ -202,6 +205,13 @@ INPUTS_MISSING = "inputs_missing"
 """Event kind: a good step was stopped before its body because inputs that came from cells
 nobody checkpointed are not in the kernel (kernel/origins.py). It stands until something
 else happens to the step (a run, a cache hit, a reset)."""
+
+
+SLEEPING = "sleeping"
+"""Event kind: a step started a wait (`mn.sleep`) or was parked at one (detail `wake_at`,
+`parked`); the wake-up time of a `sleeping` step is its latest such event's."""
+WOKE = "woke"
+"""Event kind: a step's wait ended (its wake-up time passed)."""
 
 
 class InputOrigin(Record):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -57,6 +58,14 @@ def format_when(ts: float | None, now: float | None = None) -> str:
     if ago < 3600:
         return f"{ago / 60:.0f} min ago"
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def format_wake(ts: float) -> str:
+    """A wake-up time as "14:06 (2025-01-02 14:05:03 CET)": the minute after which running
+    again proceeds (rounded up), then the exact local time."""
+    minute = time.localtime(math.ceil(ts / 60) * 60)
+    exact = time.localtime(ts)
+    return f"{time.strftime('%H:%M', minute)} ({time.strftime('%Y-%m-%d %H:%M:%S %Z', exact)})"
 
 
 def describe(value: Any) -> str:

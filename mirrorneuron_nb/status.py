@@ -5,6 +5,8 @@ Shared by %mn_status, the CLI and the server, so all three say the same thing.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from pydantic import ValidationError
 from .errors import MirrorNeuronError
 from .models import (
     INPUTS_MISSING,
+    SLEEPING,
     UNSTABLE_FINGERPRINT,
     ApprovalStatus,
     CallCounts,
@@ -24,7 +27,7 @@ from .models import (
     takes_over,
 )
 from .notebook import StepCell, code_hash, step_cells
-from .render import format_bytes, format_duration, format_when, table
+from .render import format_bytes, format_duration, format_wake, format_when, table
 from .store import Store, pid_alive
 
 
@@ -62,6 +65,9 @@ class StepView:
     """Inputs the step's last run found missing from the kernel (they came from cells
     nobody checkpointed), with where each is defined; empty once anything else happened
     to the step (it ran, was served from its checkpoint, was reset)."""
+    wake_at: float | None = None
+    """When a `sleeping` step wakes up (epoch seconds): a batch run parked it at a wait
+    longer than its --max-sleep; the next run after this time proceeds."""
 
 
 def step_views(store: Store | None, notebook: Path | None = None) -> list[StepView]:
@@ -86,6 +92,7 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
     runs = {r.id: r for r in store.runs()}
     journaled = _has_journal(store)
     missing = _missing_inputs(store)
+    wakes = _wake_times(store) if any(s.status is StepStatus.sleeping for s in steps) else {}
     # One pass in notebook order: each step is checked against the writers above it, then
     # becomes the latest writer of its own variables (linear, not quadratic, in steps).
     writers: dict[str, tuple[str, VarEntry, int]] = {}
@@ -134,6 +141,7 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
                 durable_unsaved=calls.unsaved,
                 note=_note(s, ckpt if status.good else None),
                 missing_inputs=missing.get(s.name, ()),
+                wake_at=wakes.get(s.name) if status is StepStatus.sleeping else None,
                 kind=str(s.options.get("kind") or "compute"),
                 once=bool(s.options.get("once")),
                 approval=s.options.get("approve")
@@ -185,6 +193,24 @@ def _missing_inputs(store: Store) -> dict[str, tuple[InputOrigin, ...]]:
         except ValidationError:
             continue
     return out
+
+
+def _wake_times(store: Store) -> dict[str, float]:
+    """Each step whose latest event parked it `sleeping`, with its wake-up time. The
+    detail is read from the sidecar: a damaged one is no wake-up time, never a crash."""
+    out: dict[str, float] = {}
+    for step, event in store.latest_events(SLEEPING).items():
+        wake = event.detail.get("wake_at")
+        if isinstance(wake, (int, float)) and not isinstance(wake, bool) and math.isfinite(wake):
+            out[step] = float(wake)
+    return out
+
+
+def wake_summary(wake_at: float, now: float | None = None) -> str:
+    """E.g. "sleeps until 14:06 (2025-01-02 14:05:03 CET)", or that it may run again."""
+    if wake_at <= (now if now is not None else time.time()):
+        return f"woke at {format_wake(wake_at)}: run it again to continue"
+    return f"sleeps until {format_wake(wake_at)}"
 
 
 def missing_summary(origins: tuple[InputOrigin, ...]) -> str:
@@ -279,6 +305,8 @@ def status_table(views: list[StepView]) -> str:
         detail = v.error if v.error and not v.status.good else (v.stale_reason or "")
         if v.missing_inputs:
             detail = missing_summary(v.missing_inputs)  # the latest thing that happened to it
+        if v.wake_at is not None and not detail:
+            detail = wake_summary(v.wake_at)
         if v.status is StepStatus.approved and not detail:
             detail = f"approved by {v.decided_by}: run the step again to continue"
         if v.approval and not detail:

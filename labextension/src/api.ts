@@ -17,7 +17,8 @@ export type StatusName =
   | 'stale'
   | 'awaiting_approval'
   | 'approved'
-  | 'rejected';
+  | 'rejected'
+  | 'sleeping';
 
 export type ApprovalState = 'pending' | 'approved' | 'rejected';
 
@@ -58,6 +59,8 @@ export interface IStepRow {
   durable_failed: number;
   durable_unsaved: number;
   missing_inputs: IMissingInputInfo[];
+  /** Unix time a `sleeping` step wakes up (parked by a batch run's --max-sleep). */
+  wake_at: number | null;
 }
 
 export interface ISummary {

@@ -14,7 +14,8 @@ export const STATUS_ICON: Record<StatusName, string> = {
   stale: '≠',
   awaiting_approval: '⚑',
   approved: '▷',
-  rejected: '⊘'
+  rejected: '⊘',
+  sleeping: '☾'
 };
 
 export function statusLabel(status: StatusName): string {

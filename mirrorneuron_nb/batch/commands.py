@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import limits
 from ..errors import UsageFailure
 from ..models import ApprovalStatus
-from ..render import terminal_safe
+from ..render import format_wake, terminal_safe
 from ..sidecar import sidecar_of
 from ..store import Store, sidecar_exists
 
@@ -26,6 +26,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_AWAITING_APPROVAL = 3
 EXIT_DAMAGED = 3  # the code for a damaged store; `run` also stops at a gate with 3
+EXIT_SLEEPING = 5  # a run stopped at a wait longer than --max-sleep: run it again later
 EXIT_SIDECAR = 6
 
 
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from ..status import status_table, step_views
     from .run import CellOutcome, check_notebook, run_notebook
 
+    max_sleep = None if args.max_sleep is None else limits.seconds("--max-sleep", args.max_sleep)
     notebook = _notebook(args.notebook)
     read_notebook(notebook)  # not a notebook at all: say so before anything else
     if not step_cells(notebook):
@@ -123,13 +125,27 @@ def run(args: argparse.Namespace) -> int:
 
     fresh = " (fresh)" if args.fresh else ""
     print(terminal_safe(f"mn-nb run {notebook.name} -> {output}{fresh}"))
-    result = run_notebook(notebook, output, params, fresh=args.fresh, progress=progress)
+    result = run_notebook(
+        notebook, output, params, fresh=args.fresh, progress=progress, max_sleep=max_sleep
+    )
     store = Store(sidecar, readonly=True)
     try:
-        print()
-        print(status_table(step_views(store, notebook)))
+        views = step_views(store, notebook)
     finally:
         store.close()
+    print()
+    print(status_table(views))
+    if not result.ok and result.outcome == "sleeping":
+        wake = next((v.wake_at for v in views if v.name == result.failed_step), None)
+        until = format_wake(wake) if wake is not None else "its wake-up time"
+        print(
+            terminal_safe(
+                f"mn-nb: step `{result.failed_step}` sleeps until {until}: run the same "
+                "command again after that"
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_SLEEPING
     if not result.ok and result.outcome == "awaiting_approval":
         print(
             terminal_safe(

@@ -24,8 +24,8 @@ from .run import ENGINE_NAME, LOAD_EXT, CellOutcome, ProgressCallback, batch_env
 
 __all__ = ["ENGINE_NAME", "MirrorNeuronEngine"]
 
-# A gate stopped the step on purpose: the run pauses there.
-STOPPED = (StepStatus.awaiting_approval, StepStatus.rejected)
+# A gate or a long wait stopped the step on purpose: the run pauses there.
+STOPPED = (StepStatus.awaiting_approval, StepStatus.rejected, StepStatus.sleeping)
 
 
 class _Client(PapermillNotebookClient):  # type: ignore[misc]
@@ -118,9 +118,10 @@ class MirrorNeuronEngine(Engine):  # type: ignore[misc]
             raise InvalidInput("the mirrorneuron engine needs a local input notebook path")
         progress: ProgressCallback | None = kwargs.pop("mn_progress", None)
         fresh = bool(kwargs.pop("mn_fresh", False))
+        max_sleep: float | None = kwargs.pop("mn_max_sleep", None)
         notebook = Path(input_path).resolve()
         parameters = dict(nb_man.nb.metadata.get("papermill", {}).get("parameters", {}))
-        env = batch_environment(notebook, parameters, fresh)
+        env = batch_environment(notebook, parameters, fresh, max_sleep)
         kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
         final = merge_kwargs(
             kwargs,

@@ -31,7 +31,7 @@ class CellOutcome:
 
     step: str
     outcome: str
-    """'restored', 'ran', 'failed', 'awaiting_approval' or 'rejected'."""
+    """'restored', 'ran', 'failed', 'awaiting_approval', 'rejected' or 'sleeping'."""
     seconds: float
     error: str | None = None
 
@@ -54,10 +54,14 @@ def environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def batch_environment(input_path: Path, parameters: dict[str, Any], fresh: bool) -> dict[str, str]:
+def batch_environment(
+    input_path: Path, parameters: dict[str, Any], fresh: bool, max_sleep: float | None = None
+) -> dict[str, str]:
     """The environment of a batch run's kernel: the input notebook's sidecar, the run's
-    parameters and kind (see config.py)."""
-    return config.batch_environment(input_path, sidecar_of(input_path), parameters, fresh)
+    parameters and kind, the longest wait it sleeps through (see config.py)."""
+    return config.batch_environment(
+        input_path, sidecar_of(input_path), parameters, fresh, max_sleep
+    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ def run_notebook(
     fresh: bool = False,
     progress: ProgressCallback | None = None,
     kernel_name: str | None = None,
+    max_sleep: float | None = None,
 ) -> BatchResult:
     """Execute a notebook with papermill through our engine; never raises for cell errors."""
     import papermill
@@ -110,7 +115,7 @@ def run_notebook(
     failed: list[CellOutcome] = []
 
     def on_cell(outcome: CellOutcome) -> None:
-        if outcome.outcome in ("failed", "awaiting_approval", "rejected"):
+        if outcome.outcome in ("failed", "awaiting_approval", "rejected", "sleeping"):
             failed.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -126,6 +131,7 @@ def run_notebook(
             cwd=str(notebook.parent),
             mn_progress=on_cell,
             mn_fresh=fresh,
+            mn_max_sleep=max_sleep,
         )
     except PapermillExecutionError as exc:
         step = failed[0].step if failed else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any, TypeVar
 
-from ..errors import InvalidInput, SidecarFull, StepTimeout, one_line
+from ..errors import InvalidInput, SidecarFull, StepSleeping, StepTimeout, one_line
 from ..models import Attempt, Step
 from .capture import OutputRecorder, capture, flush_inline_figures
 from .outputs import unbound
@@ -61,6 +61,10 @@ def run_attempts(session: KernelSession, plan: StepPlan) -> Ran:
             return Ran(value, recorder, attempt, time.perf_counter() - began)
         except OutputsUnbound:
             raise
+        except StepSleeping as parked:
+            # A batch run's wait beyond --max-sleep: not a failure, never retried.
+            session.store.park_attempt(attempt, parked.wake_at, parked.what)
+            raise
         except BaseException as exc:
             delay = _failed(session, plan, attempt, number, exc)
             if delay is None:
@@ -88,6 +92,10 @@ async def arun_attempts(session: KernelSession, plan: StepPlan) -> Ran:
             _check_outputs(session, plan, attempt, previous)
             return Ran(value, recorder, attempt, time.perf_counter() - began)
         except OutputsUnbound:
+            raise
+        except StepSleeping as parked:
+            # A batch run's wait beyond --max-sleep: not a failure, never retried.
+            session.store.park_attempt(attempt, parked.wake_at, parked.what)
             raise
         except BaseException as exc:
             delay = _failed(session, plan, attempt, number, exc)

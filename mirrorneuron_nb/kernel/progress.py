@@ -62,7 +62,7 @@ class CallProgress:
         self._last = 0.0
         self._bar: Any = None
         self._label: Any = None
-        if _frontend():
+        if frontend():
             with contextlib.suppress(Exception):  # no ipywidgets, no comm: plain text
                 self._bar, self._label = _show_widget()
         self._interval = WIDGET_INTERVAL if self._bar is not None else TEXT_INTERVAL
@@ -96,7 +96,7 @@ class CallProgress:
         self.say(text)
 
 
-def _frontend() -> bool:
+def frontend() -> bool:
     """A kernel a frontend talks to, outside batch runs (papermill has no widget view)."""
     if config.run_kind() != config.INTERACTIVE:
         return False

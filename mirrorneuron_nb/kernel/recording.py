@@ -75,6 +75,8 @@ class Pending:
     began: float = 0.0
     replayed: bool = False
     value: Any = None
+    quiet: bool = False
+    """The package's own record (a wake-up time, a poll): not counted or shown as a call."""
 
 
 class Recording:
@@ -156,6 +158,48 @@ class Recording:
                 )
         return Pending(function, key, occurrence, started_at=time.time(), began=time.perf_counter())
 
+    def journaled(
+        self, what: str, parts: tuple[Any, ...], compute: Callable[[], Any]
+    ) -> tuple[Any, bool]:
+        """(value, replayed): a record the package itself keeps in this step's journal (a
+        sleep's wake-up time, one poll of a wait). Replayed by the same rules as durable
+        calls, keyed by `what`, `parts` and occurrence, but neither counted nor shown as
+        one of the step's calls. `compute` runs only when nothing usable is recorded."""
+        function = f"mirrorneuron_nb.{what}"
+        key = digest_parts([function.encode(), *(f"\x00{_stable(p)}".encode() for p in parts)])
+        with self._lock:
+            occurrence = self._seen.get(key, 0)
+            self._seen[key] = occurrence + 1
+            try:
+                entry = self.store.find_call(self.step, key, occurrence)
+            except MirrorNeuronError:
+                entry = None
+        pending = Pending(function, key, occurrence, quiet=True)
+        if entry is not None:
+            try:
+                where = self.binding(pending)
+                return codec.load(self.store.blobs, entry, self.namespace, where), True
+            except CheckpointUnavailable as exc:
+                with self._lock:
+                    self._warn_once(
+                        "unusable-own",
+                        f"mn_step {self.step}: a recorded {what} cannot be used ({exc.reason}); "
+                        "it starts again",
+                    )
+        pending.started_at, pending.began = time.time(), time.perf_counter()
+        try:
+            result = compute()
+        except BaseException as exc:
+            self.failed(pending, exc)
+            raise
+        self.succeeded(pending, result)
+        return result, False
+
+    def event(self, kind: str, wake_at: float, what: str) -> None:
+        """An event of this step's wait (sleeping, woke); a failed write loses only it."""
+        with self._lock, contextlib.suppress(MirrorNeuronError):
+            self.store.record_wait(self.run_id, self.step, kind, wake_at, what)
+
     def succeeded(self, pending: Pending, result: Any) -> None:
         duration = time.perf_counter() - pending.began
         status, entry, error = CallStatus.succeeded, None, None
@@ -217,6 +261,8 @@ class Recording:
                     f"mn_step {self.step}: a durable call could not be recorded ({exc}); "
                     "it runs again if the step is re-run",
                 )
+            if pending.quiet:
+                return
             if status is CallStatus.succeeded:
                 self.tally.ran += 1
             elif status is CallStatus.failed:
@@ -300,6 +346,11 @@ def _unwrap(
         else:
             break
     return fn, args, kwargs
+
+
+def _stable(value: Any) -> str:
+    fp = stable_fingerprint(value)
+    return fp if fp is not None else repr(value)
 
 
 # Code fingerprints per function object; the code object is kept to notice reassignment.

@@ -28,6 +28,7 @@ StatusName = Literal[
     "awaiting_approval",
     "approved",
     "rejected",
+    "sleeping",
 ]
 
 ApprovalState = Literal["pending", "approved", "rejected"]
@@ -137,6 +138,11 @@ class StepRow(ApiModel):
     missing_inputs: list[MissingInputInfo] = Field(
         description="inputs from cells nobody checkpointed that stopped the step's last run "
         "(empty once it ran or was served again): run their cells, then the step"
+    )
+    wake_at: float | None = Field(
+        default=None,
+        description="unix time a `sleeping` step wakes up (a batch run parked it at a wait "
+        "longer than --max-sleep): the next run after it proceeds; null otherwise",
     )
 
 

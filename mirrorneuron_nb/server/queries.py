@@ -87,6 +87,7 @@ def _row(v: StepView, approval: Approval | None = None) -> StepRow:
         durable_failed=v.durable_failed,
         durable_unsaved=v.durable_unsaved,
         missing_inputs=[MissingInputInfo(**o.model_dump()) for o in v.missing_inputs],
+        wake_at=v.wake_at,
     )
 
 
@@ -107,6 +108,9 @@ def summarize(rows: list[StepRow]) -> Summary:
     )
     if waiting:
         text += f"; {waiting} awaiting approval"
+    sleeping = sum(1 for r in rows if r.status == StepStatus.sleeping.value)
+    if sleeping:
+        text += f"; {sleeping} sleeping"
     return Summary(total=total, good=good, first_unfinished=unfinished, text=text)
 
 

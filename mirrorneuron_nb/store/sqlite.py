@@ -24,6 +24,7 @@ from .journal import JournalTable
 from .maintenance import Maintenance
 from .runs import RunsTable
 from .schema import check_version, migrate
+from .sleeps import SleepsTable
 from .steps import StepsTable
 
 C = TypeVar("C", bound=type)
@@ -68,6 +69,7 @@ class Store(
     ApprovalsTable,
     JournalTable,
     EventsTable,
+    SleepsTable,
     Maintenance,
 ):
     """The sidecar directory: `state.sqlite` plus content-addressed `blobs/`."""
