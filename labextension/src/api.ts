@@ -39,6 +39,25 @@ export interface IMissingInputInfo {
   label: string;
 }
 
+/** The live process running a step now (it holds the step's lease); times are epoch seconds. */
+export interface ILeaseOwner {
+  run_id: string;
+  kind: string;
+  host: string;
+  pid: number;
+  since: number;
+  heartbeat: number;
+}
+
+/** A kernel or run waiting for a step's owner to finish. */
+export interface ILeaseWaiter {
+  run_id: string;
+  kind: string;
+  host: string;
+  pid: number;
+  since: number;
+}
+
 export interface IStepRow {
   name: string;
   status: StatusName;
@@ -58,6 +77,8 @@ export interface IStepRow {
   durable_failed: number;
   durable_unsaved: number;
   missing_inputs: IMissingInputInfo[];
+  owner: ILeaseOwner | null;
+  waiting: ILeaseWaiter[];
 }
 
 export interface ISummary {

@@ -3,8 +3,9 @@
 Commands parse arguments and print; the logic lives in batch/status/store. Exit codes:
 0 done; 1 a run failed (naming the step and its error); 2 bad input; 3 the sidecar is
 damaged (its database or log is corrupt, vanished or replaced: the line names
-`mn-nb doctor`), or a run stopped at a step awaiting approval; 6 the sidecar cannot be used
-otherwise (locked, unreadable, newer version). Every error is one line.
+`mn-nb doctor`), or a run stopped at a step awaiting approval; 4 a run stopped waiting
+(--lease-wait) for a step another kernel or run is executing, naming it; 6 the sidecar
+cannot be used otherwise (locked, unreadable, newer version). Every error is one line.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         "code and inputs are restored from the sidecar, not re-executed; parameters "
         "are inputs, so changing one re-runs only the steps that read it. Exits 0 "
         "on success, 1 naming the failed step, 2 on bad input, 3 when the run stopped at "
-        "a step awaiting approval (or the sidecar is damaged: see mn-nb doctor).",
+        "a step awaiting approval (or the sidecar is damaged: see mn-nb doctor), 4 when "
+        "it stopped waiting for a step another kernel or run is executing (--lease-wait).",
     )
     run.add_argument("notebook", help=nb_help)
     run.add_argument(
@@ -92,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh",
         action="store_true",
         help="ignore checkpoints: execute every step (new checkpoints are kept)",
+    )
+    run.add_argument(
+        "--lease-wait",
+        type=float,
+        metavar="S",
+        help="wait at most S seconds for a step another kernel or run is executing, then "
+        "stop with exit code 4 naming it (default: wait until it is done)",
     )
     run.set_defaults(func=commands.run)
 

@@ -22,6 +22,8 @@ from ..notebook import read_notebook
 from ..sidecar import sidecar_of
 
 ENGINE_NAME = "mirrorneuron"
+LEASE_HELD = "lease_held"
+"""A step's outcome when another process was running it and this run stopped waiting."""
 LOAD_EXT = "%load_ext mirrorneuron_nb"
 
 
@@ -31,7 +33,7 @@ class CellOutcome:
 
     step: str
     outcome: str
-    """'restored', 'ran', 'failed', 'awaiting_approval' or 'rejected'."""
+    """'restored', 'ran', 'failed', 'awaiting_approval', 'rejected' or 'lease_held'."""
     seconds: float
     error: str | None = None
 
@@ -54,10 +56,14 @@ def environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def batch_environment(input_path: Path, parameters: dict[str, Any], fresh: bool) -> dict[str, str]:
+def batch_environment(
+    input_path: Path, parameters: dict[str, Any], fresh: bool, lease_wait: float | None = None
+) -> dict[str, str]:
     """The environment of a batch run's kernel: the input notebook's sidecar, the run's
-    parameters and kind (see config.py)."""
-    return config.batch_environment(input_path, sidecar_of(input_path), parameters, fresh)
+    parameters and kind, how long it waits for a step another process runs (config.py)."""
+    return config.batch_environment(
+        input_path, sidecar_of(input_path), parameters, fresh, lease_wait
+    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ def run_notebook(
     fresh: bool = False,
     progress: ProgressCallback | None = None,
     kernel_name: str | None = None,
+    lease_wait: float | None = None,
 ) -> BatchResult:
     """Execute a notebook with papermill through our engine; never raises for cell errors."""
     import papermill
@@ -110,7 +117,7 @@ def run_notebook(
     failed: list[CellOutcome] = []
 
     def on_cell(outcome: CellOutcome) -> None:
-        if outcome.outcome in ("failed", "awaiting_approval", "rejected"):
+        if outcome.outcome in ("failed", "awaiting_approval", "rejected", LEASE_HELD):
             failed.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -126,6 +133,7 @@ def run_notebook(
             cwd=str(notebook.parent),
             mn_progress=on_cell,
             mn_fresh=fresh,
+            mn_lease_wait=lease_wait,
         )
     except PapermillExecutionError as exc:
         step = failed[0].step if failed else None

@@ -114,6 +114,27 @@ class MissingInputInfo(ApiModel):
     label: str = Field(description='e.g. "parameters cell", "cell 3, not a step", "step load"')
 
 
+class LeaseOwnerInfo(ApiModel):
+    """The live process running the step now (it holds the step's lease)."""
+
+    run_id: str
+    kind: str = Field(description="kernel or batch")
+    host: str
+    pid: int
+    since: float = Field(description="unix time it claimed the step")
+    heartbeat: float = Field(description="unix time it last renewed its lease")
+
+
+class LeaseWaiterInfo(ApiModel):
+    """A kernel or run waiting for the step's owner to finish."""
+
+    run_id: str
+    kind: str = Field(description="kernel or batch")
+    host: str
+    pid: int
+    since: float = Field(description="unix time it started waiting")
+
+
 class StepRow(ApiModel):
     name: str
     status: StatusName
@@ -137,6 +158,12 @@ class StepRow(ApiModel):
     missing_inputs: list[MissingInputInfo] = Field(
         description="inputs from cells nobody checkpointed that stopped the step's last run "
         "(empty once it ran or was served again): run their cells, then the step"
+    )
+    owner: LeaseOwnerInfo | None = Field(
+        default=None, description="who is running the step now (its lease), if anyone"
+    )
+    waiting: list[LeaseWaiterInfo] = Field(
+        default_factory=list, description="kernels or runs waiting for that owner"
     )
 
 

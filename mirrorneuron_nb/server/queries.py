@@ -8,6 +8,7 @@ Checkpoint blobs are never opened: variables are described from their metadata r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,8 @@ from .api_models import (
     CheckpointInfo,
     EventInfo,
     EventsResponse,
+    LeaseOwnerInfo,
+    LeaseWaiterInfo,
     MissingInputInfo,
     OutputInfo,
     ResetResponse,
@@ -83,6 +86,8 @@ def _row(v: StepView, approval: Approval | None = None) -> StepRow:
         durable_failed=v.durable_failed,
         durable_unsaved=v.durable_unsaved,
         missing_inputs=[MissingInputInfo(**o.model_dump()) for o in v.missing_inputs],
+        owner=LeaseOwnerInfo(**dataclasses.asdict(v.owner)) if v.owner else None,
+        waiting=[LeaseWaiterInfo(**dataclasses.asdict(w)) for w in v.waiting],
     )
 
 
