@@ -101,12 +101,12 @@ def one_line_error(out: Execution, ename: str) -> str:
 
 
 @pytest.fixture
-def shared(workdir: Path, hermetic: Path) -> Iterator[Callable[[int], list[Kernel]]]:
+def shared(workdir: Path, hermetic: Path) -> Iterator[Callable[..., list[Kernel]]]:
     """Kernels on one sidecar (`shared.mn`), shut down at the end."""
     started: list[Kernel] = []
 
-    def make(n: int) -> list[Kernel]:
-        env = {"MIRRORNEURON_SIDECAR": str(workdir / "shared.mn")}
+    def make(n: int, **extra: str) -> list[Kernel]:
+        env = {"MIRRORNEURON_SIDECAR": str(workdir / "shared.mn"), **extra}
         made = [Kernel(workdir, env=env) for _ in range(n)]
         started.extend(made)
         for k in made:
@@ -119,7 +119,7 @@ def shared(workdir: Path, hermetic: Path) -> Iterator[Callable[[int], list[Kerne
 
 
 def test_four_kernels_race_a_once_step_for_twenty_rounds(
-    workdir: Path, shared: Callable[[int], list[Kernel]]
+    workdir: Path, shared: Callable[..., list[Kernel]]
 ) -> None:
     kernels = shared(4)
     cell = "%%mn_step notify --once\n" + tick("sent.txt") + "sent = True\n"
@@ -135,7 +135,7 @@ def test_four_kernels_race_a_once_step_for_twenty_rounds(
 
 
 def test_two_kernels_same_key_run_once_and_the_second_waits_naming_the_owner(
-    workdir: Path, shared: Callable[[int], list[Kernel]]
+    workdir: Path, shared: Callable[..., list[Kernel]]
 ) -> None:
     a, b = shared(2)
     cell = "%%mn_step fit\nimport time\n" + tick("fit.txt") + "time.sleep(3)\nmodel = 42\n"
@@ -152,7 +152,7 @@ def test_two_kernels_same_key_run_once_and_the_second_waits_naming_the_owner(
 
 
 def test_no_wait_fails_at_once_and_an_interrupted_wait_records_nothing(
-    workdir: Path, shared: Callable[[int], list[Kernel]]
+    workdir: Path, shared: Callable[..., list[Kernel]]
 ) -> None:
     a, b = shared(2)
     body = "import time\n" + tick("hold.txt") + "time.sleep(8)\nopen('done.txt', 'w').close()\n"
@@ -181,8 +181,25 @@ def test_no_wait_fails_at_once_and_an_interrupted_wait_records_nothing(
     assert runs_of(workdir, "hold.txt") == 1
 
 
+def test_the_heartbeat_keeps_a_long_step_owned(
+    workdir: Path, shared: Callable[..., list[Kernel]]
+) -> None:
+    # Leases expire after 1 s without a renewal; the owner renews every 0.2 s, so a step
+    # running 4 s is never taken over: the second kernel waits and is served.
+    a, b = shared(2, MIRRORNEURON_LEASE_TIMEOUT="1", MIRRORNEURON_HEARTBEAT="0.2")
+    cell = "%%mn_step long\nimport time\n" + tick("long.txt") + "time.sleep(4)\ndone = 1\n"
+    first = Background(a, cell)
+    until("the first body", lambda: runs_of(workdir, "long.txt") == 1)
+    began = time.monotonic()
+    second = b.run(cell, check=False)
+    assert time.monotonic() - began >= 2  # it waited (longer than the lease timeout)
+    assert second.error is None and "restored from checkpoint" in second.stderr, second.text
+    assert first.join().error is None
+    assert runs_of(workdir, "long.txt") == 1
+
+
 def test_a_killed_owner_is_taken_over_and_its_once_step_needs_force(
-    workdir: Path, shared: Callable[[int], list[Kernel]]
+    workdir: Path, shared: Callable[..., list[Kernel]]
 ) -> None:
     a, b = shared(2)
     delay = workdir / "delay.txt"
