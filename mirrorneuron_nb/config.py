@@ -29,6 +29,17 @@ KEY_ENV = "MIRRORNEURON_KEY_FILE"
 """The per-user signing key (default: the Jupyter data dir)."""
 MAX_VALUE_ENV = "MIRRORNEURON_MAX_VALUE_BYTES"
 """A value whose serialized size exceeds this many bytes is not written (unset: no limit)."""
+LEASE_WAIT_ENV = "MIRRORNEURON_LEASE_WAIT"
+"""Seconds a batch run waits for a step another process holds (`mn-nb run --lease-wait`);
+unset: as long as the owner runs (like an interactive kernel, which the user interrupts)."""
+LEASE_TIMEOUT_ENV = "MIRRORNEURON_LEASE_TIMEOUT"
+"""A lease whose heartbeat is older than this many seconds is free, whatever its host
+(default 30)."""
+HEARTBEAT_ENV = "MIRRORNEURON_HEARTBEAT"
+"""Seconds between a kernel's renewals of the leases it holds (default 5)."""
+
+LEASE_TIMEOUT = 30.0
+HEARTBEAT = 5.0
 
 MAX_SLEEP_ENV = "MIRRORNEURON_MAX_SLEEP"
 """Seconds: in a batch run, a wait (`mn.sleep`, `mn.wait_until`) longer than this parks
@@ -109,12 +120,39 @@ def max_sleep() -> float | None:
     return limits.seconds(MAX_SLEEP_ENV, value)
 
 
+def _seconds(name: str, default: float | None) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise InvalidInput(f"{name} must be a number of seconds (0 or more), got {raw!r}")
+    return value
+
+
+def lease_wait() -> float | None:
+    """How long a batch run waits for a held step; None: as long as its owner runs."""
+    return _seconds(LEASE_WAIT_ENV, None)
+
+
+def lease_timeout() -> float:
+    return _seconds(LEASE_TIMEOUT_ENV, LEASE_TIMEOUT) or LEASE_TIMEOUT
+
+
+def heartbeat_interval() -> float:
+    return _seconds(HEARTBEAT_ENV, HEARTBEAT) or HEARTBEAT
+
+
 def batch_environment(
     notebook: Path,
     sidecar: Path,
     parameters: dict[str, Any],
     fresh: bool,
     max_sleep: float | None = None,
+    lease_wait: float | None = None,
 ) -> dict[str, str]:
     """What a batch driver sets for the kernel it starts (without `max_sleep`, the
     kernel inherits MIRRORNEURON_MAX_SLEEP, so plain papermill runs can set it)."""
@@ -124,6 +162,7 @@ def batch_environment(
         PARAMETERS_ENV: json.dumps(parameters, default=repr),
         FORCE_ENV: "1" if fresh else "0",
         SIDECAR_ENV: str(sidecar),
+        LEASE_WAIT_ENV: "" if lease_wait is None else repr(lease_wait),
     }
     if max_sleep is not None:
         env[MAX_SLEEP_ENV] = repr(max_sleep)

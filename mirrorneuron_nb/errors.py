@@ -148,6 +148,15 @@ class StepSleeping(StepStopped):
         self.what = what
 
 
+class LeaseHeld(StepStopped):
+    """Another live process holds the step (it is running it): not run here, nothing
+    recorded as failed (--no-wait, an interrupted wait, a batch run's --lease-wait)."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
 class SigningKeyError(InvalidInput):
     """The per-user signing key cannot be used safely (too short, not a regular file,
     readable by others): nothing is signed or loaded with it."""

@@ -261,6 +261,55 @@ class NewCheckpoint:
 
 
 @dataclass(frozen=True)
+class Claimant:
+    """Who claims a step to run it (store/leases.py): this process's run."""
+
+    run_id: str
+    kind: str
+    """The run's kind: `interactive` (a kernel) or `batch`."""
+    host: str
+    pid: int
+    once: bool = False
+    """A --once step: its lease is exclusive per step, whatever the cache key."""
+    serve_newer_than: int | None = None
+    """Serve rather than run when a checkpoint with the step's cache key newer than this
+    id exists (someone finished the same work meanwhile); None: run whatever exists
+    (--force, a fresh batch run, a step that always runs)."""
+
+
+@dataclass(frozen=True)
+class LeaseOwner:
+    """The process that holds a step's lease (epoch seconds)."""
+
+    run_id: str
+    kind: str
+    host: str
+    pid: int
+    since: float
+    heartbeat: float
+
+
+@dataclass(frozen=True)
+class LeaseWaiter:
+    """A claimant waiting for a step another process holds."""
+
+    run_id: str
+    kind: str
+    host: str
+    pid: int
+    since: float
+
+
+@dataclass(frozen=True)
+class LeaseDenied:
+    """Why `begin_attempt` did not start an attempt: a live owner holds the step (`owner`),
+    or the step changed meanwhile (`owner` None: a checkpoint now serves it, or a --once
+    step was found interrupted): look again before running."""
+
+    owner: LeaseOwner | None = None
+
+
+@dataclass(frozen=True)
 class GcPlan:
     checkpoints_dropped: int
     referenced: frozenset[str]

@@ -49,6 +49,16 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+def format_elapsed(seconds: float) -> str:
+    """A wait or a run so far, as a person says it: "45 s", "2 min 10 s", "1 h 3 min"."""
+    whole = max(int(seconds), 0)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
 def format_when(ts: float | None, now: float | None = None) -> str:
     if ts is None:
         return "-"

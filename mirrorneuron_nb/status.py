@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from . import config
 from .errors import MirrorNeuronError
 from .models import (
     INPUTS_MISSING,
@@ -21,14 +22,18 @@ from .models import (
     CallCounts,
     Checkpoint,
     InputOrigin,
+    LeaseOwner,
+    LeaseWaiter,
+    Run,
     Step,
     StepStatus,
     VarEntry,
     takes_over,
 )
 from .notebook import StepCell, code_hash, step_cells
-from .render import format_bytes, format_duration, format_wake, format_when, table
-from .store import Store, pid_alive
+from .render import format_bytes, format_duration, format_elapsed, format_wake, format_when, table
+from .store import Store, lease_free, owner_alive
+from .store.leases import this_host
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,10 @@ class StepView:
     wake_at: float | None = None
     """When a `sleeping` step wakes up (epoch seconds): a batch run parked it at a wait
     longer than its --max-sleep; the next run after this time proceeds."""
+    owner: LeaseOwner | None = None
+    """The live process running the step now (its lease), if any."""
+    waiting: tuple[LeaseWaiter, ...] = ()
+    """Claimants waiting for that owner to finish."""
 
 
 def step_views(store: Store | None, notebook: Path | None = None) -> list[StepView]:
@@ -93,15 +102,17 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
     journaled = _has_journal(store)
     missing = _missing_inputs(store)
     wakes = _wake_times(store) if any(s.status is StepStatus.sleeping for s in steps) else {}
+    leases, waiters = _leases(store)
     # One pass in notebook order: each step is checked against the writers above it, then
     # becomes the latest writer of its own variables (linear, not quadratic, in steps).
     writers: dict[str, tuple[str, VarEntry, int]] = {}
     for s in order:
         status = s.status
-        if status is StepStatus.running:
-            run = runs.get(s.run_id or "")
-            if run is not None and not pid_alive(run.pid):
-                status = StepStatus.interrupted
+        owner = _owner(s, leases.get(s.name, []), runs.get(s.run_id or ""))
+        if status is StepStatus.running and owner is None:
+            status = StepStatus.interrupted
+        elif isinstance(owner, LeaseOwner) and status is not StepStatus.running:
+            owner = None  # released as the row changed; not seen yet
         reason = None
         ckpt = checkpoints.get(s.name)
         if status.good and ckpt is not None:
@@ -148,6 +159,8 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
                 if status in (StepStatus.awaiting_approval, StepStatus.approved)
                 else None,
                 decided_by=decided_by,
+                owner=owner if isinstance(owner, LeaseOwner) else None,
+                waiting=tuple(waiters.get(s.name, ())),
                 unsaved=tuple(
                     f"{v.name} ({v.error})"
                     for v in variables.get(s.name, [])
@@ -161,6 +174,41 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
     views.extend(_pending(c.name, c.position) for c in _unique(cells) if c.name not in known)
     views.sort(key=lambda v: (not v.in_notebook, v.position if v.position is not None else 10**6))
     return views
+
+
+def _leases(store: Store) -> tuple[dict[str, list[LeaseOwner]], dict[str, list[LeaseWaiter]]]:
+    """A read-only store may be a sidecar from before leases (schema 5)."""
+    if not store.has_table("leases"):
+        return {}, {}
+    return store.leases(), store.lease_waiters()
+
+
+def _owner(step: Step, leases: list[LeaseOwner], run: Run | None) -> LeaseOwner | bool | None:
+    """Who runs the step now, by the lease rule: its live lease (the one of the run
+    that wrote its row first); True when a run of no lease (older code) still lives;
+    None when nobody does (a `running` row is then interrupted)."""
+    now, host, timeout = time.time(), this_host(), config.lease_timeout()
+    live = [o for o in leases if not lease_free(o, now, host, timeout)]
+    live.sort(key=lambda o: o.run_id != step.run_id)
+    if live:
+        return live[0]
+    if any(o.run_id == step.run_id for o in leases):
+        return None  # its lease is free: the owner is gone
+    if run is None or run.host not in (None, host):
+        return True  # another host's process cannot be probed
+    return True if owner_alive(run.pid, run.started_at) else None
+
+
+def owner_summary(view: StepView) -> str:
+    """E.g. "running in kernel pid 4121 on host x for 2 min 10 s; 1 waiting"."""
+    if view.owner is None:
+        return f"{len(view.waiting)} waiting" if view.waiting else ""
+    o = view.owner
+    text = (
+        f"running in {'a batch run' if o.kind == 'batch' else 'kernel'} pid {o.pid} on "
+        f"{o.host} for {format_elapsed(time.time() - o.since)}"
+    )
+    return f"{text}; {len(view.waiting)} waiting" if view.waiting else text
 
 
 def _pending(name: str, position: int) -> StepView:
@@ -303,6 +351,8 @@ def status_table(views: list[StepView]) -> str:
     rows = []
     for v in views:
         detail = v.error if v.error and not v.status.good else (v.stale_reason or "")
+        if v.owner is not None or v.waiting:
+            detail = owner_summary(v)
         if v.missing_inputs:
             detail = missing_summary(v.missing_inputs)  # the latest thing that happened to it
         if v.wake_at is not None and not detail:

@@ -40,6 +40,25 @@ export interface IMissingInputInfo {
   label: string;
 }
 
+/** The live process running a step now (it holds the step's lease); times are epoch seconds. */
+export interface ILeaseOwner {
+  run_id: string;
+  kind: string;
+  host: string;
+  pid: number;
+  since: number;
+  heartbeat: number;
+}
+
+/** A kernel or run waiting for a step's owner to finish. */
+export interface ILeaseWaiter {
+  run_id: string;
+  kind: string;
+  host: string;
+  pid: number;
+  since: number;
+}
+
 export interface IStepRow {
   name: string;
   status: StatusName;
@@ -61,6 +80,8 @@ export interface IStepRow {
   missing_inputs: IMissingInputInfo[];
   /** Unix time a `sleeping` step wakes up (parked by a batch run's --max-sleep). */
   wake_at: number | null;
+  owner: ILeaseOwner | null;
+  waiting: ILeaseWaiter[];
 }
 
 export interface ISummary {

@@ -1,9 +1,8 @@
 /**
  * The plan of the next run (GET /mirrorneuron/api/plan, mirrorneuron_nb/planning.py) and
- * the coordination fields other parts of the API add to step rows (owner, waiting,
- * wake_at). Kept apart from api.ts so the rows work whether or not the server sends them.
+ * how a step row's coordination fields (owner, waiting, wake_at) read.
  */
-import { IStepRow, requestAPI } from './api';
+import { ILeaseOwner, ILeaseWaiter, IStepRow, requestAPI } from './api';
 
 export type PlanAction = 'restore' | 'run' | 'approval' | 'sleep' | 'blocked';
 
@@ -24,33 +23,12 @@ export function getPlan(path: string): Promise<IPlanResponse> {
   return requestAPI<IPlanResponse>('plan', { path });
 }
 
-/** Who holds a running step (epoch seconds). */
-export interface IOwner {
-  run_id: string;
-  kind: string;
-  host: string;
-  pid: number;
-  since: number;
-  heartbeat: number;
-}
+/** Who holds a running step, and who waits for it (api.ts; epoch seconds). */
+export type IOwner = ILeaseOwner;
+export type IWaiter = ILeaseWaiter;
 
-/** A claimant waiting for the owner to finish. */
-export interface IWaiter {
-  run_id: string;
-  kind: string;
-  host: string;
-  pid: number;
-  since: number;
-}
-
-/** Optional fields of a step row: absent from servers that do not send them. */
-export interface ICoordination {
-  owner?: IOwner | null;
-  waiting?: IWaiter[];
-  wake_at?: number | null;
-}
-
-export type CoordinatedRow = IStepRow & ICoordination;
+/** A step row with its coordination fields (owner, waiting, wake_at). */
+export type CoordinatedRow = IStepRow;
 
 export const PLAN_ICON: Record<PlanAction, string> = {
   restore: '↺',

@@ -3,9 +3,11 @@
 Commands parse arguments and print; the logic lives in batch/status/store. Exit codes:
 0 done; 1 a run failed (naming the step and its error); 2 bad input; 3 the sidecar is
 damaged (its database or log is corrupt, vanished or replaced: the line names
-`mn-nb doctor`), or a run stopped at a step awaiting approval; 5 a run stopped at a step
-sleeping longer than --max-sleep (run the same command again after its wake-up time); 6 the
-sidecar cannot be used otherwise (locked, unreadable, newer version). Every error is one line.
+`mn-nb doctor`), or a run stopped at a step awaiting approval; 4 a run stopped waiting
+(--lease-wait) for a step another kernel or run is executing, naming it; 5 a run stopped at
+a step sleeping longer than --max-sleep (run the same command again after its wake-up time);
+6 the sidecar cannot be used otherwise (locked, unreadable, newer version). Every error is
+one line.
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         "code and inputs are restored from the sidecar, not re-executed; parameters "
         "are inputs, so changing one re-runs only the steps that read it. Exits 0 "
         "on success, 1 naming the failed step, 2 on bad input, 3 when the run stopped at "
-        "a step awaiting approval (or the sidecar is damaged: see mn-nb doctor), 5 when it "
-        "stopped at a step sleeping longer than --max-sleep.",
+        "a step awaiting approval (or the sidecar is damaged: see mn-nb doctor), 4 when "
+        "it stopped waiting for a step another kernel or run is executing (--lease-wait), "
+        "5 when it stopped at a step sleeping longer than --max-sleep.",
     )
     run.add_argument("notebook", help=nb_help)
     run.add_argument(
@@ -102,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a wait (mn.sleep, mn.wait_until) longer than S seconds parks its step "
         "`sleeping` and stops the run (exit 5): run the same command again after its "
         "wake-up time (default: sleep through every wait)",
+    )
+    run.add_argument(
+        "--lease-wait",
+        type=float,
+        metavar="S",
+        help="wait at most S seconds for a step another kernel or run is executing, then "
+        "stop with exit code 4 naming it (default: wait until it is done)",
     )
     run.set_defaults(func=commands.run)
 

@@ -27,6 +27,7 @@ EXIT_USAGE = 2
 EXIT_AWAITING_APPROVAL = 3
 EXIT_DAMAGED = 3  # the code for a damaged store; `run` also stops at a gate with 3
 EXIT_SLEEPING = 5  # a run stopped at a wait longer than --max-sleep: run it again later
+EXIT_LEASE_HELD = 4  # `run` stopped waiting for a step another process is running
 EXIT_SIDECAR = 6
 
 
@@ -99,9 +100,12 @@ def _parameter_name(name: object, where: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..notebook import read_notebook, step_cells
     from ..status import status_table, step_views
-    from .run import CellOutcome, check_notebook, run_notebook
+    from .run import LEASE_HELD, CellOutcome, check_notebook, run_notebook
 
     max_sleep = None if args.max_sleep is None else limits.seconds("--max-sleep", args.max_sleep)
+    lease_wait = (
+        None if args.lease_wait is None else limits.seconds("--lease-wait", args.lease_wait)
+    )
     notebook = _notebook(args.notebook)
     read_notebook(notebook)  # not a notebook at all: say so before anything else
     if not step_cells(notebook):
@@ -115,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     if output.resolve() == notebook:
         raise UsageFailure("OUTPUT is the input notebook: choose another path")
     params = _parameters(args)
+    if args.lease_wait is not None:
+        limits.seconds("--lease-wait", args.lease_wait)
     output.parent.mkdir(parents=True, exist_ok=True)
 
     def progress(outcome: CellOutcome) -> None:
@@ -126,7 +132,13 @@ def run(args: argparse.Namespace) -> int:
     fresh = " (fresh)" if args.fresh else ""
     print(terminal_safe(f"mn-nb run {notebook.name} -> {output}{fresh}"))
     result = run_notebook(
-        notebook, output, params, fresh=args.fresh, progress=progress, max_sleep=max_sleep
+        notebook,
+        output,
+        params,
+        fresh=args.fresh,
+        progress=progress,
+        max_sleep=max_sleep,
+        lease_wait=lease_wait,
     )
     store = Store(sidecar, readonly=True)
     try:
@@ -156,6 +168,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_AWAITING_APPROVAL
+    if not result.ok and result.outcome == LEASE_HELD:
+        print(
+            terminal_safe(
+                f"mn-nb: run stopped at step {result.failed_step!r}: {result.error}. Run the "
+                "same command again when it is done: its checkpoint will be restored."
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_LEASE_HELD
     if not result.ok:
         where = f"step {result.failed_step!r}" if result.failed_step else "a cell"
         print(

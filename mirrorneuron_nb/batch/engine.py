@@ -15,12 +15,20 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import Engine
 from papermill.utils import merge_kwargs, remove_args
 
-from ..errors import InvalidInput, SidecarError
+from ..errors import InvalidInput, LeaseHeld, SidecarError
 from ..models import StepStatus
 from ..notebook import step_name
 from ..sidecar import sidecar_of
 from ..store import Store
-from .run import ENGINE_NAME, LOAD_EXT, CellOutcome, ProgressCallback, batch_environment, environ
+from .run import (
+    ENGINE_NAME,
+    LEASE_HELD,
+    LOAD_EXT,
+    CellOutcome,
+    ProgressCallback,
+    batch_environment,
+    environ,
+)
 
 __all__ = ["ENGINE_NAME", "MirrorNeuronEngine"]
 
@@ -86,6 +94,9 @@ def _outcome(sidecar: Path, name: str, cell: Any, duration: float) -> CellOutcom
             store.close()
     if step is not None and step.status in STOPPED:
         return CellOutcome(name, step.status.value, duration, step.error)
+    if errors and errors[0].get("ename") == LeaseHeld.__name__:
+        # Another process runs the step: this run stopped waiting (--lease-wait).
+        return CellOutcome(name, LEASE_HELD, duration, str(errors[0].get("evalue", "")))
     if errors or (step is not None and step.status is StepStatus.failed):
         error = (
             step.error
@@ -119,9 +130,10 @@ class MirrorNeuronEngine(Engine):  # type: ignore[misc]
         progress: ProgressCallback | None = kwargs.pop("mn_progress", None)
         fresh = bool(kwargs.pop("mn_fresh", False))
         max_sleep: float | None = kwargs.pop("mn_max_sleep", None)
+        lease_wait: float | None = kwargs.pop("mn_lease_wait", None)
         notebook = Path(input_path).resolve()
         parameters = dict(nb_man.nb.metadata.get("papermill", {}).get("parameters", {}))
-        env = batch_environment(notebook, parameters, fresh, max_sleep)
+        env = batch_environment(notebook, parameters, fresh, max_sleep, lease_wait)
         kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
         final = merge_kwargs(
             kwargs,

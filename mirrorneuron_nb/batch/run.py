@@ -22,6 +22,8 @@ from ..notebook import read_notebook
 from ..sidecar import sidecar_of
 
 ENGINE_NAME = "mirrorneuron"
+LEASE_HELD = "lease_held"
+"""A step's outcome when another process was running it and this run stopped waiting."""
 LOAD_EXT = "%load_ext mirrorneuron_nb"
 
 
@@ -31,7 +33,8 @@ class CellOutcome:
 
     step: str
     outcome: str
-    """'restored', 'ran', 'failed', 'awaiting_approval', 'rejected' or 'sleeping'."""
+    """'restored', 'ran', 'failed', 'awaiting_approval', 'rejected', 'sleeping' or
+    'lease_held'."""
     seconds: float
     error: str | None = None
 
@@ -55,12 +58,17 @@ def environ(values: dict[str, str]) -> Iterator[None]:
 
 
 def batch_environment(
-    input_path: Path, parameters: dict[str, Any], fresh: bool, max_sleep: float | None = None
+    input_path: Path,
+    parameters: dict[str, Any],
+    fresh: bool,
+    max_sleep: float | None = None,
+    lease_wait: float | None = None,
 ) -> dict[str, str]:
     """The environment of a batch run's kernel: the input notebook's sidecar, the run's
-    parameters and kind, the longest wait it sleeps through (see config.py)."""
+    parameters and kind, the longest wait it sleeps through, how long it waits for a step
+    another process runs (see config.py)."""
     return config.batch_environment(
-        input_path, sidecar_of(input_path), parameters, fresh, max_sleep
+        input_path, sidecar_of(input_path), parameters, fresh, max_sleep, lease_wait
     )
 
 
@@ -106,6 +114,7 @@ def run_notebook(
     progress: ProgressCallback | None = None,
     kernel_name: str | None = None,
     max_sleep: float | None = None,
+    lease_wait: float | None = None,
 ) -> BatchResult:
     """Execute a notebook with papermill through our engine; never raises for cell errors."""
     import papermill
@@ -115,7 +124,7 @@ def run_notebook(
     failed: list[CellOutcome] = []
 
     def on_cell(outcome: CellOutcome) -> None:
-        if outcome.outcome in ("failed", "awaiting_approval", "rejected", "sleeping"):
+        if outcome.outcome in ("failed", "awaiting_approval", "rejected", "sleeping", LEASE_HELD):
             failed.append(outcome)
         if progress is not None:
             progress(outcome)
@@ -132,6 +141,7 @@ def run_notebook(
             mn_progress=on_cell,
             mn_fresh=fresh,
             mn_max_sleep=max_sleep,
+            mn_lease_wait=lease_wait,
         )
     except PapermillExecutionError as exc:
         step = failed[0].step if failed else None

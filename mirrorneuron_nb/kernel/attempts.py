@@ -13,7 +13,7 @@ import contextlib
 import inspect
 import sys
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any, TypeVar
@@ -43,15 +43,22 @@ class Ran:
     duration: float
 
 
-def run_attempts(session: KernelSession, plan: StepPlan) -> Ran:
+def run_attempts(
+    session: KernelSession,
+    plan: StepPlan,
+    first: Attempt,
+    again: Callable[[], Attempt],
+    previous: Step | None,
+) -> Ran:
     """Run the body until an attempt succeeds or the retry policy gives up. Every attempt
-    is recorded (intent before, outcome after), whatever happens."""
+    is recorded (intent before, outcome after), whatever happens. `first` was begun with
+    the step's lease; `again` begins each retry under it; `previous` is the step's row
+    before `first` (what an abandoned attempt puts back)."""
     __tracebackhide__ = True
     number = 0
-    previous = session.store.step(plan.name)
     while True:
         number += 1
-        attempt = session.store.begin_attempt(plan.run_id, plan.start)
+        attempt = first if number == 1 else again()
         began = time.perf_counter()
         try:
             with _running(session, plan, attempt) as recorder, deadline(plan.options.timeout):
@@ -76,14 +83,19 @@ def run_attempts(session: KernelSession, plan: StepPlan) -> Ran:
                 raise
 
 
-async def arun_attempts(session: KernelSession, plan: StepPlan) -> Ran:
+async def arun_attempts(
+    session: KernelSession,
+    plan: StepPlan,
+    first: Attempt,
+    again: Callable[[], Attempt],
+    previous: Step | None,
+) -> Ran:
     """`run_attempts` for a body that awaits at top level."""
     __tracebackhide__ = True
     number = 0
-    previous = session.store.step(plan.name)
     while True:
         number += 1
-        attempt = session.store.begin_attempt(plan.run_id, plan.start)
+        attempt = first if number == 1 else again()
         began = time.perf_counter()
         try:
             with _running(session, plan, attempt) as recorder:

@@ -90,6 +90,7 @@ def commit(
                 signature=signature,
             ),
         )
+        session.heartbeat.drop(name)  # the commit released the lease
     except BaseException as exc:
         # Whatever failed while checkpointing, the attempt gets an outcome, and the values
         # the body produced stay in the kernel. A full disk is full for the database too:

@@ -112,6 +112,11 @@ class MirrorNeuronMagics(Magics):
         help="ask a human before the body runs (buttons; mn-nb approve in batch)",
     )
     @argument(
+        "--no-wait",
+        action="store_true",
+        help="fail at once if another kernel or run is executing this step",
+    )
+    @argument(
         "--kind",
         default="compute",
         metavar="KIND",
@@ -157,6 +162,7 @@ class MirrorNeuronMagics(Magics):
                 once=args.once,
                 approve=_unquote(args.approve),
                 kind=args.kind,
+                no_wait=args.no_wait,
             )
             validate_name(args.name)
             for name in options.outputs or ():

@@ -40,6 +40,8 @@ class StepOptions:
     once: bool = False
     approve: str | None = None
     kind: str = "compute"
+    no_wait: bool = False
+    """Fail at once when another process holds the step, instead of waiting for it."""
 
     def __post_init__(self) -> None:
         # Every number is finite and in a range whose use cannot overflow (limits.py).

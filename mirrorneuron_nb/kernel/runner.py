@@ -8,13 +8,13 @@ from __future__ import annotations
 import sys
 
 from ..errors import InvalidInput
-from ..models import STATE_VARIABLE, Checkpoint, StepStart, VarEntry
+from ..models import STATE_VARIABLE, Attempt, Checkpoint, Claimant, Step, StepStart, VarEntry
 from ..render import format_bytes, format_duration, format_when
 from ..values import libstate
 from ..values.libstate import reapply as reapply_state
 from ..values.restore import load_into
 from ..values.signing import Binding, check_key, checkpoint_untrusted
-from . import gates
+from . import gates, lease
 from .attempts import arun_attempts, run_attempts, user_traceback
 from .capture import replay
 from .commit import StepResult, commit
@@ -38,13 +38,20 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
         raise InvalidInput(
             f"step {name!r} awaits at top level, which needs IPython's autoawait (%autoawait on)"
         )
-    served = _before_running(session, plan)
-    if served is not None:
-        return served
-    before = {k: id(v) for k, v in session.shell.user_ns.items()}
-    state_before = libstate.read_all()
-    ran = run_attempts(session, plan)
-    return commit(session, plan, ran, before, state_before)
+    claimed = _claimed(session, plan)
+    if isinstance(claimed, StepResult):
+        return claimed
+    first, who, previous = claimed
+    outcome = "failed"
+    try:
+        before = {k: id(v) for k, v in session.shell.user_ns.items()}
+        state_before = libstate.read_all()
+        ran = run_attempts(session, plan, first, lambda: lease.again(session, plan, who), previous)
+        result = commit(session, plan, ran, before, state_before)
+        outcome = "ended"
+        return result
+    finally:
+        lease.release(session, plan, outcome)
 
 
 async def arun_step(
@@ -54,22 +61,50 @@ async def arun_step(
     __tracebackhide__ = True
     check_key()
     plan = make_plan(session, name, body, options)
-    served = _before_running(session, plan)
-    if served is not None:
-        return served
-    before = {k: id(v) for k, v in session.shell.user_ns.items()}
-    state_before = libstate.read_all()
-    ran = await arun_attempts(session, plan)
-    return commit(session, plan, ran, before, state_before)
+    claimed = _claimed(session, plan)
+    if isinstance(claimed, StepResult):
+        return claimed
+    first, who, previous = claimed
+    outcome = "failed"
+    try:
+        before = {k: id(v) for k, v in session.shell.user_ns.items()}
+        state_before = libstate.read_all()
+        ran = await arun_attempts(
+            session, plan, first, lambda: lease.again(session, plan, who), previous
+        )
+        result = commit(session, plan, ran, before, state_before)
+        outcome = "ended"
+        return result
+    finally:
+        lease.release(session, plan, outcome)
 
 
-def _before_running(session: KernelSession, plan: StepPlan) -> StepResult | None:
-    """Gates, then the checkpoint that serves the step; None when the body has to run."""
+def _claimed(
+    session: KernelSession, plan: StepPlan
+) -> StepResult | tuple[Attempt, Claimant, Step | None]:
+    """The step served from a checkpoint, or its first attempt begun under its lease (with
+    who claimed it and its row before). While another process holds the step this waits;
+    when that owner is done the step is looked at again: its checkpoint may serve it."""
+    __tracebackhide__ = True
+    while True:
+        served, seen = _before_running(session, plan)
+        if served is not None:
+            return served
+        previous = session.store.step(plan.name)
+        who = lease.claimant(session, plan, seen)
+        first = lease.claim(session, plan, who)
+        if first is not None:
+            return first, who, previous
+
+
+def _before_running(session: KernelSession, plan: StepPlan) -> tuple[StepResult | None, int | None]:
+    """Gates, then the checkpoint that serves the step; None when the body has to run, with
+    the newest checkpoint of its key that was looked at (None: none is ever served)."""
     __tracebackhide__ = True
     gates.check_upstream(session.store, plan.start)
-    hit = _cache_hit(session, plan)
+    hit, seen = _cache_hit(session, plan)
     if hit is not None:
-        return hit
+        return hit, seen
     check_inputs(session, plan)
     if plan.always_runs and session.announce(plan.name, plan.always_runs):
         print(f"mn_step {plan.name}: always runs: {'; '.join(plan.always_runs)}", file=sys.stderr)
@@ -82,14 +117,15 @@ def _before_running(session: KernelSession, plan: StepPlan) -> StepResult | None
             session.batch,
             session.location.notebook,
         )
-    return None
+    return None, seen
 
 
 # -- cache hit ------------------------------------------------------------------------------
 
 
-def _cache_hit(session: KernelSession, plan: StepPlan) -> StepResult | None:
-    """The result served from a checkpoint, or None when the body has to run."""
+def _cache_hit(session: KernelSession, plan: StepPlan) -> tuple[StepResult | None, int | None]:
+    """The result served from a checkpoint, or None when the body has to run; and the id
+    of the newest checkpoint with the step's key (0: none; None: none may serve it)."""
     __tracebackhide__ = True
     store, options = session.store, plan.options
     previous = store.step(plan.name) if options.once else None
@@ -102,11 +138,13 @@ def _cache_hit(session: KernelSession, plan: StepPlan) -> StepResult | None:
                 f"step {plan.name!r} is --once and already succeeded, but its checkpoint "
                 f"cannot be restored; it is not run again (reset it to run it)"
             )
-        return hit
+        return hit, None
     if options.force or session.force_all or plan.always_runs:
-        return None
+        return None, None
     found = store.find_checkpoint(plan.name, plan.cache_key)
-    return None if found is None else _serve_from_checkpoint(session, plan.start, found)
+    if found is None:
+        return None, 0
+    return _serve_from_checkpoint(session, plan.start, found), found.id
 
 
 def _serve_from_checkpoint(

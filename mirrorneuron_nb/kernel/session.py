@@ -17,6 +17,7 @@ from ..models import Run
 from ..notebook import duplicates, step_cells
 from ..sidecar import Location, locate
 from ..store import Store
+from .heartbeat import Heartbeat
 from .sharing import SharingIndex
 
 # IPython's own bookkeeping names; never checkpointed, never inputs.
@@ -40,6 +41,10 @@ class KernelSession:
         self._announced: set[tuple[str, tuple[str, ...]]] = set()
         # Which variables share objects, so a checkpoint saves them together.
         self.sharing = SharingIndex()
+        # Who this kernel is when it claims a step (a lease), and what renews its leases.
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.heartbeat = Heartbeat(self.location.sidecar)
         shell.events.register("pre_run_cell", self._pre_run_cell)
 
     def _pre_run_cell(self, info: Any) -> None:
@@ -67,10 +72,12 @@ class KernelSession:
             )
             self.store.start_run(run)
             self.run_id = run.id
+            self.heartbeat.run_id = run.id
             atexit.register(self.close)
         return self.run_id
 
     def close(self) -> None:
+        self.heartbeat.stop()
         if self._store is not None:
             if self.run_id is not None:
                 self._store.end_run(self.run_id, "ended")

@@ -115,6 +115,27 @@ class MissingInputInfo(ApiModel):
     label: str = Field(description='e.g. "parameters cell", "cell 3, not a step", "step load"')
 
 
+class LeaseOwnerInfo(ApiModel):
+    """The live process running the step now (it holds the step's lease)."""
+
+    run_id: str
+    kind: str = Field(description="kernel or batch")
+    host: str
+    pid: int
+    since: float = Field(description="unix time it claimed the step")
+    heartbeat: float = Field(description="unix time it last renewed its lease")
+
+
+class LeaseWaiterInfo(ApiModel):
+    """A kernel or run waiting for the step's owner to finish."""
+
+    run_id: str
+    kind: str = Field(description="kernel or batch")
+    host: str
+    pid: int
+    since: float = Field(description="unix time it started waiting")
+
+
 class StepRow(ApiModel):
     name: str
     status: StatusName
@@ -143,6 +164,12 @@ class StepRow(ApiModel):
         default=None,
         description="unix time a `sleeping` step wakes up (a batch run parked it at a wait "
         "longer than --max-sleep): the next run after it proceeds; null otherwise",
+    )
+    owner: LeaseOwnerInfo | None = Field(
+        default=None, description="who is running the step now (its lease), if anyone"
+    )
+    waiting: list[LeaseWaiterInfo] = Field(
+        default_factory=list, description="kernels or runs waiting for that owner"
     )
 
 

@@ -8,6 +8,7 @@ Checkpoint blobs are never opened: variables are described from their metadata r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,8 @@ from .api_models import (
     CheckpointInfo,
     EventInfo,
     EventsResponse,
+    LeaseOwnerInfo,
+    LeaseWaiterInfo,
     MissingInputInfo,
     OutputInfo,
     PlanResponse,
@@ -88,6 +91,8 @@ def _row(v: StepView, approval: Approval | None = None) -> StepRow:
         durable_unsaved=v.durable_unsaved,
         missing_inputs=[MissingInputInfo(**o.model_dump()) for o in v.missing_inputs],
         wake_at=v.wake_at,
+        owner=LeaseOwnerInfo(**dataclasses.asdict(v.owner)) if v.owner else None,
+        waiting=[LeaseWaiterInfo(**dataclasses.asdict(w)) for w in v.waiting],
     )
 
 

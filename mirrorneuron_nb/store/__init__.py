@@ -3,7 +3,15 @@ plus content-addressed blob files); errors leave it as mirrorneuron_nb's own. Th
 it reads and writes are defined in models.py."""
 
 from .blobs import BlobStore
-from .runs import pid_alive
+from .leases import lease_free, owner_alive, pid_alive
 from .sqlite import Store, database_path, sidecar_exists
 
-__all__ = ["BlobStore", "Store", "database_path", "pid_alive", "sidecar_exists"]
+__all__ = [
+    "BlobStore",
+    "Store",
+    "database_path",
+    "lease_free",
+    "owner_alive",
+    "pid_alive",
+    "sidecar_exists",
+]

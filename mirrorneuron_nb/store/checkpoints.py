@@ -18,6 +18,7 @@ from ..models import (
 from .base import event_txn
 from .connection import write_txn
 from .journal import close_journal_txn
+from .leases import release_txn
 from .manifest import write_manifest_txn
 from .signed import SignedRows
 
@@ -94,6 +95,8 @@ class CheckpointsTable(SignedRows):
             # The execution is over: its durable calls are kept but never replayed again,
             # so a forced or changed re-run starts an empty journal.
             close_journal_txn(c, attempt.step)
+            # The execution is over: whoever waits for its lease is served this checkpoint.
+            release_txn(c, attempt.step, attempt.run_id, StepStatus.succeeded.value)
             event_txn(
                 c,
                 attempt.run_id,

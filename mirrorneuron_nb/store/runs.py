@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 
-from ..models import Run, StepStatus
+from .. import config
+from ..models import LeaseOwner, Run, StepStatus
 from .base import Tables, event_txn
 from .connection import write_txn
+from .leases import INTERRUPTED_ERROR, lease_free, owner_alive, pid_alive, this_host
 
-INTERRUPTED_ERROR = "the kernel stopped while this step was running"
+__all__ = ["INTERRUPTED_ERROR", "RunsTable", "pid_alive"]
 
 
 class RunsTable(Tables):
@@ -55,17 +55,32 @@ class RunsTable(Tables):
         return tuple(int(r[0]) for r in rows)
 
     def mark_interrupted(self, run_id: str | None) -> list[str]:
-        """Steps left `running` by a process that is gone become `interrupted`."""
-        host = socket.gethostname()
+        """Steps left `running` by a process that is gone become `interrupted`: by the
+        lease rule when the step's run holds a lease on it (leases.py), else (a step from
+        before leases) when its run's process is gone from this host."""
+        host, timeout = this_host(), config.lease_timeout()
         with write_txn(self.conn) as c:
             rows = c.execute(
-                "SELECT s.name, s.run_id, r.pid, r.host FROM steps s"
-                " LEFT JOIN runs r ON r.id = s.run_id WHERE s.status = ?",
+                "SELECT s.name, s.run_id, r.pid, r.host, r.started_at, l.id AS lease,"
+                " l.kind, l.host AS lhost, l.pid AS lpid, l.started, l.heartbeat FROM steps s"
+                " LEFT JOIN runs r ON r.id = s.run_id"
+                " LEFT JOIN leases l ON l.step = s.name AND l.run_id = s.run_id"
+                " WHERE s.status = ?",
                 (StepStatus.running.value,),
             ).fetchall()
-            # Another host's process cannot be probed: leave its steps alone.
-            dead = [r for r in rows if r["host"] in (None, host) and not pid_alive(r["pid"])]
             now = time.time()
+            dead = []
+            for r in rows:
+                if r["lease"] is not None:
+                    owner = LeaseOwner(
+                        r["run_id"], r["kind"], r["lhost"], r["lpid"], r["started"], r["heartbeat"]
+                    )
+                    if lease_free(owner, now, host, timeout):
+                        c.execute("DELETE FROM leases WHERE id=?", (r["lease"],))
+                        dead.append(r)
+                # Another host's process cannot be probed: leave its steps alone.
+                elif r["host"] in (None, host) and not owner_alive(r["pid"], r["started_at"]):
+                    dead.append(r)
             for r in dead:
                 c.execute(
                     "UPDATE steps SET status=?, updated_at=?, error=? WHERE name=?",
@@ -82,15 +97,3 @@ class RunsTable(Tables):
                 )
                 event_txn(c, run_id, r["name"], "interrupted", {"previous_run": r["run_id"]})
             return [r["name"] for r in dead]
-
-
-def pid_alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

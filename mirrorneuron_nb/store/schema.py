@@ -149,6 +149,32 @@ MIGRATIONS: list[str] = [
     ALTER TABLE durable_calls ADD COLUMN stream_hash TEXT;
     ALTER TABLE checkpoints ADD COLUMN signature TEXT;
     """,
+    # 5: step ownership (store/leases.py): one row per held lease (cache_key NULL: a
+    # --once step, exclusive per step), and the claimants waiting for one
+    """
+    CREATE TABLE leases(
+        id INTEGER PRIMARY KEY,
+        step TEXT NOT NULL,
+        cache_key TEXT,
+        run_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started REAL NOT NULL,
+        heartbeat REAL NOT NULL
+    );
+    CREATE INDEX leases_step ON leases(step, cache_key);
+    CREATE INDEX leases_run ON leases(run_id);
+    CREATE TABLE lease_waiters(
+        step TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        since REAL NOT NULL,
+        PRIMARY KEY(step, run_id)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,6 +21,7 @@ from .connection import BUSY_TIMEOUT_MS, GuardedConnection, connect, translate_e
 from .events import EventsTable
 from .guard import BLOB_DIR, DB_NAME, WriteGuard, doctor_hint, empty_database_error
 from .journal import JournalTable
+from .leases import LeasesTable
 from .maintenance import Maintenance
 from .runs import RunsTable
 from .schema import check_version, migrate
@@ -68,6 +69,7 @@ class Store(
     CheckpointsTable,
     ApprovalsTable,
     JournalTable,
+    LeasesTable,
     EventsTable,
     SleepsTable,
     Maintenance,

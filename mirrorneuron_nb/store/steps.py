@@ -11,9 +11,20 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from ..models import INPUTS_MISSING, Attempt, Checkpoint, InputOrigin, Step, StepStart, StepStatus
+from ..models import (
+    INPUTS_MISSING,
+    Attempt,
+    Checkpoint,
+    Claimant,
+    InputOrigin,
+    LeaseDenied,
+    Step,
+    StepStart,
+    StepStatus,
+)
 from .base import Tables, event_txn
 from .connection import write_txn
+from .leases import claim_txn
 
 INVALID = "invalid"
 """An attempt whose body ran but whose result its step's options refuse; also the event."""
@@ -47,8 +58,27 @@ class StepsTable(Tables):
 
     def begin_attempt(self, run_id: str, start: StepStart) -> Attempt:
         """Record the intent to run before the body runs (so a crash shows `interrupted`)."""
+        began = self._begin(run_id, start, None)
+        assert isinstance(began, Attempt)
+        return began
+
+    def claim_attempt(
+        self, run_id: str, start: StepStart, claimant: Claimant
+    ) -> Attempt | LeaseDenied:
+        """`begin_attempt` that, in the same transaction, first takes the step's lease
+        (leases.py): when another live process holds it, or the step was done meanwhile,
+        nothing is written and the answer says why."""
+        return self._begin(run_id, start, claimant)
+
+    def _begin(
+        self, run_id: str, start: StepStart, claimant: Claimant | None
+    ) -> Attempt | LeaseDenied:
         now = time.time()
         with write_txn(self.conn) as c:
+            if claimant is not None:
+                denied = claim_txn(c, claimant, start, now)
+                if denied is not None:
+                    return denied
             previous = c.execute(
                 "SELECT run_id, status, attempts FROM steps WHERE name=?", (start.name,)
             ).fetchone()
