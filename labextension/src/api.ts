@@ -41,7 +41,7 @@ export interface IMissingInputInfo {
 }
 
 /** The live process running a step now (it holds the step's lease); times are epoch seconds. */
-export interface ILeaseOwner {
+export interface ILeaseOwnerInfo {
   run_id: string;
   kind: string;
   host: string;
@@ -51,7 +51,7 @@ export interface ILeaseOwner {
 }
 
 /** A kernel or run waiting for a step's owner to finish. */
-export interface ILeaseWaiter {
+export interface ILeaseWaiterInfo {
   run_id: string;
   kind: string;
   host: string;
@@ -80,8 +80,8 @@ export interface IStepRow {
   missing_inputs: IMissingInputInfo[];
   /** Unix time a `sleeping` step wakes up (parked by a batch run's --max-sleep). */
   wake_at: number | null;
-  owner: ILeaseOwner | null;
-  waiting: ILeaseWaiter[];
+  owner: ILeaseOwnerInfo | null;
+  waiting: ILeaseWaiterInfo[];
 }
 
 export interface ISummary {

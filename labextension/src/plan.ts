@@ -2,7 +2,7 @@
  * The plan of the next run (GET /mirrorneuron/api/plan, mirrorneuron_nb/planning.py) and
  * how a step row's coordination fields (owner, waiting, wake_at) read.
  */
-import { ILeaseOwner, ILeaseWaiter, IStepRow, requestAPI } from './api';
+import { ILeaseOwnerInfo, ILeaseWaiterInfo, IStepRow, requestAPI } from './api';
 
 export type PlanAction = 'restore' | 'run' | 'approval' | 'sleep' | 'blocked';
 
@@ -24,8 +24,8 @@ export function getPlan(path: string): Promise<IPlanResponse> {
 }
 
 /** Who holds a running step, and who waits for it (api.ts; epoch seconds). */
-export type IOwner = ILeaseOwner;
-export type IWaiter = ILeaseWaiter;
+export type IOwner = ILeaseOwnerInfo;
+export type IWaiter = ILeaseWaiterInfo;
 
 /** A step row with its coordination fields (owner, waiting, wake_at). */
 export type CoordinatedRow = IStepRow;
