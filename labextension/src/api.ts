@@ -40,7 +40,7 @@ export interface IMissingInputInfo {
 }
 
 /** The live process running a step now (it holds the step's lease); times are epoch seconds. */
-export interface ILeaseOwner {
+export interface ILeaseOwnerInfo {
   run_id: string;
   kind: string;
   host: string;
@@ -50,7 +50,7 @@ export interface ILeaseOwner {
 }
 
 /** A kernel or run waiting for a step's owner to finish. */
-export interface ILeaseWaiter {
+export interface ILeaseWaiterInfo {
   run_id: string;
   kind: string;
   host: string;
@@ -77,8 +77,8 @@ export interface IStepRow {
   durable_failed: number;
   durable_unsaved: number;
   missing_inputs: IMissingInputInfo[];
-  owner: ILeaseOwner | null;
-  waiting: ILeaseWaiter[];
+  owner: ILeaseOwnerInfo | null;
+  waiting: ILeaseWaiterInfo[];
 }
 
 export interface ISummary {
