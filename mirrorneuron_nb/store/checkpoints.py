@@ -95,8 +95,6 @@ class CheckpointsTable(SignedRows):
             # The execution is over: its durable calls are kept but never replayed again,
             # so a forced or changed re-run starts an empty journal.
             close_journal_txn(c, attempt.step)
-            # The execution is over: whoever waits for its lease is served this checkpoint.
-            release_txn(c, attempt.step, attempt.run_id, StepStatus.succeeded.value)
             event_txn(
                 c,
                 attempt.run_id,
@@ -111,6 +109,8 @@ class CheckpointsTable(SignedRows):
                     "duration": new.duration,
                 },
             )
+            # The execution is over: whoever waits for its lease is served this checkpoint.
+            release_txn(c, attempt.step, attempt.run_id, StepStatus.succeeded.value)
         return checkpoint_id
 
     def sidecar_id(self) -> str:

@@ -156,7 +156,7 @@ def test_status_log_json_reset_and_gc(notebook: Path, workdir: Path) -> None:
     assert {n: s["checkpoint_bytes"] for n, s in by_name.items()} == sizes
 
     log = json.loads(mn("log", "analysis.ipynb", "--step", "fit", "--json", cwd=workdir).stdout)
-    assert [e["kind"] for e in log] == ["running", "succeeded"]
+    assert [e["kind"] for e in log] == ["claimed", "running", "succeeded", "released"]
 
     assert mn("reset", "analysis.ipynb", "load", "prep", cwd=workdir).returncode == 0
     gc = mn("gc", "analysis.ipynb", "--grace-seconds", "0", cwd=workdir)

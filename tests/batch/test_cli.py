@@ -76,7 +76,7 @@ def test_status_json_matches_sidecar(workdir: Path) -> None:
     assert exported.returncode == 0, exported.stderr
     records = json.loads(exported.stdout)
     assert {s["name"]: s["status"] for s in records["steps"]} == stored
-    assert [e["kind"] for e in records["events"]][:2] == ["run_started", "running"]
+    assert [e["kind"] for e in records["events"]][:3] == ["run_started", "claimed", "running"]
     assert all("header" not in c for c in records["checkpoints"])
     csv_dir = workdir / "export"
     assert mn("export", str(notebook), "--format", "csv", "--out", str(csv_dir)).returncode == 0
