@@ -84,3 +84,18 @@ def test_next_run_view_shows_what_will_run(lab: Lab, page: Page) -> None:
     steps_tab.click()
     expect(row(page, "fit", "stale")).to_be_visible()
     expect(page.locator(f"{PANEL} .mn-Plan")).to_have_count(0)
+
+
+def test_a_running_step_shows_its_owner(lab: Lab, page: Page) -> None:
+    """The lease's owner, as the server sends it, under the running step's row."""
+    write_notebook(
+        lab.root / "owner.ipynb",
+        ["%load_ext mirrorneuron_nb", "%%mn_step slow\nimport time\ntime.sleep(20)\ndone = 1"],
+    )
+    open_notebook(page, lab, "owner.ipynb", "owner-view")
+    command(page, "notebook:run-all-cells")
+    owner = page.locator(f"{PANEL} .mn-Step-owner")
+    expect(owner).to_contain_text("running in kernel pid", timeout=15_000)
+    expect(owner).to_contain_text(" on ")
+    expect(row(page, "slow", "succeeded")).to_be_visible(timeout=40_000)
+    expect(owner).to_have_count(0)
