@@ -10,6 +10,9 @@ from typing import Any
 
 from .blobs import BlobStore
 
+# Events about who holds a step (store/leases.py), not about the step's own state.
+LEASE_EVENTS = ("claimed", "released", "waiting", "stopped_waiting", "taken_over")
+
 
 class Tables:
     """Base of the table mixins that make up `Store` (one module per concern)."""

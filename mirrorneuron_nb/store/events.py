@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from ..models import Event
-from .base import Tables
+from .base import LEASE_EVENTS, Tables
 
 
 class EventsTable(Tables):
@@ -25,13 +25,15 @@ class EventsTable(Tables):
 
     def latest_events(self, kind: str) -> dict[str, Event]:
         """For each step (of the steps table) whose latest event is of `kind`, that event:
-        a state the step stays in until anything else happens to it (its inputs missing)."""
+        a state the step stays in until anything else happens to it (its inputs missing, a
+        sleep). Who held the step (lease events) is not something that happened to it."""
         # One index lookup per known step (events_step), whatever the log's length.
+        marks = ",".join("?" * len(LEASE_EVENTS))
         rows = self.conn.execute(
-            "SELECT e.* FROM steps s JOIN events e ON e.id ="
-            " (SELECT id FROM events WHERE step = s.name ORDER BY id DESC LIMIT 1)"
+            "SELECT e.* FROM steps s JOIN events e ON e.id = (SELECT id FROM events"
+            f" WHERE step = s.name AND kind NOT IN ({marks}) ORDER BY id DESC LIMIT 1)"
             " WHERE e.kind=? ORDER BY e.id",
-            (kind,),
+            (*LEASE_EVENTS, kind),
         ).fetchall()
         return {r["step"]: _event(r) for r in rows}
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mirrorneuron_nb.store.base import LEASE_EVENTS
+
 from ..kernels import Kernel
 from .test_kernel_faults import status_of
 from .test_kernel_steps import run, runs_of, sidecar, usage_error
@@ -30,7 +32,8 @@ def events(workdir: Path, step: str) -> list[str]:
     conn = sqlite3.connect(sidecar(workdir) / "state.sqlite")
     try:
         rows = conn.execute("SELECT kind FROM events WHERE step=? ORDER BY id", (step,))
-        return [str(r[0]) for r in rows]
+        # What happened to the step itself, not who held it (the lease's events).
+        return [str(r[0]) for r in rows if r[0] not in LEASE_EVENTS]
     finally:
         conn.close()
 
