@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarDamaged, SidecarError
 from ..render import terminal_safe
-from . import commands
+from . import commands, sidecar_commands
 from .commands import EXIT_DAMAGED, EXIT_FAILED, EXIT_SIDECAR, EXIT_USAGE
 
 # The first class in an error's MRO found here decides the exit code.
@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     trust.add_argument(
         "--yes", action="store_true", help="sign without asking (needed without a terminal)"
     )
-    trust.set_defaults(func=commands.trust)
+    trust.set_defaults(func=sidecar_commands.trust)
 
     export = _command(
         sub,
@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the database is lost or damaged, build a new one from the manifest log's "
         "checkpoints that are signed with your key (the old files are kept aside)",
     )
-    doctor.set_defaults(func=commands.doctor)
+    doctor.set_defaults(func=sidecar_commands.doctor)
 
     demo = _command(
         sub,

@@ -1,0 +1,112 @@
+"""`mn-nb trust` and `mn-nb doctor`: commands that vouch for or repair a sidecar as a
+whole. Parsing lives in cli.py, the logic in values/trust.py, batch/doctor.py and
+batch/rebuild.py; these only call and print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import UsageFailure
+from ..render import terminal_safe
+from ..sidecar import sidecar_of
+from .commands import EXIT_DAMAGED, EXIT_FAILED, _notebook, _open
+
+if TYPE_CHECKING:
+    from .doctor import DoctorReport
+
+
+def trust(args: argparse.Namespace) -> int:
+    from ..values import trust as trusting
+    from ..values.signing import check_key
+
+    notebook = _notebook(args.notebook)
+    check_key()
+    if not args.yes and not sys.stdin.isatty():
+        raise UsageFailure(
+            "mn-nb trust asks before signing and standard input is not a terminal: "
+            "pass --yes to sign without asking"
+        )
+    store = _open(notebook, readonly=False)
+    try:
+        plan = trusting.plan_trust(store)
+        print(
+            f"mn-nb: WARNING: trusting {store.root} lets its checkpoints run code in your "
+            "kernels (they are unpickled) and its outputs show in your browser; only trust "
+            "a sidecar that you, or someone you trust, wrote.",
+            file=sys.stderr,
+        )
+        print(f"mn-nb: to be signed with your key ({store.root}):")
+        for line in trusting.describe(plan):
+            print(f"  {line}")
+        if not args.yes and not _confirmed("sign all of this with your key? [y/N] "):
+            print("mn-nb: not trusted; nothing was signed", file=sys.stderr)
+            return EXIT_FAILED
+        report = trusting.apply_trust(store, plan)
+    finally:
+        store.close()
+    print(
+        f"mn-nb: signed {report.signed} value(s) with your key "
+        f"({report.already} already were) and {report.checkpoints} checkpoint(s)' outputs; "
+        "%mn_resume and cache hits now load them"
+    )
+    if report.damaged:
+        print(
+            f"mn-nb: {len(report.damaged)} value(s) not signed, their data is damaged "
+            "(re-run their steps to write them again):",
+            file=sys.stderr,
+        )
+        for label, reason in report.damaged:
+            print(f"  {trusting.shown(label)}: {terminal_safe(reason)}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose, render
+
+    notebook = _notebook(args.notebook)
+    sidecar = sidecar_of(notebook)
+    if not sidecar.is_dir():
+        raise UsageFailure(f"no sidecar for {notebook.name} yet ({sidecar}): run a step first")
+    report = diagnose(sidecar, notebook)
+    if args.rebuild:
+        return _rebuild(sidecar, report)
+    if args.json:
+        print(json.dumps({"notebook": str(notebook), **report.as_json()}, indent=2))
+    else:
+        print(render(report))
+    if report.healthy:
+        return 0
+    print(
+        f"mn-nb: sidecar {sidecar} is damaged: see the report above for what can be recovered",
+        file=sys.stderr,
+    )
+    return EXIT_DAMAGED
+
+
+def _rebuild(sidecar: Path, report: DoctorReport) -> int:
+    from .rebuild import rebuild
+
+    rebuilt = rebuild(sidecar, report.manifests, report.database.healthy)
+    kept = ", ".join(p.name for p in rebuilt.moved_aside) or "none"
+    print(
+        terminal_safe(
+            f"mn-nb: rebuilt the database of {sidecar} from {rebuilt.checkpoints} checkpoint "
+            f"manifest(s): step(s) {', '.join(rebuilt.steps)} restored (old files kept: "
+            f"{kept}); run history, approvals and unfinished steps' call journals are not "
+            "recovered"
+        )
+    )
+    return 0
