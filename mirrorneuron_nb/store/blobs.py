@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import CheckpointUnavailable
 from ..values.digest import digest
@@ -29,7 +29,7 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def is_key(key: object) -> bool:
+def is_key(key: object) -> TypeGuard[str]:
     return isinstance(key, str) and KEY_RE.fullmatch(key) is not None
 
 
@@ -37,7 +37,6 @@ def check_key(key: object) -> str:
     """`key` if it is a well-formed blob key; else CheckpointUnavailable (never a path)."""
     if not is_key(key):
         raise CheckpointUnavailable("blob", "a blob key is not a digest (sidecar altered?)")
-    assert isinstance(key, str)
     return key
 
 
