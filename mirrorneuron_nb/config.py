@@ -108,29 +108,22 @@ def max_value_bytes() -> int | None:
 
 def max_sleep() -> float | None:
     """The longest wait a batch run sleeps through in the kernel (None: no limit)."""
-    raw = os.environ.get(MAX_SLEEP_ENV, "").strip()
+    return _seconds(MAX_SLEEP_ENV, None)
+
+
+def _seconds(name: str, default: float | None) -> float | None:
+    """An environment variable holding seconds, checked like the options that set it
+    (limits.py); unset or empty: `default`."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return None
+        return default
     from . import limits
 
     try:
         value = float(raw)
     except ValueError:
-        value = float("nan")
-    return limits.seconds(MAX_SLEEP_ENV, value)
-
-
-def _seconds(name: str, default: float | None) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise InvalidInput(f"{name} must be a number of seconds (0 or more), got {raw!r}")
-    return value
+        raise InvalidInput(f"{name} must be a number of seconds, got {raw!r}") from None
+    return limits.seconds(name, value)
 
 
 def lease_wait() -> float | None:
