@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from ..errors import NotAwaitingApproval, UnknownStep
 from ..models import Approval, ApprovalStatus, StepStart, StepStatus
-from .base import Tables, event_txn
+from .base import Conn, Tables, event_txn
 from .connection import write_txn
 from .steps import _upsert_step_txn
 
@@ -34,11 +33,11 @@ class ApprovalsTable(Tables):
             if row is None:
                 cur = c.execute(
                     "INSERT INTO approvals(step, question, status, requested_at, run_id)"
-                    " VALUES (?,?,?,?,?)",
+                    " VALUES (?,?,?,?,?) RETURNING *",
                     (start.name, question, ApprovalStatus.pending.value, now, run_id),
                 )
+                row = cur.fetchall()[0]
                 event_txn(c, run_id, start.name, "awaiting_approval", {"question": question})
-                row = c.execute("SELECT * FROM approvals WHERE id=?", (cur.lastrowid,)).fetchone()
             return Approval(**dict(row))
 
     def decide(
@@ -82,7 +81,7 @@ def rejection(by: str | None, note: str | None) -> str:
     return f"rejected by {by}" + (f": {note}" if note else "")
 
 
-def _not_waiting(c: sqlite3.Connection, step: str) -> Exception:
+def _not_waiting(c: Conn, step: str) -> Exception:
     """Why a decision cannot be taken: an unknown step, decided already, or not at its gate."""
     found = c.execute("SELECT status FROM steps WHERE name=?", (step,)).fetchone()
     if found is None:

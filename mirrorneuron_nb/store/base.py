@@ -1,12 +1,16 @@
-"""What every table module of the SQLite store shares: the connection and the blob files."""
+"""What every table module of the store shares: the connection and the blob files.
+
+The table modules speak the SQL both backends accept (SQLite >= 3.35 and PostgreSQL):
+`?` placeholders (the PostgreSQL adapter translates them), `ON CONFLICT`, `RETURNING`.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .blobs import BlobStore
 
@@ -14,16 +18,35 @@ from .blobs import BlobStore
 LEASE_EVENTS = ("claimed", "released", "waiting", "stopped_waiting", "taken_over")
 
 
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """What the table modules use of a connection: sqlite3's, or the PostgreSQL adapter
+    (postgres_conn.py). Rows answer both `row[0]` and `row["name"]`."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor: ...
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> Cursor: ...
+
+
 class Tables:
     """Base of the table mixins that make up `Store` (one module per concern)."""
 
     root: Path
-    conn: sqlite3.Connection
+    conn: Conn
     blobs: BlobStore
+    # The manifest log beside state.sqlite, for `mn-nb doctor --rebuild` (SQLite only: a
+    # shared database has its own backups).
+    keeps_manifest: bool = True
 
 
 def event_txn(
-    c: sqlite3.Connection, run_id: str | None, step: str | None, kind: str, detail: dict[str, Any]
+    c: Conn, run_id: str | None, step: str | None, kind: str, detail: dict[str, Any]
 ) -> None:
     """Append to the event log inside the caller's transaction: every state change is one."""
     c.execute(

@@ -30,13 +30,13 @@ class CheckpointsTable(SignedRows):
         size = sum(v.size for v in new.variables)
         with write_txn(self.conn) as c:
             c.executemany(
-                "INSERT OR IGNORE INTO blobs(hash, size, created_at) VALUES (?,?,?)",
+                "INSERT INTO blobs(hash, size, created_at) VALUES (?,?,?) ON CONFLICT DO NOTHING",
                 [(key, n, now) for key, n in new.new_blobs],
             )
             cur = c.execute(
                 "INSERT INTO checkpoints(step, cache_key, code_hash, run_id, attempt_id,"
                 " created_at, duration, inputs, outputs, size, signature)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (
                     attempt.step,
                     new.cache_key,
@@ -51,7 +51,7 @@ class CheckpointsTable(SignedRows):
                     new.signature,
                 ),
             )
-            checkpoint_id = int(cur.lastrowid or 0)
+            checkpoint_id = int(cur.fetchall()[0][0])
             c.executemany(
                 "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, fingerprint,"
                 " serializer, size, header, stream_blob, buffers, signature, error,"
@@ -77,7 +77,8 @@ class CheckpointsTable(SignedRows):
                 ],
             )
             # The rows again in the manifest log, for `mn-nb doctor --rebuild`.
-            write_manifest_txn(c, self.root, checkpoint_id)
+            if self.keeps_manifest:
+                write_manifest_txn(c, self.root, checkpoint_id)
             c.execute(
                 "UPDATE attempts SET status=?, ended_at=? WHERE id=?",
                 (StepStatus.succeeded.value, now, attempt.id),

@@ -13,12 +13,14 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..errors import SidecarDamaged, SidecarError, SidecarFull, SidecarLocked
 from .guard import doctor_hint
 
 BUSY_TIMEOUT_MS = 30_000
+
+C = TypeVar("C")
 
 
 class Guard(Protocol):
@@ -129,10 +131,17 @@ def translate_errors(root: Path | None = None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def write_txn(conn: C) -> Iterator[C]:
     """One write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on any error.
 
-    The connection's guard runs first: nothing is written to a damaged or replaced file."""
+    The connection's guard runs first: nothing is written to a damaged or replaced file.
+    A PostgreSQL connection brings its own (`write_transaction`: one writer per notebook)."""
+    own = getattr(conn, "write_transaction", None)
+    if own is not None:
+        with own():
+            yield conn
+        return
+    assert isinstance(conn, sqlite3.Connection)
     guard = getattr(conn, "guard", None)
     if guard is not None:
         guard.before_write(conn)

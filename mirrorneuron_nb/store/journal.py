@@ -14,11 +14,10 @@ the codec has already fsynced before the row commits.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from ..models import CallCounts, CallRecord, CallStatus, StepStatus, VarEntry
-from .base import Tables
+from .base import Conn, Tables
 from .connection import write_txn
 
 # The WHERE clause repeats the partial unique index's condition so SQLite uses it:
@@ -85,7 +84,8 @@ class JournalTable(Tables):
         with write_txn(self.conn) as c:
             if call.blobs:
                 c.executemany(
-                    "INSERT OR IGNORE INTO blobs(hash, size, created_at) VALUES (?,?,?)",
+                    "INSERT INTO blobs(hash, size, created_at) VALUES (?,?,?)"
+                    " ON CONFLICT DO NOTHING",
                     [(key, n, call.started_at) for key, n in call.blobs],
                 )
             result = call.result
@@ -124,12 +124,12 @@ class JournalTable(Tables):
             )
 
 
-def close_journal_txn(c: sqlite3.Connection, step: str) -> int:
+def close_journal_txn(c: Conn, step: str) -> int:
     """The step succeeded: its journal stays for the record but is never replayed again."""
     return c.execute("UPDATE durable_calls SET open=0 WHERE step=? AND open=1", (step,)).rowcount
 
 
-def delete_open_calls_txn(c: sqlite3.Connection, step: str) -> int:
+def delete_open_calls_txn(c: Conn, step: str) -> int:
     """The step was reset: forget what its unfinished execution recorded."""
     return c.execute("DELETE FROM durable_calls WHERE step=? AND open=1", (step,)).rowcount
 

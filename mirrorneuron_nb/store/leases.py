@@ -19,7 +19,7 @@ import time
 
 from .. import config
 from ..models import Claimant, LeaseDenied, LeaseOwner, LeaseWaiter, StepStart, StepStatus
-from .base import Tables, event_txn
+from .base import Conn, Tables, event_txn
 from .connection import write_txn
 
 INTERRUPTED_ERROR = "the kernel stopped while this step was running"
@@ -125,8 +125,9 @@ class LeasesTable(Tables):
     def start_waiting(self, claimant: Claimant, step: str, owner: LeaseOwner) -> None:
         with write_txn(self.conn) as c:
             c.execute(
-                "INSERT OR REPLACE INTO lease_waiters(step, run_id, kind, host, pid, since)"
-                " VALUES (?,?,?,?,?,?)",
+                "INSERT INTO lease_waiters(step, run_id, kind, host, pid, since)"
+                " VALUES (?,?,?,?,?,?) ON CONFLICT(step, run_id) DO UPDATE SET"
+                " kind=excluded.kind, host=excluded.host, pid=excluded.pid, since=excluded.since",
                 (step, claimant.run_id, claimant.kind, claimant.host, claimant.pid, time.time()),
             )
             event_txn(c, claimant.run_id, step, "waiting", {"owner": dataclasses.asdict(owner)})
@@ -155,9 +156,7 @@ class LeasesTable(Tables):
             )
 
 
-def claim_txn(
-    c: sqlite3.Connection, claimant: Claimant, start: StepStart, now: float
-) -> LeaseDenied | None:
+def claim_txn(c: Conn, claimant: Claimant, start: StepStart, now: float) -> LeaseDenied | None:
     """Inside `begin_attempt`'s transaction: take the step's lease (or keep it: a retry),
     or say why not. A dead owner's lease is taken over; a --once step that succeeded (or
     a checkpoint with this key that appeared) meanwhile is served, never run."""
@@ -199,7 +198,7 @@ def claim_txn(
     return None
 
 
-def _changed_txn(c: sqlite3.Connection, claimant: Claimant, start: StepStart, now: float) -> bool:
+def _changed_txn(c: Conn, claimant: Claimant, start: StepStart, now: float) -> bool:
     """Whether what the runner decided before claiming no longer holds: the step must be
     looked at again rather than run."""
     if claimant.once:
@@ -231,7 +230,7 @@ def _changed_txn(c: sqlite3.Connection, claimant: Claimant, start: StepStart, no
     return found is not None and int(found[0]) > claimant.serve_newer_than
 
 
-def release_txn(c: sqlite3.Connection, step: str, run_id: str, outcome: str) -> None:
+def release_txn(c: Conn, step: str, run_id: str, outcome: str) -> None:
     gone = c.execute("DELETE FROM leases WHERE step=? AND run_id=?", (step, run_id)).rowcount
     if gone:
         event_txn(c, run_id, step, "released", {"outcome": outcome})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -38,7 +39,8 @@ class Maintenance(Tables):
                     (StepStatus.pending.value, time.time(), name),
                 )
                 event_txn(c, run_id, name, "reset", {})
-            write_reset_txn(self.root, targets)
+            if self.keeps_manifest:
+                write_reset_txn(self.root, targets)
             return targets
 
     def gc(self, keep_runs: int | None = None) -> GcPlan:
@@ -70,14 +72,14 @@ class Maintenance(Tables):
                 ]
                 # `x NOT IN (NULL)` is never true: with no run kept, every old one goes.
                 marks = ",".join("?" * len(recent))
-                kept = f"(run_id IS NULL OR run_id NOT IN ({marks}))" if recent else "1"
+                kept = f"(run_id IS NULL OR run_id NOT IN ({marks}))" if recent else "TRUE"
                 cur = c.execute(
                     "DELETE FROM checkpoints WHERE id NOT IN (SELECT checkpoint_id FROM steps"
                     f" WHERE checkpoint_id IS NOT NULL) AND {kept}",
                     recent,
                 )
                 dropped = cur.rowcount
-                if dropped:
+                if dropped and self.keeps_manifest:
                     compact_txn(c, self.root)
             referenced: set[str] = set()
             for row in c.execute(
@@ -107,6 +109,7 @@ class Maintenance(Tables):
         """A read-only store may be a sidecar from before a table existed."""
         import sqlite_utils
 
+        assert isinstance(self.conn, sqlite3.Connection)  # PostgreSQL: postgres.py
         return name in sqlite_utils.Database(self.conn).table_names()
 
     def export(self) -> dict[str, list[dict[str, Any]]]:
@@ -114,6 +117,7 @@ class Maintenance(Tables):
         and events, table by table, as plain rows."""
         import sqlite_utils
 
+        assert isinstance(self.conn, sqlite3.Connection)  # PostgreSQL: postgres.py
         db = sqlite_utils.Database(self.conn)
         present = set(db.table_names())
         return {

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .base import Conn
+
 LOG_NAME = "manifests.jsonl"
 # Lines hold inline streams (up to 256 KiB each): a log past this is not one of ours.
 MAX_LOG_BYTES = 4 << 30
@@ -57,7 +59,7 @@ def log_path(root: Path) -> Path:
     return Path(root) / LOG_NAME
 
 
-def write_manifest_txn(c: sqlite3.Connection, root: Path, checkpoint_id: int) -> None:
+def write_manifest_txn(c: Conn, root: Path, checkpoint_id: int) -> None:
     """Append the manifest of a checkpoint inserted in the caller's transaction (under its
     write lock, so lines are in commit order and gc's rewrite cannot lose one)."""
     ckpt = c.execute("SELECT * FROM checkpoints WHERE id=?", (checkpoint_id,)).fetchone()
@@ -84,7 +86,7 @@ def write_reset_txn(root: Path, steps: Sequence[str]) -> None:
     _append(root, {"version": 1, "reset": list(steps), "at": time.time()})
 
 
-def compact_txn(c: sqlite3.Connection, root: Path) -> None:
+def compact_txn(c: Conn, root: Path) -> None:
     """Rewrite the log without the lines of checkpoints the database no longer holds
     (after gc dropped some), atomically, under the caller's write lock."""
     path = log_path(root)
@@ -183,7 +185,7 @@ def _parse(body: Any) -> Manifest:
     )
 
 
-def _meta(c: sqlite3.Connection) -> dict[str, Any]:
+def _meta(c: Conn) -> dict[str, Any]:
     """The sidecar's own records (its identity), when the schema has them."""
     try:
         return {str(r[0]): r[1] for r in c.execute("SELECT key, value FROM meta")}

@@ -11,7 +11,9 @@ from .base import Tables, event_txn
 from .connection import write_txn
 from .manifest import write_manifest_txn
 
-# Both tables keep a signed value in the same columns.
+# Both tables keep a signed value in the same columns. A value row is named by its key
+# column: checkpoint_vars' rowid (an implicit column in SQLite, a real one in PostgreSQL).
+_KEY = {"checkpoint_vars": "rowid", "durable_calls": "id"}
 _VALUES = {
     "checkpoint_vars": (
         "SELECT v.rowid AS rowid, c.step AS step, c.id AS checkpoint_id, NULL AS call_key,"
@@ -78,7 +80,7 @@ class SignedRows(Tables):
         with write_txn(self.conn) as c:
             for v in values:
                 c.execute(
-                    f"UPDATE {v.table} SET signature=?, stream_hash=? WHERE rowid=?",
+                    f"UPDATE {v.table} SET signature=?, stream_hash=? WHERE {_KEY[v.table]}=?",
                     (v.signature, v.stream_hash, v.rowid),
                 )
             c.executemany(
@@ -86,7 +88,7 @@ class SignedRows(Tables):
                 [(signature, checkpoint_id) for checkpoint_id, signature in checkpoints],
             )
             # The log's newest line per checkpoint wins: a rebuild uses the new signatures.
-            for checkpoint_id, _ in checkpoints:
+            for checkpoint_id, _ in checkpoints if self.keeps_manifest else ():
                 write_manifest_txn(c, self.root, checkpoint_id)
             event_txn(c, None, None, "trusted", detail)
 

@@ -22,7 +22,7 @@ from ..models import (
     StepStart,
     StepStatus,
 )
-from .base import Tables, event_txn
+from .base import Conn, Tables, event_txn
 from .connection import write_txn
 from .leases import claim_txn
 
@@ -102,10 +102,10 @@ class StepsTable(Tables):
             )
             cur = c.execute(
                 "INSERT INTO attempts(run_id, step, number, cache_key, status, started_at)"
-                " VALUES (?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?) RETURNING id",
                 (run_id, start.name, number, start.cache_key, StepStatus.running.value, now),
             )
-            attempt_id = int(cur.lastrowid or 0)
+            attempt_id = int(cur.fetchall()[0][0])
             event_txn(
                 c, run_id, start.name, "running", {"attempt": number, "cache_key": start.cache_key}
             )
@@ -252,7 +252,7 @@ class StepsTable(Tables):
 
 
 def _upsert_step_txn(
-    c: sqlite3.Connection, run_id: str, start: StepStart, status: StepStatus, now: float
+    c: Conn, run_id: str, start: StepStart, status: StepStatus, now: float
 ) -> None:
     """The one way a step's row is written: its identity and new status, error cleared.
 
