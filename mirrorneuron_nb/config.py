@@ -41,6 +41,17 @@ HEARTBEAT_ENV = "MIRRORNEURON_HEARTBEAT"
 LEASE_TIMEOUT = 30.0
 HEARTBEAT = 5.0
 
+STORE_ENV = "MIRRORNEURON_STORE"
+"""A shared store (`postgresql://...`) for every notebook; unset: the sidecar beside it."""
+PROJECT_ENV = "MIRRORNEURON_PROJECT"
+"""A notebook's project in a shared store (default: its root directory's name)."""
+ROOT_ENV = "MIRRORNEURON_ROOT"
+"""The directory notebook paths in a shared store are relative to (default: the git
+repository containing the notebook, else the notebook's own directory)."""
+SHARED_BLOBS_ENV = "MIRRORNEURON_BLOBS"
+"""Where a shared store's blobs go (a directory or `file://` URL here); unset: a cache
+directory of this machine (XDG_CACHE_HOME)."""
+
 MAX_SLEEP_ENV = "MIRRORNEURON_MAX_SLEEP"
 """Seconds: in a batch run, a wait (`mn.sleep`, `mn.wait_until`) longer than this parks
 the step `sleeping` and stops the run (`mn-nb run --max-sleep S`, exit 5). Unset: waits
@@ -160,3 +171,29 @@ def batch_environment(
     if max_sleep is not None:
         env[MAX_SLEEP_ENV] = repr(max_sleep)
     return env
+
+
+def shared_store() -> str | None:
+    """The shared store's URL, or None for the embedded sidecar."""
+    url = _get(STORE_ENV)
+    if url is None:
+        return None
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise InvalidInput(
+            f"{STORE_ENV} must be a postgresql:// URL (or unset for the sidecar); got "
+            f"{url.split('://')[0] + '://...' if '://' in url else url!r}"
+        )
+    return url
+
+
+def project_name() -> str | None:
+    return _get(PROJECT_ENV)
+
+
+def project_root() -> Path | None:
+    explicit = _get(ROOT_ENV)
+    return Path(explicit).resolve() if explicit else None
+
+
+def shared_blobs() -> str | None:
+    return _get(SHARED_BLOBS_ENV)

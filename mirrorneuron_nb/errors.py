@@ -34,6 +34,11 @@ class SidecarFull(SidecarError):
     """No space left for the sidecar's database: nothing could be recorded, nothing lost."""
 
 
+class StoreUnavailable(SidecarError):
+    """The shared store's database cannot be reached (down, restarted, network): nothing
+    was recorded; the values stay in memory and the next call tries again."""
+
+
 class NotFound(MirrorNeuronError):
     """A named thing (notebook, sidecar) does not exist."""
 

@@ -13,6 +13,9 @@ from mirrorneuron_nb.store import Store
 
 from .kernels import Kernel
 
+# The real PostgreSQL of the shared-store tests (started only when a test asks for it).
+pytest_plugins = ["tests.shared.postgres"]
+
 
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -29,6 +32,8 @@ def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MIRRORNEURON_KEY_FILE", str(home / "signing.key"))
     monkeypatch.delenv("MIRRORNEURON_SIDECAR", raising=False)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    for var in ("MIRRORNEURON_STORE", "MIRRORNEURON_PROJECT", "MIRRORNEURON_ROOT"):
+        monkeypatch.delenv(var, raising=False)
     return home
 
 

@@ -4,14 +4,18 @@ it reads and writes are defined in models.py."""
 
 from .blobs import BlobStore
 from .leases import lease_free, owner_alive, pid_alive
+from .open import is_shared, open_store, store_exists
 from .sqlite import Store, database_path, sidecar_exists
 
 __all__ = [
     "BlobStore",
     "Store",
     "database_path",
+    "is_shared",
     "lease_free",
+    "open_store",
     "owner_alive",
     "pid_alive",
     "sidecar_exists",
+    "store_exists",
 ]

@@ -76,6 +76,7 @@ class Store(
 ):
     """The sidecar directory: `state.sqlite` plus content-addressed `blobs/`."""
 
+    backend = "sqlite"
     conn: GuardedConnection
 
     def __init__(
@@ -154,6 +155,11 @@ class Store(
         self.conn = self._connect_writer()
         with contextlib.suppress(Exception):
             old.close()
+
+    def supports(self, operation: str) -> bool:
+        """Whether this backend has `operation` (doctor, rebuild, integrity, vacuum, wal):
+        a SQLite sidecar has them all; see postgres.SQLITE_ONLY."""
+        return True
 
     def close(self) -> None:
         self.conn.close()

@@ -1,0 +1,125 @@
+"""The shared store: a notebook's rows in PostgreSQL (its own schema, postgres_schema.py)
+and its blobs in a directory outside the notebook's folder (open.py says which).
+
+`PostgresStore` is a `Store` (sqlite.py) with the same table mixins over a PostgreSQL
+connection (postgres_conn.py), so callers annotated `Store` take either. What only makes
+sense for a SQLite file (quick_check, the WAL, the manifest log, doctor/rebuild) is
+answered here or refused by `supports`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import SidecarError
+from .blobs import BlobStore
+from .maintenance import EXPORTED_TABLES, _plain
+from .postgres_conn import PgConnection, translate_pg_errors
+from .postgres_schema import NotebookKey, check_version, describe, migrate, registered
+from .sqlite import Store
+
+C = TypeVar("C", bound=type)
+
+SQLITE_ONLY = frozenset({"doctor", "rebuild", "integrity", "vacuum", "wal"})
+"""Operations on a sidecar's files that a PostgreSQL store has no equivalent for: use
+pg_dump / pg_amcheck on the database instead."""
+
+
+def _pg_translating(cls: C) -> C:
+    """Wrap every public method so no psycopg error leaves the store untranslated."""
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        method = getattr(cls, name)
+        if not callable(method) or isinstance(method, type):
+            continue
+
+        def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(fn)
+            def translated(*args: Any, **kwargs: Any) -> Any:
+                with translate_pg_errors():
+                    return fn(*args, **kwargs)
+
+            return translated
+
+        setattr(cls, name, wrap(method))
+    return cls
+
+
+@_pg_translating
+class PostgresStore(Store):
+    backend = "postgresql"
+    keeps_manifest = False
+    conn: PgConnection  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        url: str,
+        key: NotebookKey,
+        blob_dir: Path,
+        *,
+        root: Path | None = None,
+        readonly: bool = False,
+        recover: bool = False,
+    ) -> None:
+        """`root`: where the notebook's sidecar would be (named in messages; nothing is
+        written there). `recover`: as for `Store`."""
+        self.url, self.key, self.readonly = url, key, readonly
+        self.root = Path(root) if root is not None else blob_dir
+        self.db_path = self.root / "state.sqlite"  # never used: no file is opened
+        self.where = f"{describe(url)} ({key.project}:{key.path})"
+        self.blobs = BlobStore(blob_dir)
+        self.conn = PgConnection(url, key.schema, key.lock_key, readonly=readonly)
+        with translate_pg_errors():
+            self._open_pg(readonly)
+        if recover and not readonly:
+            self.mark_interrupted(None)
+
+    def _open_pg(self, readonly: bool) -> None:
+        raw = self.conn.raw
+        try:
+            if readonly:
+                if not registered(raw, self.key):
+                    raise SidecarError(
+                        f"no steps of this notebook in the shared store {self.where}"
+                    )
+                check_version(raw, self.key)
+            else:
+                migrate(raw, self.key)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def supports(self, operation: str) -> bool:
+        return operation not in SQLITE_ONLY
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def data_version(self) -> int:
+        """Changes when a write commits: every state change appends an event, and a
+        heartbeat (the only write without one) changes no state a reader shows."""
+        return int(self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        with translate_pg_errors(), self.conn.read_transaction():
+            yield self
+
+    def truncate_wal(self) -> None:
+        """No write-ahead log file to fold: PostgreSQL manages its own."""
+
+    def has_table(self, name: str) -> bool:
+        found = self.conn.execute("SELECT to_regclass(?)", (f"{self.key.schema}.{name}",))
+        return found.fetchone()[0] is not None
+
+    def export(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name in EXPORTED_TABLES:
+            rows = self.conn.execute(f"SELECT * FROM {name} ORDER BY 1").fetchall()
+            out[name] = [_plain(dict(zip(r.keys(), r, strict=True))) for r in rows]
+        return out

@@ -1,0 +1,104 @@
+"""A real PostgreSQL for the tests: Debian's binaries, started once per test session in a
+temp dir on a free 127.0.0.1 port, stopped at the end (pytest plugin: tests/conftest.py).
+
+Missing binaries skip the tests that need it, with the reason, except in CI (CI=true),
+where scripts/setup.sh installs the package and a missing server is a failure."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class PgServer:
+    bindir: Path
+    datadir: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            _as_postgres(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -k {self.datadir} -h 127.0.0.1 -c fsync=off"
+        self._ctl("-o", opts, "-l", str(self.datadir / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "-w", "stop")
+
+
+def _as_postgres(*cmd: str) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else list(cmd)
+
+
+def _bindir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    bindir = _bindir()
+    if bindir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL binaries missing in CI: scripts/setup.sh installs them")
+        pytest.skip("PostgreSQL binaries not installed (apt-get install postgresql)")
+    top = Path(tempfile.mkdtemp(prefix="mn-pg-"))
+    top.chmod(0o755)
+    datadir = top / "data"
+    datadir.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(datadir, "postgres", "postgres")
+    subprocess.run(
+        _as_postgres(str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    server = PgServer(bindir, datadir, _free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        from mirrorneuron_nb.store.postgres_conn import close_pools
+
+        close_pools()
+        try:
+            server.stop()
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server's URL; this test's blobs cache lives in its tmp dir. Each test's notebooks
+    are in their own tmp dir, hence their own project and schemas."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return pg_server.url

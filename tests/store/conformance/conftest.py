@@ -1,0 +1,65 @@
+"""Every conformance test runs on both backends: the embedded sidecar and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mirrorneuron_nb.models import Run
+from mirrorneuron_nb.store import Store, open_store
+
+Opener = Callable[..., Store]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "postgresql":
+        monkeypatch.setenv("MIRRORNEURON_STORE", request.getfixturevalue("pg_url"))
+        # Every test its own project, hence its own schemas in the one database.
+        monkeypatch.setenv("MIRRORNEURON_PROJECT", request.getfixturevalue("tmp_path").name)
+    return str(request.param)
+
+
+@pytest.fixture
+def opener(backend: str, tmp_path: Path) -> Iterator[Opener]:
+    """Opens the store of tmp_path/nb.ipynb (any number of times: separate connections);
+    all are closed at the end."""
+    opened: list[Store] = []
+    notebook = tmp_path / "project" / "nb.ipynb"
+    notebook.parent.mkdir(exist_ok=True)
+
+    def open_(**kwargs: object) -> Store:
+        s = open_store(notebook.with_suffix(".mn"), notebook=notebook, **kwargs)  # type: ignore[arg-type]
+        opened.append(s)
+        return s
+
+    yield open_
+    for s in opened:
+        s.close()
+
+
+def new_run(
+    store: Store, run_id: str = "run1", pid: int | None = None, host: str | None = None
+) -> Run:
+    run = Run(
+        id=run_id,
+        kind="kernel",
+        status="running",
+        started_at=time.time(),
+        pid=os.getpid() if pid is None else pid,
+        host=socket.gethostname() if host is None else host,
+    )
+    store.start_run(run)
+    return run
+
+
+@pytest.fixture
+def st(opener: Opener) -> Store:
+    s = opener()
+    new_run(s)
+    return s
