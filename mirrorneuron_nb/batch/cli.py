@@ -13,10 +13,12 @@ one line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from .. import config
 from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarDamaged, SidecarError
 from ..render import terminal_safe
 from . import commands, sidecar_commands
@@ -58,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mn-nb",
         description="Durable execution for Jupyter notebooks: run notebooks that resume "
         "where they failed, and inspect their step sidecars (NOTEBOOK.mn/ beside them).",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="a shared store (postgresql://...) instead of the sidecar beside the notebook "
+        "(default: $MIRRORNEURON_STORE; notebooks are named by $MIRRORNEURON_PROJECT and "
+        "their path under $MIRRORNEURON_ROOT)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     nb_help = "path to the .ipynb (its sidecar is NAME.mn/ beside it)"
@@ -272,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.store is not None:
+            # The environment, so the kernels a run starts use the same store.
+            os.environ[config.STORE_ENV] = args.store
+            config.shared_store()  # a bad URL is one line before anything runs
         return int(args.func(args))
     except MirrorNeuronError as exc:
         code = exit_code(exc)

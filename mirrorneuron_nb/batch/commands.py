@@ -17,7 +17,7 @@ from ..errors import UsageFailure
 from ..models import ApprovalStatus
 from ..render import format_wake, terminal_safe
 from ..sidecar import sidecar_of
-from ..store import Store, sidecar_exists
+from ..store import Store, open_store, run_output_dir, store_exists
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -41,11 +41,11 @@ def _notebook(path: str) -> Path:
 
 def _open(notebook: Path, *, readonly: bool = True) -> Store:
     sidecar = sidecar_of(notebook)
-    if not sidecar_exists(sidecar):
+    if not store_exists(sidecar, notebook):
         raise UsageFailure(f"no sidecar for {notebook.name} yet ({sidecar}): run a step first")
     # Every command checks the database's pages as it opens: a damaged file is one line
     # (exit 3), never a traceback halfway through, and never written to.
-    return Store(sidecar, readonly=readonly, verify=True)
+    return open_store(sidecar, notebook=notebook, readonly=readonly, verify=True)
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -108,11 +108,13 @@ def run(args: argparse.Namespace) -> int:
     if not step_cells(notebook):
         raise UsageFailure(f"{notebook.name} has no %%mn_step cells: nothing would be checkpointed")
     sidecar = sidecar_of(notebook)
-    if sidecar_exists(sidecar):
+    if store_exists(sidecar, notebook):
         # Refuses a newer schema or a damaged database before running.
-        Store(sidecar, readonly=True, verify=True).close()
+        open_store(sidecar, notebook=notebook, readonly=True, verify=True).close()
     check_notebook(notebook)
-    output = Path(args.output) if args.output else sidecar / "last-run.ipynb"
+    output = (
+        Path(args.output) if args.output else run_output_dir(sidecar, notebook) / "last-run.ipynb"
+    )
     if output.resolve() == notebook:
         raise UsageFailure("OUTPUT is the input notebook: choose another path")
     params = _parameters(args)
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         max_sleep=max_sleep,
         lease_wait=lease_wait,
     )
-    store = Store(sidecar, readonly=True)
+    store = open_store(sidecar, notebook=notebook, readonly=True)
     try:
         views = step_views(store, notebook)
     finally:
@@ -216,7 +218,7 @@ def plan(args: argparse.Namespace) -> int:
     notebook = _notebook(args.notebook)
     read_notebook(notebook)  # not a notebook at all: one line, before the sidecar
     # No sidecar yet is no error here: every step is new.
-    store = _open(notebook) if sidecar_exists(sidecar_of(notebook)) else None
+    store = _open(notebook) if store_exists(sidecar_of(notebook), notebook) else None
     try:
         planned = plan_notebook(notebook, store)
     finally:

@@ -19,7 +19,7 @@ from ..errors import InvalidInput, LeaseHeld, SidecarError
 from ..models import StepStatus
 from ..notebook import step_name
 from ..sidecar import sidecar_of
-from ..store import Store
+from ..store import open_store
 from .run import (
     ENGINE_NAME,
     LEASE_HELD,
@@ -83,7 +83,7 @@ class _Client(PapermillNotebookClient):  # type: ignore[misc]
 def _outcome(sidecar: Path, name: str, cell: Any, duration: float) -> CellOutcome | None:
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     try:
-        store = Store(sidecar, readonly=True)
+        store = open_store(sidecar, readonly=True)
     except SidecarError:
         store = None
     step = None

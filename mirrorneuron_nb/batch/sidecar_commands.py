@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..errors import UsageFailure
 from ..render import terminal_safe
 from ..sidecar import sidecar_of
+from ..store import is_shared
 from .commands import EXIT_DAMAGED, EXIT_FAILED, _notebook, _open
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def doctor(args: argparse.Namespace) -> int:
     from .doctor import diagnose, render
 
     notebook = _notebook(args.notebook)
+    if is_shared():
+        raise UsageFailure("doctor: not available for a PostgreSQL store; use pg_dump/pg_amcheck")
     sidecar = sidecar_of(notebook)
     if not sidecar.is_dir():
         raise UsageFailure(f"no sidecar for {notebook.name} yet ({sidecar}): run a step first")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import config
 from ..errors import MirrorNeuronError
-from ..store import Store
+from ..store import Store, open_store
 
 
 class Heartbeat:
@@ -15,8 +15,9 @@ class Heartbeat:
     seconds: one UPDATE on its own connection (never inside the kernel's transactions),
     and only while a lease is held."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, notebook: Path | None = None) -> None:
         self.root = root
+        self.notebook = notebook
         self.run_id: str | None = None
         self._held: set[str] = set()
         self._lock = threading.Lock()
@@ -55,7 +56,7 @@ class Heartbeat:
                     continue
                 try:
                     if store is None:
-                        store = Store(self.root, verify=False)
+                        store = open_store(self.root, notebook=self.notebook, verify=False)
                     store.heartbeat(self.run_id)
                 except MirrorNeuronError:
                     continue  # locked or full for now: the next beat tries again

@@ -16,7 +16,7 @@ from ..errors import DuplicateStep
 from ..models import Run
 from ..notebook import duplicates, step_cells
 from ..sidecar import Location, locate
-from ..store import Store
+from ..store import Store, open_store
 from .heartbeat import Heartbeat
 from .sharing import SharingIndex
 
@@ -44,7 +44,7 @@ class KernelSession:
         # Who this kernel is when it claims a step (a lease), and what renews its leases.
         self.host = socket.gethostname()
         self.pid = os.getpid()
-        self.heartbeat = Heartbeat(self.location.sidecar)
+        self.heartbeat = Heartbeat(self.location.sidecar, self.location.notebook)
         shell.events.register("pre_run_cell", self._pre_run_cell)
 
     def _pre_run_cell(self, info: Any) -> None:
@@ -55,7 +55,9 @@ class KernelSession:
         if self._store is None:
             # A kernel is where steps a dead kernel left `running` are discovered: the store
             # records them `interrupted` as it opens (recover=True).
-            self._store = Store(self.location.sidecar, recover=True)
+            self._store = open_store(
+                self.location.sidecar, notebook=self.location.notebook, recover=True
+            )
         return self._store
 
     def ensure_run(self) -> str:

@@ -4,7 +4,7 @@ it reads and writes are defined in models.py."""
 
 from .blobs import BlobStore
 from .leases import lease_free, owner_alive, pid_alive
-from .open import is_shared, open_store, store_exists
+from .open import is_shared, open_store, run_output_dir, store_exists
 from .sqlite import Store, database_path, sidecar_exists
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "open_store",
     "owner_alive",
     "pid_alive",
+    "run_output_dir",
     "sidecar_exists",
     "store_exists",
 ]

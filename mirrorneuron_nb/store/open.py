@@ -55,8 +55,7 @@ def identity(notebook: Path) -> tuple[str, str]:
 def shared_blob_dir(schema: str) -> Path:
     given = config.shared_blobs()
     if given is None:
-        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(cache) / "mirrorneuron_nb" / "blobs" / schema
+        return _cache() / "blobs" / schema
     parsed = urlparse(given)
     if parsed.scheme == "file":
         return Path(unquote(parsed.path)) / schema
@@ -66,6 +65,21 @@ def shared_blob_dir(schema: str) -> Path:
             "URL is supported by this build"
         )
     return Path(given).expanduser().resolve() / schema
+
+
+def run_output_dir(sidecar: Path, notebook: Path) -> Path:
+    """Where `mn-nb run` writes its output notebook by default: the sidecar, or with a
+    shared store (nothing beside the notebook) this machine's cache for the notebook."""
+    if config.shared_store() is None:
+        return sidecar
+    from .postgres_schema import notebook_key
+
+    schema = notebook_key(*identity(notebook)).schema
+    return _cache() / "runs" / schema
+
+
+def _cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "mirrorneuron_nb"
 
 
 def is_shared() -> bool:
