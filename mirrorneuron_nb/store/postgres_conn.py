@@ -1,8 +1,11 @@
 """PostgreSQL connections for the shared store, shaped like the sqlite3 ones the table
 modules use (base.Conn): `?` placeholders, rows answering `row[0]` and `row["name"]`.
 
-Connections come from one psycopg_pool pool per database URL and process (a server
-opening a store per request reuses them). Writers of one notebook are serialized exactly
+Each store holds one connection of its own, made when first used (a kernel keeps its store
+for its life). No pool: psycopg_pool retries a lost database in the background with a
+growing back-off, which was seen to keep a kernel failing for 10 s and more after the
+database was back; a direct connection fails at once while it is down and works again on
+the next call. Writers of one notebook are serialized exactly
 as SQLite's BEGIN IMMEDIATE serializes a sidecar's: every write transaction first takes
 the notebook's advisory lock; other notebooks' writers are not blocked. A connection
 found broken (the database restarted) is given back and replaced on the next call.
@@ -12,22 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import psycopg
-import psycopg_pool
 from psycopg import sql as pgsql
 
 from ..errors import SidecarError, StoreUnavailable
 from .base import Cursor
 
 CONNECT_TIMEOUT = 10
-"""Seconds to wait for a connection (from the pool, or a new one) before giving up."""
-
-_pools: dict[str, psycopg_pool.ConnectionPool[Any]] = {}
-_pools_lock = threading.Lock()
+"""Seconds to wait for a new connection before giving up (a refused one fails at once)."""
 
 
 class Row(tuple[Any, ...]):
@@ -61,33 +59,6 @@ def translate(query: str) -> str:
     return query.replace("%", "%%").replace("?", "%s")
 
 
-def pool(url: str) -> psycopg_pool.ConnectionPool[Any]:
-    with _pools_lock:
-        found = _pools.get(url)
-        if found is None:
-            found = psycopg_pool.ConnectionPool(
-                url,
-                min_size=0,
-                max_size=8,
-                timeout=CONNECT_TIMEOUT,
-                kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
-                check=psycopg_pool.ConnectionPool.check_connection,
-                open=True,
-                name="mirrorneuron_nb",
-            )
-            _pools[url] = found
-        return found
-
-
-def close_pools() -> None:
-    """Close every pool of this process (tests stopping their database)."""
-    with _pools_lock:
-        pools = list(_pools.values())
-        _pools.clear()
-    for p in pools:
-        p.close()
-
-
 def unavailable(exc: BaseException) -> StoreUnavailable:
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return StoreUnavailable(f"store unavailable: {text}")
@@ -95,7 +66,7 @@ def unavailable(exc: BaseException) -> StoreUnavailable:
 
 def classify(exc: BaseException) -> SidecarError:
     """Ours for a psycopg error: the database unreachable (retry later), or refused."""
-    if isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout)):
+    if isinstance(exc, psycopg.OperationalError):
         return unavailable(exc)
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return SidecarError(f"shared store error: {text}")
@@ -106,12 +77,12 @@ def translate_pg_errors() -> Iterator[None]:
     """psycopg errors leave the store as ours; nothing outside store/ sees psycopg."""
     try:
         yield
-    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+    except psycopg.Error as exc:
         raise classify(exc) from exc
 
 
 class PgConnection:
-    """One pooled connection bound to a notebook's schema (search_path) and lock key."""
+    """One connection bound to a notebook's schema (search_path) and lock key."""
 
     def __init__(self, url: str, schema: str, lock_key: int, *, readonly: bool) -> None:
         self.url, self.schema, self.lock_key, self.readonly = url, schema, lock_key, readonly
@@ -124,7 +95,7 @@ class PgConnection:
             self._give_back()
             raw = None
         if raw is None:
-            raw = pool(self.url).getconn()
+            raw = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
             try:
                 raw.row_factory = _rows
                 raw.execute(
@@ -134,7 +105,7 @@ class PgConnection:
                     "SET default_transaction_read_only TO " + ("on" if self.readonly else "off")
                 )
             except BaseException:
-                pool(self.url).putconn(raw)
+                raw.close()
                 raise
             self._raw = raw
         return raw
@@ -167,7 +138,7 @@ class PgConnection:
         raw, self._raw = self._raw, None
         if raw is not None:
             with contextlib.suppress(Exception):
-                pool(self.url).putconn(raw)
+                raw.close()
 
     def close(self) -> None:
         self._give_back()

@@ -29,6 +29,12 @@ class PgServer:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    def stop_command(self) -> list[str]:
+        """What stops the server (a step body runs it to stop the database mid-step)."""
+        return _as_postgres(
+            str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"
+        )
+
     def _ctl(self, *args: str) -> None:
         subprocess.run(
             _as_postgres(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args),
@@ -87,11 +93,8 @@ def pg_server() -> Iterator[PgServer]:
     try:
         yield server
     finally:
-        from mirrorneuron_nb.store.postgres_conn import close_pools
-
-        close_pools()
         try:
-            server.stop()
+            server.stop()  # fast: open connections are cut
         finally:
             shutil.rmtree(top, ignore_errors=True)
 

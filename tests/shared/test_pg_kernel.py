@@ -69,13 +69,20 @@ def test_database_stopped_mid_run(
     kernels.append(kernel_in(tmp_path / "nb", shared_env))
     k = kernels[0]
     run(k, LOAD)
-    pg_server.stop()
+    # The body stops the database: its attempt was recorded, its checkpoint cannot be.
+    stop = " ".join(repr(a) for a in pg_server.stop_command())
+    body = DOUBLE + f"import subprocess\nsubprocess.run([{stop.replace(' ', ', ')}], check=True)\n"
     try:
-        message = usage_error(k, DOUBLE)
+        message = usage_error(k, body)
         assert message.startswith("store unavailable:"), message
-        assert value(k, "x") == "41"  # the kernel and its values survive
+        assert value(k, "y") == "84"  # the kernel and the step's values survive
+        assert usage_error(k, DOUBLE).startswith("store unavailable:")  # still down
     finally:
         pg_server.start()
-    run(k, DOUBLE)  # the store is back: the step runs and is recorded
+    # Back: nothing half-written is used (the step runs again) and it is recorded.
+    before = runs_of(tmp_path / "nb", "double.count")
+    run(k, DOUBLE)
+    assert runs_of(tmp_path / "nb", "double.count") == before + 1
     assert value(k, "y") == "84"
-    assert runs_of(tmp_path / "nb", "double.count") >= 1
+    run(k, DOUBLE)  # now a checkpoint serves it
+    assert runs_of(tmp_path / "nb", "double.count") == before + 1
