@@ -25,6 +25,18 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The shared-store tests start Debian's PostgreSQL server (initdb + pg_ctl in a temp dir).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's postgresql for the shared-store tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "setup: PostgreSQL is missing; the shared-store tests need it:" \
+      "sudo apt-get install -y postgresql" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
