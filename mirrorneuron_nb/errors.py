@@ -39,6 +39,10 @@ class StoreUnavailable(SidecarError):
     was recorded; the values stay in memory and the next call tries again."""
 
 
+class NothingStored(SidecarError):
+    """A shared store holds nothing of this notebook yet (no step ran): like no sidecar."""
+
+
 class NotFound(MirrorNeuronError):
     """A named thing (notebook, sidecar) does not exist."""
 

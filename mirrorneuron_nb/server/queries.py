@@ -17,7 +17,7 @@ from ..models import GOOD_NAMES, Approval, StepStatus
 from ..notebook import read_notebook
 from ..planning import plan_notebook
 from ..status import StepView, step_views
-from ..store import Store, sidecar_exists
+from ..store import Store, is_shared, open_store, store_exists
 from ..store.guard import DB_NAME
 from .api_models import (
     ApprovalInfo,
@@ -300,7 +300,7 @@ def _preview(text: str) -> str:
 
 def reset_step(nb: NotebookRef, name: str, busy_timeout_ms: int) -> ResetResponse:
     """Drop the step's checkpoints (the one write the server makes)."""
-    if not sidecar_exists(nb.sidecar):
+    if not store_exists(nb.sidecar, nb.file):
         raise NotFound(f"{nb.api_path} has no sidecar yet: no step has run, nothing to reset")
     with _writable(nb, busy_timeout_ms) as store:
         done = store.reset([name])
@@ -311,7 +311,7 @@ def approve_step(
     nb: NotebookRef, name: str, approve: bool, by: str, note: str | None, busy_timeout_ms: int
 ) -> ApproveResponse:
     """Approve or reject a step waiting at its gate (the other write the server makes)."""
-    if not sidecar_exists(nb.sidecar):
+    if not store_exists(nb.sidecar, nb.file):
         raise NotFound(f"{nb.api_path} has no sidecar yet: no step has run, none awaits approval")
     with _writable(nb, busy_timeout_ms) as store:
         decision = store.decide(name, approve, by, note)
@@ -326,10 +326,11 @@ def _writable(nb: NotebookRef, busy_timeout_ms: int) -> Iterator[Store]:
     same directory and files, still confined. A link swapped in since the request was
     checked is refused before anything is written (SQLite opens by path, so what it opened
     is known only by comparing identities before and after)."""
-    before = _confined(nb)
-    store = Store(nb.sidecar, busy_timeout_ms=busy_timeout_ms)
+    shared = is_shared()  # a shared store: no file beside the notebook to confine
+    before = () if shared else _confined(nb)
+    store = open_store(nb.sidecar, notebook=nb.file, busy_timeout_ms=busy_timeout_ms)
     try:
-        if not _same_files(before, _confined(nb)):
+        if not shared and not _same_files(before, _confined(nb)):
             raise UnsafeSidecar(f"the sidecar of {nb.api_path!r} changed while it was opened")
         yield store
     except UnknownStep as exc:

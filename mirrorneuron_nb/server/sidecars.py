@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import SidecarError, SidecarLocked
-from ..store import Store, database_path, pid_alive
+from ..errors import NothingStored, SidecarError, SidecarLocked
+from ..store import Store, database_path, is_shared, open_store, pid_alive
 
 # A request waits this long for another process's lock, then answers 503 (the kernel's own
 # connections wait much longer: a server thread should not hang on a busy sidecar).
@@ -69,6 +69,8 @@ class Sidecars:
             raise
 
     def _get(self, sidecar: Path) -> OpenSidecar | None:
+        if is_shared():
+            return self._get_shared(sidecar)
         db = database_path(sidecar)
         try:
             st = db.stat()
@@ -90,6 +92,29 @@ class Sidecars:
             self._drop(sidecar, entry)
         store = Store(sidecar, readonly=True, busy_timeout_ms=self.busy_timeout_ms)
         entry = OpenSidecar(store, identity, next(_generations))
+        with self._lock:
+            self._open[sidecar] = entry
+            evicted = []
+            while len(self._open) > self.max_open:
+                evicted.append(self._open.popitem(last=False)[1])
+        for old in evicted:
+            _close(old)
+        return entry
+
+    def _get_shared(self, sidecar: Path) -> OpenSidecar | None:
+        """The notebook's rows in the shared store (no file to watch); None until a step ran."""
+        with self._lock:
+            entry = self._open.get(sidecar)
+            if entry is not None:
+                self._open.move_to_end(sidecar)
+                return entry
+        try:
+            store = open_store(sidecar, readonly=True)
+        except NothingStored:
+            return None
+        return self._keep(sidecar, OpenSidecar(store, (0, 0), next(_generations)))
+
+    def _keep(self, sidecar: Path, entry: OpenSidecar) -> OpenSidecar:
         with self._lock:
             self._open[sidecar] = entry
             evicted = []

@@ -91,11 +91,11 @@ def store_exists(sidecar: Path, notebook: Path | None = None) -> bool:
     url = config.shared_store()
     if url is None:
         return sidecar_exists(sidecar)
-    from ..errors import SidecarError
+    from ..errors import NothingStored
 
     try:
         open_store(sidecar, notebook=notebook, readonly=True).close()
-    except SidecarError:
+    except NothingStored:
         return False
     return True
 

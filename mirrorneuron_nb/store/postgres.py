@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import SidecarError
+from ..errors import NothingStored
 from .blobs import BlobStore
 from .maintenance import EXPORTED_TABLES, _plain
 from .postgres_conn import PgConnection, translate_pg_errors
@@ -84,7 +84,7 @@ class PostgresStore(Store):
         try:
             if readonly:
                 if not registered(raw, self.key):
-                    raise SidecarError(
+                    raise NothingStored(
                         f"no steps of this notebook in the shared store {self.where}"
                     )
                 check_version(raw, self.key)
