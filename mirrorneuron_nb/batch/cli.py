@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from .. import config
 from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarDamaged, SidecarError
 from ..render import terminal_safe
-from . import commands, sidecar_commands
+from . import commands, share_commands, sidecar_commands
 from .commands import EXIT_DAMAGED, EXIT_FAILED, EXIT_SIDECAR, EXIT_USAGE
 
 # The first class in an error's MRO found here decides the exit code.
@@ -264,6 +264,25 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoints that are signed with your key (the old files are kept aside)",
     )
     doctor.set_defaults(func=sidecar_commands.doctor)
+
+    for name, verb, func in (
+        ("push", "to", share_commands.push),
+        ("pull", "from", share_commands.pull),
+    ):
+        share = _command(
+            sub,
+            name,
+            f"copy a notebook's sidecar {verb} the shared store",
+            f"Copy NOTEBOOK's records, with their ids and the blob files, {verb} the shared "
+            "store (MIRRORNEURON_STORE or --store), so a kernel on the other side resumes "
+            "from them (with the same signing key: MIRRORNEURON_KEY_FILE). Refused when the "
+            "destination already records steps of NOTEBOOK, unless --replace.",
+        )
+        share.add_argument("notebook", help=nb_help)
+        share.add_argument(
+            "--replace", action="store_true", help="overwrite what the destination records"
+        )
+        share.set_defaults(func=func)
 
     demo = _command(
         sub,

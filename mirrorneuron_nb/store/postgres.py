@@ -24,6 +24,16 @@ from .sqlite import Store
 
 C = TypeVar("C", bound=type)
 
+_IDENTITIES = (
+    ("attempts", "id"),
+    ("checkpoints", "id"),
+    ("checkpoint_vars", "rowid"),
+    ("events", "id"),
+    ("durable_calls", "id"),
+    ("approvals", "id"),
+    ("leases", "id"),
+)
+
 SQLITE_ONLY = frozenset({"doctor", "rebuild", "integrity", "vacuum", "wal"})
 """Operations on a sidecar's files that a PostgreSQL store has no equivalent for: use
 pg_dump / pg_amcheck on the database instead."""
@@ -93,6 +103,14 @@ class PostgresStore(Store):
         except BaseException:
             self.conn.close()
             raise
+
+    def after_import_txn(self, c: Any) -> None:
+        """Rows copied in with their ids (transfer.py): identities continue after them."""
+        for table, column in _IDENTITIES:
+            c.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+                f" COALESCE(MAX({column}), 0) + 1, false) FROM {table}"
+            )
 
     def supports(self, operation: str) -> bool:
         return operation not in SQLITE_ONLY
