@@ -50,6 +50,13 @@ class PgServer:
     def stop(self) -> None:
         self._ctl("-m", "fast", "-w", "stop")
 
+    def destroy(self) -> None:
+        """Stop it (fast: open connections are cut) and delete its files."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.datadir.parent, ignore_errors=True)
+
 
 def _as_postgres(*cmd: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else list(cmd)
@@ -69,34 +76,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
+def start_server() -> PgServer:
+    """initdb in a new temp dir and start it on a free port (`destroy` undoes both)."""
     bindir = _bindir()
     if bindir is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL binaries missing in CI: scripts/setup.sh installs them")
-        pytest.skip("PostgreSQL binaries not installed (apt-get install postgresql)")
+        raise FileNotFoundError("PostgreSQL binaries not installed (apt-get install postgresql)")
     top = Path(tempfile.mkdtemp(prefix="mn-pg-"))
     top.chmod(0o755)
     datadir = top / "data"
     datadir.mkdir()
     if os.geteuid() == 0:
         shutil.chown(datadir, "postgres", "postgres")
-    subprocess.run(
-        _as_postgres(str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    server = PgServer(bindir, datadir, _free_port())
-    server.start()
+    try:
+        subprocess.run(
+            _as_postgres(
+                str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        server = PgServer(bindir, datadir, _free_port())
+        server.start()
+    except BaseException:
+        shutil.rmtree(top, ignore_errors=True)
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    if _bindir() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL binaries missing in CI: scripts/setup.sh installs them")
+        pytest.skip("PostgreSQL binaries not installed (apt-get install postgresql)")
+    server = start_server()
     try:
         yield server
     finally:
-        try:
-            server.stop()  # fast: open connections are cut
-        finally:
-            shutil.rmtree(top, ignore_errors=True)
+        server.destroy()
 
 
 @pytest.fixture
