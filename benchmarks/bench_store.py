@@ -90,6 +90,13 @@ def trivial(url: str, steps: int, scratch: Path) -> dict[str, dict[str, float]]:
     for i in range(steps):  # interleaved: both see the same machine noise
         for name, store in stores.items():
             times[name].append(one_step(store, "r", i))
+    # One round trip to the database (what each statement of a step pays on PostgreSQL).
+    trips = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        stores["postgresql"].conn.execute("SELECT 1").fetchone()
+        trips.append(time.perf_counter() - t)
+    times["postgresql SELECT 1"] = trips
     for store in stores.values():
         store.close()
     return {
