@@ -32,7 +32,12 @@ def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MIRRORNEURON_KEY_FILE", str(home / "signing.key"))
     monkeypatch.delenv("MIRRORNEURON_SIDECAR", raising=False)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    for var in ("MIRRORNEURON_STORE", "MIRRORNEURON_PROJECT", "MIRRORNEURON_ROOT"):
+    for var in (
+        "MIRRORNEURON_STORE",
+        "MIRRORNEURON_PROJECT",
+        "MIRRORNEURON_ROOT",
+        "MIRRORNEURON_BLOBS",
+    ):
         monkeypatch.delenv(var, raising=False)
     return home
 
