@@ -38,6 +38,11 @@ LEASE_TIMEOUT_ENV = "MIRRORNEURON_LEASE_TIMEOUT"
 HEARTBEAT_ENV = "MIRRORNEURON_HEARTBEAT"
 """Seconds between a kernel's renewals of the leases it holds (default 5)."""
 
+BLOBS_ENV = "MIRRORNEURON_BLOBS"
+"""An fsspec URL (`s3://bucket/prefix`, `gs://...`, `az://...`, `file:///dir`) where every
+sidecar keeps its checkpoint blobs (`mn-nb --blobs URL`); unset: `blobs/` in the sidecar.
+fsspec's own settings (FSSPEC_S3_ENDPOINT_URL, AWS_ENDPOINT_URL, credentials) apply."""
+
 LEASE_TIMEOUT = 30.0
 HEARTBEAT = 5.0
 
@@ -86,6 +91,12 @@ def run_parameters() -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def blobs_url() -> str | None:
+    """Where blobs go when not beside the notebook (None: the sidecar's `blobs/`)."""
+    url = _get(BLOBS_ENV)
+    return url.strip() if url and url.strip() else None
 
 
 def key_file() -> Path | None:

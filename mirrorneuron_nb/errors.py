@@ -34,6 +34,11 @@ class SidecarFull(SidecarError):
     """No space left for the sidecar's database: nothing could be recorded, nothing lost."""
 
 
+class StoreUnavailable(SidecarError):
+    """The store's backing service (the object store of MIRRORNEURON_BLOBS) cannot be
+    reached or refused the request: nothing half-written is used; the step fails."""
+
+
 class NotFound(MirrorNeuronError):
     """A named thing (notebook, sidecar) does not exist."""
 

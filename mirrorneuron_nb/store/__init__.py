@@ -2,15 +2,18 @@
 plus content-addressed blob files); errors leave it as mirrorneuron_nb's own. The records
 it reads and writes are defined in models.py."""
 
+from .blob_backend import Blobs, open_blobs
 from .blobs import BlobStore
 from .leases import lease_free, owner_alive, pid_alive
 from .sqlite import Store, database_path, sidecar_exists
 
 __all__ = [
     "BlobStore",
+    "Blobs",
     "Store",
     "database_path",
     "lease_free",
+    "open_blobs",
     "owner_alive",
     "pid_alive",
     "sidecar_exists",

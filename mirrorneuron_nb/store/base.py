@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .blobs import BlobStore
+from .blob_backend import Blobs
 
 # Events about who holds a step (store/leases.py), not about the step's own state.
 LEASE_EVENTS = ("claimed", "released", "waiting", "stopped_waiting", "taken_over")
@@ -19,7 +19,7 @@ class Tables:
 
     root: Path
     conn: sqlite3.Connection
-    blobs: BlobStore
+    blobs: Blobs
 
 
 def event_txn(
