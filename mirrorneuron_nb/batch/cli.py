@@ -13,12 +13,16 @@ one line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
+from .. import config
 from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarDamaged, SidecarError
 from ..render import terminal_safe
+from ..store import open_blobs
 from . import commands, sidecar_commands
 from .commands import EXIT_DAMAGED, EXIT_FAILED, EXIT_SIDECAR, EXIT_USAGE
 
@@ -266,12 +270,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--dir", help="working directory (default: a new temporary one)")
     demo.set_defaults(func=commands.demo)
+    for name, command in sub.choices.items():
+        if name != "demo":
+            _store_options(command)
     return parser
+
+
+def _store_options(command: argparse.ArgumentParser) -> None:
+    """Where a command's store keeps its data (the environment's setting otherwise)."""
+    command.add_argument(
+        "--blobs",
+        metavar="URL",
+        help="keep checkpoint blobs at this fsspec URL (s3://bucket/prefix, gs://..., "
+        "file:///dir) instead of beside the notebook; default: $MIRRORNEURON_BLOBS",
+    )
+
+
+def _apply_store_options(args: argparse.Namespace) -> None:
+    """Through the environment: this process's stores and the kernels it starts see it."""
+    url = getattr(args, "blobs", None)
+    if url is not None:
+        if not url.strip():
+            raise InvalidInput("--blobs needs a URL (s3://bucket/prefix, file:///dir, ...)")
+        os.environ[config.BLOBS_ENV] = url
+        open_blobs(Path("."))  # an unknown protocol is one line now, not mid-run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _apply_store_options(args)
         return int(args.func(args))
     except MirrorNeuronError as exc:
         code = exit_code(exc)
