@@ -39,6 +39,11 @@ class StoreUnavailable(SidecarError):
     reached or refused the request: nothing half-written is used; the step fails."""
 
 
+class ClusterUnavailable(MirrorNeuronError):
+    """`mn-nb sweep --dask ADDRESS`: the Dask scheduler cannot be reached (or a cluster
+    cannot be started)."""
+
+
 class NotFound(MirrorNeuronError):
     """A named thing (notebook, sidecar) does not exist."""
 
