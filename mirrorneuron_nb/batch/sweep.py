@@ -16,7 +16,7 @@ import itertools
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ from ..errors import UsageFailure
 MAX_COMBINATIONS = 10_000
 SUMMARY_CSV = "summary.csv"
 SUMMARY_JSON = "summary.json"
+_COLUMNS = (
+    *("index", "status", "failed_step", "error", "ran", "restored", "seconds", "output"),
+    *("steps", "parameters"),
+)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
@@ -110,9 +114,11 @@ class Outcome:
 
     def row(self) -> dict[str, Any]:
         c = self.combination
+        # A parameter named like one of the columns keeps its value under `param:NAME`.
+        params = {f"param:{k}" if k in _COLUMNS else k: v for k, v in c.parameters.items()}
         return {
             "index": c.index,
-            **c.parameters,
+            **params,
             "status": self.state,
             "failed_step": self.step if self.state != "succeeded" else None,
             "error": self.error,
@@ -143,12 +149,13 @@ def failure_line(outcomes: Sequence[Outcome]) -> str | None:
     parts = []
     for o in failed:
         where = f"step {o.step}: " if o.step else ""
-        parts.append(f"{o.combination.label} ({where}{o.error or o.state})")
+        why = " ".join(str(o.error or o.state).split())  # the summary stays one line
+        parts.append(f"{o.combination.label} ({where}{why})")
     return f"{len(failed)} of {len(outcomes)} combination(s) failed: " + "; ".join(parts)
 
 
 def as_json(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     return [
-        {**o.row(), "steps": dict(o.steps), "parameters": asdict(o.combination)["parameters"]}
+        {**o.row(), "steps": dict(o.steps), "parameters": dict(o.combination.parameters)}
         for o in outcomes
     ]

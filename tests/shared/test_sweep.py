@@ -52,6 +52,7 @@ GRID = ["-g", "lr=0.1,0.01", "-g", "depth=3,5", "--workers", "2"]
 COMBOS = ["0.1 3", "0.1 5", "0.01 3", "0.01 5"]
 
 
+@pytest.mark.timeout(900)  # 8 kernels on 2 workers: past the default 300 s on a busy machine
 def test_sweep_fails_one_combination_then_resumes_only_it(workdir: Path) -> None:
     write_notebook(workdir / "nb.ipynb")
     first = mn("sweep", "nb.ipynb", *GRID, cwd=workdir, timeout=600)
