@@ -69,7 +69,7 @@ class Lines:
 class Live:
     """A progress bar over the combinations and a table of them, redrawn as they change."""
 
-    def __init__(self, combos: Sequence[Combination]) -> None:
+    def __init__(self, combos: Sequence[Combination], console: Any = None) -> None:
         from rich.console import Console
         from rich.live import Live as RichLive
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -80,7 +80,7 @@ class Live:
         )
         self.task = self.progress.add_task("sweep", total=len(combos))
         self.live = RichLive(
-            self._render(), console=Console(), refresh_per_second=4, transient=False
+            self._render(), console=console or Console(), refresh_per_second=4, transient=False
         )
 
     def __enter__(self) -> Live:

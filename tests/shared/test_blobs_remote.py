@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,19 @@ def test_configuration_chooses_the_store(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("MIRRORNEURON_BLOBS", "nosuchproto://x")
     with pytest.raises(InvalidInput, match="unknown storage protocol 'nosuchproto'"):
         open_blobs(tmp_path / "blobs")
+
+
+def test_fsspec_settings_reach_the_store(s3: S3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FSSPEC_S3_ENDPOINT_URL alone (no AWS_ENDPOINT_URL) names the server: fsspec's own
+    configuration, read when fsspec is imported (so: a new process)."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv("FSSPEC_S3_ENDPOINT_URL", s3.endpoint)
+    code = (
+        "from mirrorneuron_nb.store.blobs_remote import RemoteBlobStore\n"
+        "from mirrorneuron_nb.values.digest import digest\n"
+        f"r = RemoteBlobStore({s3.url()!r})\n"
+        "assert r.put(digest(b'abc'), [b'abc'])\n"
+        "print(r.read(digest(b'abc'), 3).decode())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "abc", done.stderr
