@@ -38,6 +38,12 @@ LEASE_TIMEOUT_ENV = "MIRRORNEURON_LEASE_TIMEOUT"
 HEARTBEAT_ENV = "MIRRORNEURON_HEARTBEAT"
 """Seconds between a kernel's renewals of the leases it holds (default 5)."""
 
+BLOBS_ENV = "MIRRORNEURON_BLOBS"
+"""An fsspec URL (`s3://bucket/prefix`, `gs://...`, `az://...`, `file:///dir`) where every
+sidecar keeps its checkpoint blobs (`mn-nb --blobs URL`); unset: `blobs/` in the sidecar
+(a shared store: this machine's cache; store/open.py).
+fsspec's own settings (FSSPEC_S3_ENDPOINT_URL, AWS_ENDPOINT_URL, credentials) apply."""
+
 LEASE_TIMEOUT = 30.0
 HEARTBEAT = 5.0
 
@@ -48,9 +54,6 @@ PROJECT_ENV = "MIRRORNEURON_PROJECT"
 ROOT_ENV = "MIRRORNEURON_ROOT"
 """The directory notebook paths in a shared store are relative to (default: the git
 repository containing the notebook, else the notebook's own directory)."""
-SHARED_BLOBS_ENV = "MIRRORNEURON_BLOBS"
-"""Where a shared store's blobs go (a directory or `file://` URL here); unset: a cache
-directory of this machine (XDG_CACHE_HOME)."""
 
 MAX_SLEEP_ENV = "MIRRORNEURON_MAX_SLEEP"
 """Seconds: in a batch run, a wait (`mn.sleep`, `mn.wait_until`) longer than this parks
@@ -97,6 +100,12 @@ def run_parameters() -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def blobs_url() -> str | None:
+    """Where blobs go when not beside the notebook (None: the sidecar's `blobs/`)."""
+    url = _get(BLOBS_ENV)
+    return url.strip() if url and url.strip() else None
 
 
 def key_file() -> Path | None:
@@ -193,7 +202,3 @@ def project_name() -> str | None:
 def project_root() -> Path | None:
     explicit = _get(ROOT_ENV)
     return Path(explicit).resolve() if explicit else None
-
-
-def shared_blobs() -> str | None:
-    return _get(SHARED_BLOBS_ENV)

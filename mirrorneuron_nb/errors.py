@@ -35,12 +35,18 @@ class SidecarFull(SidecarError):
 
 
 class StoreUnavailable(SidecarError):
-    """The shared store's database cannot be reached (down, restarted, network): nothing
-    was recorded; the values stay in memory and the next call tries again."""
+    """The store's backing service cannot be reached (the shared database down or
+    restarted, the object store of MIRRORNEURON_BLOBS unreachable or refusing): nothing
+    half-written is used; the step fails, values stay in memory, the next call tries again."""
 
 
 class NothingStored(SidecarError):
     """A shared store holds nothing of this notebook yet (no step ran): like no sidecar."""
+
+
+class ClusterUnavailable(MirrorNeuronError):
+    """`mn-nb sweep --dask ADDRESS`: the Dask scheduler cannot be reached (or a cluster
+    cannot be started)."""
 
 
 class NotFound(MirrorNeuronError):

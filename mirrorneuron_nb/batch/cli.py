@@ -16,12 +16,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from .. import config
 from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarDamaged, SidecarError
 from ..render import terminal_safe
-from . import commands, share_commands, sidecar_commands
+from ..store import open_blobs
+from . import commands, share_commands, sidecar_commands, sweep_command
 from .commands import EXIT_DAMAGED, EXIT_FAILED, EXIT_SIDECAR, EXIT_USAGE
 
 # The first class in an error's MRO found here decides the exit code.
@@ -284,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         share.set_defaults(func=func)
 
+    _sweep_parser(sub, nb_help)
+
     demo = _command(
         sub,
         "demo",
@@ -294,16 +298,97 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--dir", help="working directory (default: a new temporary one)")
     demo.set_defaults(func=commands.demo)
+    for name, command in sub.choices.items():
+        if name != "demo":
+            _store_options(command)
     return parser
+
+
+def _sweep_parser(sub: Any, nb_help: str) -> None:
+    sweep = _command(
+        sub,
+        "sweep",
+        "run a notebook once per combination of parameter values, on Dask",
+        "Run NOTEBOOK once per combination of the -g values (each a resumable batch run "
+        "like mn-nb run, parameters injected into the cell tagged `parameters`) on a Dask "
+        "cluster: a local one of --workers processes, or the scheduler at --dask. Writes one "
+        "output notebook per combination and summary.csv/summary.json in --out. Running the "
+        "same sweep again restores what succeeded and runs only what failed or never "
+        "finished; a step whose inputs are the same in several combinations runs once. "
+        "Exits 0 when every combination succeeded, 1 naming each one that did not, 2 on "
+        "bad input.",
+    )
+    sweep.add_argument("notebook", help=nb_help)
+    sweep.add_argument(
+        "-g",
+        "--grid",
+        action="append",
+        metavar="NAME=V1,V2",
+        help="a swept parameter and its values, comma-separated (repeatable; every "
+        "combination runs); values are read like -p: True/False/None, int, float, else text",
+    )
+    sweep.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a parameter with the same value in every combination (repeatable)",
+    )
+    sweep.add_argument(
+        "-f", "--parameters-file", metavar="YAML", help="a YAML mapping of fixed parameters"
+    )
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="a Dask scheduler (tcp://host:8786) whose workers see the notebook at the "
+        "same path and have mirrorneuron_nb installed",
+    )
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes of the local Dask cluster (default: one per combination, at most "
+        "one per CPU)",
+    )
+    sweep.add_argument(
+        "--out", metavar="DIR", help="output notebooks and the summary (default: NAME_sweep/)"
+    )
+    sweep.add_argument(
+        "--json", action="store_true", help="print the summary as JSON (no progress display)"
+    )
+    sweep.set_defaults(func=sweep_command.sweep)
+
+
+def _store_options(command: argparse.ArgumentParser) -> None:
+    """Where a command's store keeps its data (the environment's setting otherwise)."""
+    command.add_argument(
+        "--blobs",
+        metavar="URL",
+        help="keep checkpoint blobs at this fsspec URL (s3://bucket/prefix, gs://..., "
+        "file:///dir) instead of beside the notebook; default: $MIRRORNEURON_BLOBS",
+    )
+
+
+def _apply_store_options(args: argparse.Namespace) -> None:
+    """Through the environment: this process's stores and the kernels it starts see it."""
+    store = getattr(args, "store", None)
+    if store is not None:
+        os.environ[config.STORE_ENV] = store
+        config.shared_store()  # a bad URL is one line before anything runs
+    url = getattr(args, "blobs", None)
+    if url is not None:
+        if not url.strip():
+            raise InvalidInput("--blobs needs a URL (s3://bucket/prefix, file:///dir, ...)")
+        os.environ[config.BLOBS_ENV] = url
+        open_blobs(Path("."))  # an unknown protocol is one line now, not mid-run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.store is not None:
-            # The environment, so the kernels a run starts use the same store.
-            os.environ[config.STORE_ENV] = args.store
-            config.shared_store()  # a bad URL is one line before anything runs
+        _apply_store_options(args)
         return int(args.func(args))
     except MirrorNeuronError as exc:
         code = exit_code(exc)

@@ -299,6 +299,13 @@ def gc(args: argparse.Namespace) -> int:
         f"mn-nb: dropped {plan.checkpoints_dropped} checkpoint(s), deleted {files} blob "
         f"file(s), freed {format_bytes(freed)}"
     )
+    if store.blobs.remote:
+        print(
+            terminal_safe(
+                f"mn-nb: blobs at {store.blobs.location} are shared with other notebooks: "
+                "gc deletes none of them (expire them with the bucket's lifecycle rules)"
+            )
+        )
     return 0
 
 

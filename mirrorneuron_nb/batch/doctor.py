@@ -17,8 +17,9 @@ from typing import Any
 
 from ..errors import CheckpointUnavailable
 from ..render import format_bytes
+from ..store.blob_backend import Blobs, open_blobs
 from ..store.blobs import BlobStore, is_key
-from ..store.guard import blob_files
+from ..store.guard import BLOB_DIR, blob_files
 from ..store.integrity import BlobUse, DatabaseHealth, check_database
 from ..store.schema import SCHEMA_VERSION
 from ..values.digest import digest_parts
@@ -81,7 +82,11 @@ class DoctorReport:
 
 def diagnose(sidecar: Path, notebook: Path) -> DoctorReport:
     database, inventory = check_database(sidecar)
-    files = {f.key: f for f in (_check_file(p) for p in blob_files(sidecar))}
+    remote = open_blobs(sidecar / BLOB_DIR)
+    if remote.remote:
+        files = _check_remote(remote, inventory.uses)
+    else:
+        files = {f.key: f for f in (_check_file(p) for p in blob_files(sidecar))}
     missing: list[LostValue] = []
     steps = {
         n: StepHealth(n, "intact" if n in inventory.checkpointed else "none")
@@ -129,6 +134,24 @@ def _check_file(path: Path) -> BlobFile:
     if found != key:
         return BlobFile(key, size, "corrupt: its content does not match its name")
     return BlobFile(key, size, None)
+
+
+def _check_remote(blobs: Blobs, uses: list[BlobUse]) -> dict[str, BlobFile]:
+    """The blobs the rows use, read from the object store and checked against their key
+    (its other objects may belong to other notebooks: they are not listed). A missing one
+    is left out, so its uses say "missing"."""
+    files: dict[str, BlobFile] = {}
+    for use in uses:
+        if use.key in files or not is_key(use.key):
+            continue
+        try:
+            blobs.read(use.key, use.size, verify=True, quarantine=False)
+        except CheckpointUnavailable as exc:
+            if not exc.reason.endswith("is missing"):
+                files[use.key] = BlobFile(use.key, 0, exc.reason)
+            continue
+        files[use.key] = BlobFile(use.key, use.size, None)
+    return files
 
 
 def _use_problem(use: BlobUse, files: dict[str, BlobFile]) -> str | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from .blobs import BlobStore
+from .blob_backend import Blobs
 
 # Events about who holds a step (store/leases.py), not about the step's own state.
 LEASE_EVENTS = ("claimed", "released", "waiting", "stopped_waiting", "taken_over")
@@ -39,7 +39,7 @@ class Tables:
 
     root: Path
     conn: Conn
-    blobs: BlobStore
+    blobs: Blobs
     # The manifest log beside state.sqlite, for `mn-nb doctor --rebuild` (SQLite only: a
     # shared database has its own backups).
     keeps_manifest: bool = True

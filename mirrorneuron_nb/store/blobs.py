@@ -41,8 +41,16 @@ def check_key(key: object) -> str:
 
 
 class BlobStore:
+    """The local blob store: files under `root` (the sidecar's `blobs/` directory)."""
+
+    remote = False
+
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
 
     def path(self, key: str) -> Path:
         key = check_key(key)

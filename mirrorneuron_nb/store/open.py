@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlparse
 
 from .. import config
 from ..errors import InvalidInput
+from .blob_backend import Blobs
+from .blobs import BlobStore
 from .connection import BUSY_TIMEOUT_MS
 from .sqlite import Store, sidecar_exists
 
@@ -52,19 +54,21 @@ def identity(notebook: Path) -> tuple[str, str]:
     return config.project_name() or root.name or "default", relative.as_posix()
 
 
-def shared_blob_dir(schema: str) -> Path:
-    given = config.shared_blobs()
+def shared_blobs(schema: str) -> Blobs:
+    """The blobs of one notebook in a shared store, in their own directory or prefix (named
+    by its schema) so one notebook's gc never deletes another's: under MIRRORNEURON_BLOBS (a
+    directory, `file://` or any fsspec URL), else this machine's cache."""
+    given = config.blobs_url()
     if given is None:
-        return _cache() / "blobs" / schema
+        return BlobStore(_cache() / "blobs" / schema)
     parsed = urlparse(given)
     if parsed.scheme == "file":
-        return Path(unquote(parsed.path)) / schema
+        return BlobStore(Path(unquote(parsed.path)) / schema)
     if parsed.scheme and len(parsed.scheme) > 1:  # not a Windows drive letter
-        raise InvalidInput(
-            f"{config.SHARED_BLOBS_ENV}={parsed.scheme}://...: only a directory or a file:// "
-            "URL is supported by this build"
-        )
-    return Path(given).expanduser().resolve() / schema
+        from .blobs_remote import RemoteBlobStore
+
+        return RemoteBlobStore(given.rstrip("/") + "/" + schema)
+    return BlobStore(Path(given).expanduser().resolve() / schema)
 
 
 def run_output_dir(sidecar: Path, notebook: Path) -> Path:
@@ -132,7 +136,7 @@ def open_store(
     return PostgresStore(
         url,
         key,
-        shared_blob_dir(key.schema),
+        shared_blobs(key.schema),
         root=Path(sidecar),
         readonly=readonly,
         recover=recover,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import NothingStored
-from .blobs import BlobStore
+from .blob_backend import Blobs
 from .maintenance import EXPORTED_TABLES, _plain
 from .postgres_conn import PgConnection, translate_pg_errors
 from .postgres_schema import NotebookKey, check_version, describe, migrate, registered
@@ -70,7 +70,7 @@ class PostgresStore(Store):
         self,
         url: str,
         key: NotebookKey,
-        blob_dir: Path,
+        blobs: Blobs,
         *,
         root: Path | None = None,
         readonly: bool = False,
@@ -79,10 +79,10 @@ class PostgresStore(Store):
         """`root`: where the notebook's sidecar would be (named in messages; nothing is
         written there). `recover`: as for `Store`."""
         self.url, self.key, self.readonly = url, key, readonly
-        self.root = Path(root) if root is not None else blob_dir
+        self.root = Path(root) if root is not None else Path(blobs.location)
         self.db_path = self.root / "state.sqlite"  # never used: no file is opened
         self.where = f"{describe(url)} ({key.project}:{key.path})"
-        self.blobs = BlobStore(blob_dir)
+        self.blobs = blobs
         self.conn = PgConnection(url, key.schema, key.lock_key, readonly=readonly)
         with translate_pg_errors():
             self._open_pg(readonly)

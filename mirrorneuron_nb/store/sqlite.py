@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ..errors import SidecarDamaged, SidecarError
 from .approvals import ApprovalsTable
-from .blobs import BlobStore
+from .blob_backend import open_blobs
 from .checkpoints import CheckpointsTable
 from .connection import BUSY_TIMEOUT_MS, GuardedConnection, connect, translate_errors
 from .events import EventsTable
@@ -94,7 +94,7 @@ class Store(
         self.root = Path(root)
         self.readonly = readonly
         self.db_path = self.root / DB_NAME
-        self.blobs = BlobStore(self.root / BLOB_DIR)
+        self.blobs = open_blobs(self.root / BLOB_DIR)  # MIRRORNEURON_BLOBS, else beside
         self._busy_timeout_ms = busy_timeout_ms
         with translate_errors(self.root):
             self._open(readonly, busy_timeout_ms, not readonly if verify is None else verify)

@@ -8,7 +8,7 @@ from typing import Any
 from ..config import MAX_VALUE_ENV, max_value_bytes
 from ..errors import CheckpointUnavailable, NotCheckpointable, one_line
 from ..models import VarEntry
-from ..store.blobs import BlobStore
+from ..store.blob_backend import Blobs
 from . import groups
 from .digest import digest
 from .serializers import Snapshot, restore
@@ -25,7 +25,7 @@ GROUP = "group"
 
 
 def save(
-    blobs: BlobStore, binding: Binding, snap: Snapshot, fingerprint: str
+    blobs: Blobs, binding: Binding, snap: Snapshot, fingerprint: str
 ) -> tuple[VarEntry, list[tuple[str, int]]]:
     """Write a snapshot's blobs (fsynced, deduplicated); return its row, signed for
     `binding` (its place: values/signing.py), and the blobs it uses.
@@ -85,7 +85,7 @@ def too_large(size: int) -> str | None:
 
 
 def save_group(
-    blobs: BlobStore,
+    blobs: Blobs,
     dumped: groups.GroupDump,
     members: list[Member],
     buffer_keys: list[str],
@@ -138,7 +138,7 @@ class LoadedGroup:
 
 
 def load_group(
-    blobs: BlobStore,
+    blobs: Blobs,
     var: VarEntry,
     namespace: dict[str, Any],
     binding: Binding,
@@ -168,7 +168,7 @@ def deleted(name: str) -> VarEntry:
 
 
 def load(
-    blobs: BlobStore,
+    blobs: Blobs,
     var: VarEntry,
     namespace: dict[str, Any],
     binding: Binding,
@@ -192,7 +192,7 @@ def load_order(var: VarEntry) -> tuple[int, str]:
 
 
 def _write(
-    blobs: BlobStore, stream: bytes, buffers: list[memoryview], keys: list[str], inline: int
+    blobs: Blobs, stream: bytes, buffers: list[memoryview], keys: list[str], inline: int
 ) -> tuple[bytes | None, str | None, list[tuple[str, int]]]:
     """Write the buffers, and the stream when it is over `inline` bytes, as blobs (fsynced,
     deduplicated). Returns the stream to keep in the row (None: it is a blob), the stream's
@@ -209,7 +209,7 @@ def _write(
     return None, stream_blob, used
 
 
-def _read(blobs: BlobStore, var: VarEntry, *, verify: bool) -> tuple[bytes, list[Any]]:
+def _read(blobs: Blobs, var: VarEntry, *, verify: bool) -> tuple[bytes, list[Any]]:
     """The stream and buffers a verified row points at: the stream checked against its
     signed hash, the buffers against their keys (a blob that does not match is moved
     aside: the row naming it was verified)."""
@@ -222,9 +222,7 @@ def _read(blobs: BlobStore, var: VarEntry, *, verify: bool) -> tuple[bytes, list
     return stream, buffers
 
 
-def read_stream(
-    blobs: BlobStore, var: VarEntry, *, verify: bool, quarantine: bool = False
-) -> bytes:
+def read_stream(blobs: Blobs, var: VarEntry, *, verify: bool, quarantine: bool = False) -> bytes:
     """The stream a row holds or points at (a blob: hash-checked when `verify`, moved
     aside when it does not match and `quarantine`, for a verified row only)."""
     if var.stream_blob is None:
@@ -235,7 +233,7 @@ def read_stream(
         raise CheckpointUnavailable(var.name, exc.reason) from None
 
 
-def _read_buffer(blobs: BlobStore, key: str, size: int, verify: bool) -> Any:
+def _read_buffer(blobs: Blobs, key: str, size: int, verify: bool) -> Any:
     if size >= MMAP_MIN_BYTES:
         return blobs.map(key, size, verify=verify, quarantine=True)
     return bytearray(blobs.read(key, size, verify=verify, quarantine=True))

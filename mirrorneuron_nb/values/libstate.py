@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ..errors import CheckpointUnavailable
 from ..models import VarEntry
-from ..store.blobs import BlobStore
+from ..store.blob_backend import Blobs
 from .providers import DEFAULT_PROVIDERS
 from .signing import Binding
 
@@ -114,7 +114,7 @@ def describe(changes: dict[str, Any]) -> str:
 
 
 def reapply(
-    blobs: BlobStore, entry: VarEntry, namespace: dict[str, Any], binding: Binding
+    blobs: Blobs, entry: VarEntry, namespace: dict[str, Any], binding: Binding
 ) -> tuple[str, list[str]]:
     """Load a step's library-state changes (signed, like every value) and apply them.
     Returns what was applied (`describe`) and what could not be, one line each."""

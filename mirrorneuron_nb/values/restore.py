@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import CheckpointUnavailable, UntrustedCheckpoint
 from ..models import VarEntry
-from ..store.blobs import BlobStore
+from ..store.blob_backend import Blobs
 from . import codec
 from .signing import Binding
 
@@ -39,7 +39,7 @@ class LoadResult:
 def load_into(
     namespace: dict[str, Any],
     entries: Iterable[VarEntry],
-    blobs: BlobStore,
+    blobs: Blobs,
     bind: Callable[[VarEntry], Binding],
     *,
     all_or_nothing: bool,
@@ -89,7 +89,7 @@ class _Streams:
     """Loads each group once, whichever of its members are asked for."""
 
     def __init__(
-        self, blobs: BlobStore, namespace: dict[str, Any], bind: Callable[[VarEntry], Binding]
+        self, blobs: Blobs, namespace: dict[str, Any], bind: Callable[[VarEntry], Binding]
     ) -> None:
         self.blobs, self.namespace, self.bind = blobs, namespace, bind
         self.groups: dict[tuple[Any, ...], codec.LoadedGroup | CheckpointUnavailable] = {}

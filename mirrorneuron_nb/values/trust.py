@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import CheckpointUnavailable
 from ..models import STATE_VARIABLE, Checkpoint, Resigned, StoredValue, VarEntry
 from ..render import format_bytes, terminal_safe
-from ..store import BlobStore, Store
+from ..store import Blobs, Store
 from .codec import DELETED, GROUP, member_label, read_stream
 from .signing import (
     Binding,
@@ -86,7 +86,7 @@ def plan_trust(store: Store) -> TrustPlan:
 
 
 def _plan_value(
-    plan: TrustPlan, blobs: BlobStore, value: StoredValue, checked: dict[str, str | None]
+    plan: TrustPlan, blobs: Blobs, value: StoredValue, checked: dict[str, str | None]
 ) -> str:
     entry, report = value.entry, plan.report
     # The library state a step set is signed like a value but is no variable: it is
@@ -190,7 +190,7 @@ def shown(text: str) -> str:
 
 
 def _verified_parts(
-    blobs: BlobStore, entry: VarEntry, checked: dict[str, str | None]
+    blobs: Blobs, entry: VarEntry, checked: dict[str, str | None]
 ) -> tuple[bytes, list[str]]:
     """The stream bytes and buffer keys a signature covers, after checking every blob (a
     group member loads with its whole group: every blob of the group). Nothing is moved
@@ -201,7 +201,7 @@ def _verified_parts(
     return stream, [k for k, _ in entry.buffers]
 
 
-def _check_blob(blobs: BlobStore, key: str, size: int, checked: dict[str, str | None]) -> None:
+def _check_blob(blobs: Blobs, key: str, size: int, checked: dict[str, str | None]) -> None:
     """Hash-check a buffer blob once per run (many values may share it)."""
     if key not in checked:
         try:

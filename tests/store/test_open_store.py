@@ -9,7 +9,7 @@ import pytest
 
 from mirrorneuron_nb.errors import InvalidInput
 from mirrorneuron_nb.store import Store, open_store
-from mirrorneuron_nb.store.open import identity, shared_blob_dir
+from mirrorneuron_nb.store.open import identity, shared_blobs
 
 
 def test_unset_is_the_sidecar(tmp_path: Path) -> None:
@@ -41,12 +41,13 @@ def test_identity_is_project_and_path_under_the_root(
 
 def test_blob_directory_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert shared_blob_dir("mn_x") == tmp_path / "cache" / "mirrorneuron_nb" / "blobs" / "mn_x"
+    cached = shared_blobs("mn_x")
+    assert cached.location == str(tmp_path / "cache" / "mirrorneuron_nb" / "blobs" / "mn_x")
     monkeypatch.setenv("MIRRORNEURON_BLOBS", (tmp_path / "team").as_uri())
-    assert shared_blob_dir("mn_x") == tmp_path / "team" / "mn_x"
-    monkeypatch.setenv("MIRRORNEURON_BLOBS", "gs://bucket/prefix")
-    with pytest.raises(InvalidInput, match="only a directory or a file:// URL"):
-        shared_blob_dir("mn_x")
+    assert shared_blobs("mn_x").location == str(tmp_path / "team" / "mn_x")
+    monkeypatch.setenv("MIRRORNEURON_BLOBS", "memory://bucket/prefix")
+    remote = shared_blobs("mn_x")
+    assert remote.remote and remote.location == "memory://bucket/prefix/mn_x"
 
 
 def test_bad_store_url_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

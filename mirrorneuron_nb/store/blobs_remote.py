@@ -1,0 +1,170 @@
+"""Blobs in object storage through fsspec (`s3://`, `gs://`, `az://`, `file://`...).
+
+The same content-addressed layout as the local store (`PREFIX/ab/cdef...`), shared by every
+notebook that names the URL. A blob is whole before any row points at it: object stores
+make a PUT visible all at once (one request, or a completed multipart upload); on a local
+filesystem it is written under a temporary name and renamed. What is read is untrusted:
+at most `size + 1` bytes are fetched and the bytes are checked against the key, always.
+
+Degraded against the local store: no mmap (a blob is read into memory, whole); no fsync
+(the object store's own durability); gc never deletes (other notebooks' rows may point at
+a blob: a lifecycle rule on the bucket is the way to expire them); doctor does not list the
+objects. Keys are validated exactly as locally (blobs.check_key) before they name a path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .. import config
+from ..errors import (
+    CheckpointUnavailable,
+    InvalidInput,
+    MirrorNeuronError,
+    StoreUnavailable,
+    one_line,
+)
+from ..values.digest import digest
+from .blobs import check_key
+
+CORRUPT_DIR = ".corrupt"
+TMP_DIR = ".tmp"
+
+
+class RemoteBlobStore:
+    """Blobs at an fsspec URL. The filesystem is made on first use (opening a store for
+    its rows, as the server does, contacts nothing)."""
+
+    remote = True
+
+    def __init__(self, url: str) -> None:
+        import fsspec
+        from fsspec.core import split_protocol
+
+        self.location = url.rstrip("/")
+        protocol = split_protocol(url)[0] or "file"
+        if protocol not in fsspec.available_protocols():
+            raise InvalidInput(
+                f"{config.BLOBS_ENV}: unknown storage protocol {protocol!r} in {url}"
+            )
+        self._fs: Any = None
+        self._root = ""
+        self._local = protocol in ("file", "local")
+        # Keys found corrupted here: put() uploads them again even when an object is there.
+        self._bad: set[str] = set()
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None:
+            from fsspec.core import url_to_fs
+
+            try:
+                # url_to_fs applies fsspec's configuration (FSSPEC_S3_ENDPOINT_URL, ...).
+                self._fs, root = url_to_fs(self.location)
+            except ImportError as exc:
+                raise InvalidInput(
+                    f"{config.BLOBS_ENV}={self.location} needs a package: {one_line(exc)} "
+                    "(pip install 'mirrorneuron_nb[shared]')"
+                ) from None
+            except (ValueError, TypeError) as exc:
+                raise InvalidInput(f"{config.BLOBS_ENV}={self.location}: {one_line(exc)}") from None
+            self._root = str(root).rstrip("/")
+        return self._fs
+
+    def _path(self, key: str) -> str:
+        key = check_key(key)
+        if self._fs is None:
+            self.fs  # noqa: B018 (makes the filesystem and sets _root)
+        return f"{self._root}/{key[:2]}/{key[2:]}"
+
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Anything the object store raises (unreachable, denied, timed out) is one line."""
+        try:
+            yield
+        except MirrorNeuronError:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(
+                f"store unavailable: blobs at {self.location}: {one_line(exc)}"
+            ) from None
+
+    def exists(self, key: str, size: int) -> bool:
+        path = self._path(key)
+        with self._reaching():
+            try:
+                info = self.fs.info(path)
+            except FileNotFoundError:
+                return False
+        return _is_file(info) and int(info.get("size", -1)) == size
+
+    def put(self, key: str, chunks: Sequence[Any], *, fsync: bool = True) -> bool:
+        """Upload a blob unless an object of its size is there. Returns False if it was.
+        `fsync` does not apply: the object store's durability is its own."""
+        path = self._path(key)
+        if key not in self._bad and self.exists(key, sum(memoryview(c).nbytes for c in chunks)):
+            return False
+        data = b"".join(memoryview(c).cast("B") for c in chunks)
+        with self._reaching():
+            if self._local:
+                tmp = f"{self._root}/{TMP_DIR}/{uuid.uuid4().hex}"
+                self.fs.makedirs(f"{self._root}/{TMP_DIR}", exist_ok=True)
+                self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+                try:
+                    self.fs.pipe_file(tmp, data)
+                    self.fs.mv(tmp, path)  # a rename: the blob appears whole
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        self.fs.rm_file(tmp)
+                    raise
+            else:
+                self.fs.pipe_file(path, data)
+        self._bad.discard(key)
+        return True
+
+    def sync_dirs(self, keys: Sequence[str]) -> None:
+        """Nothing to sync: an uploaded object is durable once its PUT returned."""
+
+    def read(self, key: str, size: int, *, verify: bool = True, quarantine: bool = False) -> bytes:
+        """The blob's bytes, checked against its size and its key (whatever `verify` says:
+        nothing read from a shared bucket is trusted unchecked). `quarantine`: move a
+        corrupted object aside so no later put() reuses it (only for a signed row's key)."""
+        path = self._path(key)
+        with self._reaching():
+            try:
+                if self._local and not _is_file(self.fs.info(path)):
+                    raise CheckpointUnavailable(key, f"blob {key} is not a regular file")
+                # Never more than one byte past the size the row promises.
+                data = bytes(self.fs.cat_file(path, start=0, end=size + 1))
+            except FileNotFoundError:
+                raise CheckpointUnavailable(key, f"blob {key} is missing") from None
+        if len(data) != size:
+            raise CheckpointUnavailable(key, f"blob {key} has the wrong size, expected {size}")
+        if digest(data) != key:
+            if quarantine:
+                self._quarantine(key, path)
+            raise CheckpointUnavailable(key, f"blob {key} does not match its hash (corrupted)")
+        return data
+
+    def map(self, key: str, size: int, *, verify: bool = True, quarantine: bool = False) -> Any:
+        """No mapping from an object store: a writable copy in memory."""
+        return bytearray(self.read(key, size, verify=verify, quarantine=quarantine))
+
+    def _quarantine(self, key: str, path: str) -> None:
+        self._bad.add(key)
+        with contextlib.suppress(Exception):
+            if self._local:
+                self.fs.makedirs(f"{self._root}/{CORRUPT_DIR}", exist_ok=True)
+            self.fs.mv(path, f"{self._root}/{CORRUPT_DIR}/{key}")
+
+    def collect(self, referenced: frozenset[str], grace_seconds: float = 3600) -> tuple[int, int]:
+        """Never deletes: other notebooks' rows may point at any blob under the URL."""
+        return 0, 0
+
+
+def _is_file(info: dict[str, Any]) -> bool:
+    # A local symlink or FIFO is not a blob; fsspec reports "other" or islink for them.
+    return info.get("type") == "file" and not info.get("islink", False)
