@@ -37,40 +37,33 @@ lookup = {{f'k{{i}}': (i, str(i)) for i in range(100_000)}}
 words = ' '.join(f'w{{i}}' for i in range(200_000)).split()
 """
 
-# Measures from the start of the load to the end of the touch, across cells: the read
-# barrier runs between cells, before the touching cell's code.
-RSS = """
-def _rss():
-    import resource
-    with open('/proc/self/status') as fh:
-        now = [int(line.split()[1]) for line in fh if line.startswith('VmRSS')][0]
-    return now * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-"""
+# Times run from the start of the load to the end of each cell, across cells: the read
+# barrier runs between cells, before a cell's code.
+# Read inline (a notebook function would make the barrier wait for everything).
+RSS = "with open('/proc/self/status') as _fh:\n    _status = _fh.read()\n"
+RSS_NOW = "int(_status.split('VmRSS:')[1].split()[0]) * 1024"
 
-LOAD_RESUME = """import time as _time
-_t0 = _time.perf_counter()
-get_ipython().run_line_magic('mn_resume', '')
-_usable = _time.perf_counter() - _t0
-_rss_usable = _rss()
-"""
+LOAD_RESUME = (
+    "import time as _time\n_t0 = _time.perf_counter()\n%mn_resume\n"
+    "_usable = _time.perf_counter() - _t0\n" + RSS + f"_rss_usable = {RSS_NOW}\n"
+)
 
-LOAD_PICKLE = """import pickle, time as _time
-_t0 = _time.perf_counter()
-with open('state.pkl', 'rb') as _fh:
-    globals().update(pickle.load(_fh))
-_usable = _time.perf_counter() - _t0
-_rss_usable = _rss()
-"""
+LOAD_PICKLE = (
+    "import pickle, time as _time\n_t0 = _time.perf_counter()\n"
+    "with open('state.pkl', 'rb') as _fh:\n    globals().update(pickle.load(_fh))\n"
+    "_usable = _time.perf_counter() - _t0\n" + RSS + f"_rss_usable = {RSS_NOW}\n"
+)
 
 ONE_ARRAY = "_first = float(a0[-1]); _one = _time.perf_counter() - _t0\n"
 
-TOUCH = """_total = sum(float(globals()[f'a{{i}}'].sum()) for i in range({n}))
-_lens = len(records) + len(lookup) + len(words)
-_touched = _time.perf_counter() - _t0
-import json as _json
-print(_json.dumps({{'usable': _usable, 'one': _one, 'touched': _touched,
-                   'rss_usable': _rss_usable[0], 'rss_after': _rss()[0], 'peak': _rss()[1]}}))
-"""
+TOUCH = (
+    "_total = sum(float(a.sum()) for a in [{arrays}])\n"
+    "_lens = len(records) + len(lookup) + len(words)\n"
+    "_touched = _time.perf_counter() - _t0\n" + RSS + "import json as _json, resource\n"
+    "print(_json.dumps({{'usable': _usable, 'one': _one, 'touched': _touched,"
+    " 'rss_usable': _rss_usable, 'rss_after': " + RSS_NOW + ","
+    " 'peak': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))\n"
+)
 
 
 def _env(scratch: Path) -> dict[str, str]:
@@ -102,10 +95,11 @@ def _build(kernel: Kernel, size_mb: int) -> None:
 
 def _measure(kernel: Kernel, load: str) -> dict[str, float]:
     kernel.restart()
-    kernel.run("%load_ext mirrorneuron_nb\nimport numpy as np\n" + RSS)
+    kernel.run("%load_ext mirrorneuron_nb\nimport numpy as np\n")
     kernel.run(load, timeout=600)
     kernel.run(ONE_ARRAY, timeout=600)
-    out = kernel.run(TOUCH.format(n=ARRAYS), timeout=600)
+    arrays = ", ".join(f"a{i}" for i in range(ARRAYS))
+    out = kernel.run(TOUCH.format(arrays=arrays), timeout=600)
     found: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return found
 

@@ -230,6 +230,19 @@ class Barrier:
             sys.stderr.write(terminal_safe(line) + "\n")
 
 
+def after_resume(session: Any) -> list[str]:
+    """The rest of the cell that ran `%mn_resume` waits as a next cell would: the barrier
+    ran before the resume bound anything. settle()'s lines."""
+    pending = pending_names()
+    history = getattr(session.shell, "history_manager", None)
+    raw = history.input_hist_raw[-1] if history is not None and history.input_hist_raw else ""
+    rest = "\n".join(x for x in raw.splitlines() if not x.lstrip().startswith("%mn_resume"))
+    if pending and rest.strip():
+        names = cell_names(session.shell, rest)
+        wait_for(pending if names is None else pending & names)
+    return settle(session)
+
+
 _installed: set[int] = set()
 
 

@@ -187,6 +187,9 @@ class MirrorNeuronMagics(Magics):
             report = resume(self.session.store, self.session.shell.user_ns, args.to)
             self.session.sharing.learn(report.groups)
         print(terminal_safe(report.render(), keep_newlines=True))
+        with _usage_errors():
+            for line in lazy.after_resume(self.session):
+                print(terminal_safe(line), file=sys.stderr)
 
     @magic_arguments()
     @line_magic

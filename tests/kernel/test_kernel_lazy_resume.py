@@ -156,6 +156,11 @@ def test_big_pickles_load_in_the_background_and_bind_before_a_cell_uses_them(
     run(kernel, "pass")
     assert checks(kernel, "checks = {'records': records}") == {"records": "mine"}
 
+    # The rest of the resuming cell itself waits too.
+    fresh(kernel)
+    run(kernel, "%mn_resume\nn = len(records)")
+    assert checks(kernel, "checks = {'n': n}") == {"n": 100_000}
+
 
 def test_a_tampered_big_pickle_is_refused_before_anything_is_unpickled(
     kernel: Kernel, workdir: Path
