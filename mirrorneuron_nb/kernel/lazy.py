@@ -68,12 +68,15 @@ class Verification:
         else:
             self._blobs[key] = _Blob(check)
 
-    def start(self, uses: dict[str, tuple[str, Any, list[str]]]) -> None:
+    def uses(self, uses: dict[str, tuple[str, Any, list[str]]]) -> None:
         """`uses`: name -> (step, the value bound, keys of the blobs under it)."""
         self._uses = {n: u for n, u in uses.items() if any(k in self._blobs for k in u[2])}
         for key in [k for k in self._blobs if not any(k in u[2] for u in self._uses.values())]:
             self._blobs.pop(key).check.close()  # its value failed to load: nothing uses it
-        self._thread.start()
+
+    def start(self) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
 
     def names(self) -> list[str]:
         """Every name bound over a blob this checks."""
@@ -131,9 +134,18 @@ _loads: list[BackgroundLoad] = []
 
 
 def track(verification: Verification, load: BackgroundLoad | None = None) -> None:
+    """Register a resume's work; start() runs it (after the resume has printed its report:
+    until then the threads would only compete with it for the GIL)."""
     _active.append(verification)
     if load is not None:
         _loads.append(load)
+
+
+def start() -> None:
+    for verification in _active:
+        verification.start()
+    for load in _loads:
+        load.start()
 
 
 def pending_names() -> frozenset[str]:
@@ -145,6 +157,7 @@ def wait_for(names: Iterable[str]) -> None:
     """Return once the blobs under `names` are checked (checking them in this thread when
     no one has started) and their pickles loaded; then settle() binds and reports."""
     wanted = set(names)
+    start()  # (a no-op once started) waiting on a load never started would never end
     for verification in list(_active):
         verification.wait_for(wanted)
     for load in list(_loads):

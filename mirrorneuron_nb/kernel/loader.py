@@ -88,7 +88,7 @@ class BackgroundLoad:
         self._by_name[var.name] = job
 
     def start(self) -> None:
-        if self._jobs:
+        if self._jobs and self._thread.ident is None:
             self._thread.start()
 
     def pending(self) -> frozenset[str]:

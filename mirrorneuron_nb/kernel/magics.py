@@ -187,6 +187,7 @@ class MirrorNeuronMagics(Magics):
             report = resume(self.session.store, self.session.shell.user_ns, args.to)
             self.session.sharing.learn(report.groups)
         print(terminal_safe(report.render(), keep_newlines=True))
+        lazy.start()
         with _usage_errors():
             for line in lazy.after_resume(self.session):
                 print(terminal_safe(line), file=sys.stderr)

@@ -158,14 +158,13 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
         all_or_nothing=False,
         defer=verification.add,
     )
-    verification.start(
+    verification.uses(
         {
             name: (final[name][0], value, [k for k, _ in final[name][1].buffers])
             for name, value in result.loaded.items()
         }
     )
-    track(verification, background)
-    background.start()
+    track(verification, background)  # started by lazy.start(), once reported
     report.checking = verification.names()
     report.groups = result.groups
     for m in result.missing:
