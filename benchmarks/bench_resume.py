@@ -9,7 +9,11 @@ inside the kernel: until the values are bound ("usable"), until one array is rea
 is read from the kernel. Medians and ratios are printed; nothing is asserted.
 
     .venv/bin/python benchmarks/bench_resume.py [--size-mb 2048] [--runs 3] [--json PATH]
-    .venv/bin/python benchmarks/bench_resume.py --size-mb 64 --runs 1     # smoke (~20 s)
+    .venv/bin/python benchmarks/bench_resume.py --size-mb 64 --runs 1     # smoke (~1 min)
+    ... --old /tmp/old-checkout   # also resume with that checkout's code, interleaved
+
+`--old`: a checkout of an earlier commit (e.g. `git worktree add /tmp/old-checkout
+BASE`); a second kernel runs `%mn_resume` with it on the same sidecar, in each round.
 """
 
 from __future__ import annotations
@@ -110,19 +114,29 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--old", type=Path, help="a checkout whose %%mn_resume to compare")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-resume-"))
     work = scratch / "work"
     work.mkdir()
     kernel = Kernel(work, env=_env(scratch))
+    old = None
+    if args.old is not None:
+        old = Kernel(work, env={**_env(scratch), "PYTHONPATH": str(args.old.resolve())})
     results: dict[str, list[dict[str, float]]] = {"resume": [], "pickle": []}
+    if old is not None:
+        results["old resume"] = []
     try:
         _build(kernel, args.size_mb)
-        for _ in range(args.runs):  # alternating: the machine's noise hits both sides
+        for _ in range(args.runs):  # alternating: the machine's noise hits every side
             results["resume"].append(_measure(kernel, LOAD_RESUME))
             results["pickle"].append(_measure(kernel, LOAD_PICKLE))
+            if old is not None:
+                results["old resume"].append(_measure(old, LOAD_RESUME))
     finally:
         kernel.shutdown()
+        if old is not None:
+            old.shutdown()
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     _report(results, args)
@@ -138,19 +152,28 @@ def _report(results: dict[str, list[dict[str, float]]], args: Any) -> None:
         f"; state: {args.size_mb} MiB of arrays ({ARRAYS}) + 3 pickled objects; "
         f"median of {args.runs} run(s), warm page cache"
     )
-    r, p = results["resume"], results["pickle"]
+    p = results["pickle"]
+    sides = [k for k in results if k != "pickle"]
     for key, what in [
         ("usable", "values bound"),
         ("one", "one array read"),
         ("touched", "everything touched"),
     ]:
-        a, b = _median(r, key), _median(p, key)
-        print(f"  {what:<20} resume {a:8.3f} s   pickle.load {b:8.3f} s   ratio {a / b:5.2f}")
-    for key, what in [("rss_usable", "RSS when bound"), ("rss_after", "RSS after touch")]:
-        a, b = _median(r, key) / 2**20, _median(p, key) / 2**20
-        print(f"  {what:<20} resume {a:8.0f} MB  pickle.load {b:8.0f} MB")
-    a, b = _median(r, "peak") / 2**20, _median(p, "peak") / 2**20
-    print(f"  {'peak RSS':<20} resume {a:8.0f} MB  pickle.load {b:8.0f} MB")
+        b = _median(p, key)
+        shown = "   ".join(
+            f"{side} {_median(results[side], key):7.3f} s ({_median(results[side], key) / b:4.2f}x)"
+            for side in sides
+        )
+        print(f"  {what:<20} pickle.load {b:7.3f} s   {shown}")
+    for key, what in [
+        ("rss_usable", "RSS when bound"),
+        ("rss_after", "RSS after touch"),
+        ("peak", "peak RSS"),
+    ]:
+        shown = "   ".join(
+            f"{side} {_median(results[side], key) / 2**20:6.0f} MB" for side in sides
+        )
+        print(f"  {what:<20} pickle.load {_median(p, key) / 2**20:6.0f} MB   {shown}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
