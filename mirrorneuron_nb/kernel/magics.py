@@ -4,6 +4,7 @@ turn our errors into one-line UsageErrors. No logic lives here."""
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..errors import MirrorNeuronError
 from ..notebook import validate_name
 from ..render import terminal_safe
 from ..status import status_table, step_views
+from . import lazy
 from .policy import StepOptions
 from .resume import resume
 from .runner import arun_step, run_step
@@ -179,9 +181,16 @@ class MirrorNeuronMagics(Magics):
         with _usage_errors():
             if args.to is not None:
                 validate_name(args.to)
+            lazy.install(self.session)  # the read barrier for values still being checked
+            for pending in lazy.settle(self.session, wait=True):  # a previous resume's
+                print(terminal_safe(pending), file=sys.stderr)
             report = resume(self.session.store, self.session.shell.user_ns, args.to)
             self.session.sharing.learn(report.groups)
         print(terminal_safe(report.render(), keep_newlines=True))
+        lazy.start()
+        with _usage_errors():
+            for line in lazy.after_resume(self.session):
+                print(terminal_safe(line), file=sys.stderr)
 
     @magic_arguments()
     @line_magic

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UnknownStep
+from ..errors import CheckpointUnavailable, UnknownStep
 from ..models import STATE_VARIABLE, VarEntry, takes_over
 from ..render import describe, format_bytes, format_duration, table
 from ..store import Store
@@ -15,6 +15,8 @@ from ..values.codec import DELETED
 from ..values.libstate import reapply
 from ..values.restore import load_into
 from ..values.signing import TRUST_HINT, Binding, check_key, checkpoint_untrusted
+from .lazy import Verification, track
+from .loader import BackgroundLoad, in_background
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class ResumeReport:
     seconds: float = 0.0
     groups: list[dict[str, Any]] = field(default_factory=list)
     """The values restored, by the group they were saved in (the sharing index's)."""
+    checking: list[str] = field(default_factory=list)
+    """Names bound over mapped blobs whose hash a background thread is checking."""
+    loading: list[str] = field(default_factory=list)
+    """Names whose (verified) pickles a background thread is unpickling, bound later."""
 
     def render(self) -> str:
         if not self.steps and not self.skipped:
@@ -59,6 +65,16 @@ class ResumeReport:
         if self.restored:
             rows = [[r.name, r.summary, format_bytes(r.size), r.step] for r in self.restored]
             lines.append(table(["name", "type", "size", "step"], rows))
+        if self.loading:
+            lines.append(
+                f"loading {', '.join(self.loading)} in the background;"
+                " a cell that uses one waits for it"
+            )
+        if self.checking:
+            lines.append(
+                f"checking the blobs of {len(self.checking)} variable(s) in the background;"
+                " a cell that reads one waits for its check"
+            )
         if self.missing:
             lines.append("not restored:")
             for m in self.missing:
@@ -120,13 +136,36 @@ def resume(store: Store, namespace: dict[str, Any], to: str | None = None) -> Re
                 held[var.name] = (var, s.checkpoint_id)
         if state is not None:
             states.append((s.name, state))
+    # Large buffers are mapped and bound now, hashed by a thread (kernel/lazy.py); big
+    # pickles are verified now and unpickled by another (kernel/loader.py).
+    verification = Verification()
+    background = BackgroundLoad(store.blobs, namespace)
+    later = in_background(var for _, var in final.values())
+    for var in sorted((v for _, v in final.values() if v.name in later), key=lambda v: v.name):
+        step = final[var.name][0]
+        try:
+            background.add(var, Binding(sidecar, step, var.name), step)
+        except CheckpointUnavailable as exc:
+            report.missing.append(Missing(var.name, step, with_notebook(exc.reason, store)))
+        else:
+            report.restored.append(Restored(var.name, step, f"{var.type_name} (loading)", var.size))
+            report.loading.append(var.name)
     result = load_into(
         namespace,
-        [var for _, var in final.values()],
+        [var for _, var in final.values() if var.name not in later],
         store.blobs,
         lambda v: Binding(sidecar, final[v.name][0], v.name),
         all_or_nothing=False,
+        defer=verification.add,
     )
+    verification.uses(
+        {
+            name: (final[name][0], value, [k for k, _ in final[name][1].buffers])
+            for name, value in result.loaded.items()
+        }
+    )
+    track(verification, background)  # started by lazy.start(), once reported
+    report.checking = verification.names()
     report.groups = result.groups
     for m in result.missing:
         reason = m.reason if m.error is None else with_notebook(m.reason, store)

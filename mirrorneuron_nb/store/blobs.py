@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from ..errors import CheckpointUnavailable
-from ..values.digest import digest
+from ..values.digest import digest, digest_parts
 
 # values/digest.py: xxh3-128, lowercase hex.
 KEY_RE = re.compile(r"[0-9a-f]{32}")
@@ -127,6 +127,20 @@ class BlobStore:
         self._check(key, size, mapped, verify, identity if quarantine else None)
         return mapped
 
+    def map_unverified(self, key: str, size: int) -> tuple[Any, BlobCheck]:
+        """A copy-on-write mapping (as `map`) whose content is not hashed yet, and the check
+        that hashes it later: through a read-only mapping of the same file, so writes to
+        the copy never reach what is checked and a blob renamed in since is not the one
+        checked. Only for a key from a verified row (the check quarantines a bad blob)."""
+        with self.opened(key) as (fd, identity):
+            try:
+                mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+                original = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            except ValueError:  # empty file
+                raise CheckpointUnavailable(key, f"blob {key} is truncated") from None
+        self._check(key, size, mapped, False, None)
+        return mapped, BlobCheck(self, key, original, identity)
+
     @contextlib.contextmanager
     def opened(self, key: str) -> Iterator[tuple[int, tuple[int, int]]]:
         """An open descriptor of the blob, a regular file in its directory, and its identity:
@@ -222,6 +236,43 @@ class BlobStore:
             for entry in inner:
                 with contextlib.suppress(OSError):
                     yield Path(entry.path), entry.stat(follow_symlinks=False)
+
+
+class BlobCheck:
+    """Hashes one mapped blob once, in whichever thread gets to it first."""
+
+    # Hashed in slices so another thread gets the GIL in between.
+    CHUNK = 16 << 20
+
+    def __init__(self, blobs: BlobStore, key: str, original: mmap.mmap, identity: tuple[int, int]):
+        self.blobs, self.key, self._original, self._identity = blobs, key, original, identity
+
+    def run(self) -> CheckpointUnavailable | None:
+        """None when the blob matches its key; else it is quarantined and this says why."""
+        try:
+            found = digest_parts(self._slices())
+        finally:
+            self._original.close()
+        if found == self.key:
+            return None
+        self.blobs._quarantine(self.key, self._identity)
+        return CheckpointUnavailable(
+            self.key, f"blob {self.key} does not match its hash (corrupted)"
+        )
+
+    def close(self) -> None:
+        self._original.close()
+
+    def _slices(self) -> Iterator[memoryview]:
+        with memoryview(self._original) as whole:
+            for start in range(0, len(whole), self.CHUNK):
+                with whole[start : start + self.CHUNK] as part:
+                    size = part.nbytes
+                    yield part
+                # Hashed: drop these pages from this mapping, so the check does not leave
+                # the whole blob counted in the kernel's RSS (the page cache keeps them).
+                with contextlib.suppress(OSError, ValueError):
+                    self._original.madvise(mmap.MADV_DONTNEED, start, size)
 
 
 def _not_regular(key: str) -> CheckpointUnavailable:

@@ -7,7 +7,8 @@ import sqlite3
 from typing import Any
 
 from ..models import Event
-from .base import LEASE_EVENTS, Tables
+from .base import LEASE_EVENTS, Tables, event_txn
+from .connection import write_txn
 
 
 class EventsTable(Tables):
@@ -36,6 +37,16 @@ class EventsTable(Tables):
             (*LEASE_EVENTS, kind),
         ).fetchall()
         return {r["step"]: _event(r) for r in rows}
+
+    def record_value_corrupt(
+        self, run_id: str | None, step: str, name: str, blob: str, reason: str
+    ) -> None:
+        """A restored value's blob failed its hash check after it was bound (kernel/lazy.py):
+        only an event; the blob was moved aside, so the step's next load misses it."""
+        with write_txn(self.conn) as c:
+            event_txn(
+                c, run_id, step, "value_corrupt", {"name": name, "blob": blob, "reason": reason}
+            )
 
 
 def _event(row: sqlite3.Row) -> Event:

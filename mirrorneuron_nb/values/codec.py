@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ from ..config import MAX_VALUE_ENV, max_value_bytes
 from ..errors import CheckpointUnavailable, NotCheckpointable, one_line
 from ..models import VarEntry
 from ..store.blob_backend import Blobs
+from ..store.blobs import BlobCheck, BlobStore
 from . import groups
 from .digest import digest
 from .serializers import Snapshot, restore
@@ -22,6 +24,11 @@ INLINE_GROUP_BYTES = 16 * 1024
 MMAP_MIN_BYTES = 1 << 20
 DELETED = "deleted"
 GROUP = "group"
+
+Defer = Callable[[str, BlobCheck], None]
+"""Takes the hash check of a mapped buffer left for later (kernel/lazy.py runs it): the
+buffer's bytes are raw memory handed to the signed stream's own reducer (an array's), never
+parsed as pickle opcodes, so they may be used before their hash is checked."""
 
 
 def save(
@@ -144,14 +151,43 @@ def load_group(
     binding: Binding,
     *,
     verify_blobs: bool = True,
+    defer: Defer | None = None,
 ) -> LoadedGroup:
     """Load the group row `var` belongs to: its signature is checked for `binding` before
     any blob is opened, its stream against the signed hash before anything is unpickled.
     A damaged blob fails the whole group (see groups.load)."""
     require_signed(var, member_label(var.name), binding)
-    stream, buffers = _read(blobs, var, verify=verify_blobs)
+    stream, buffers = _read(blobs, var, verify=verify_blobs, defer=defer)
+    return _unpickle_group(var, stream, buffers, namespace, yielding=False)
+
+
+def verified_group_stream(blobs: Blobs, var: VarEntry, binding: Binding) -> bytes:
+    """The stream of group row `var`, its signature checked for `binding` and the stream
+    against its signed hash: safe to unpickle later with load_verified_group."""
+    require_signed(var, member_label(var.name), binding)
+    stream = read_stream(blobs, var, verify=True, quarantine=True)
+    require_stream(var, stream)
+    return stream
+
+
+def load_verified_group(
+    blobs: Blobs, var: VarEntry, stream: bytes, namespace: dict[str, Any]
+) -> LoadedGroup:
+    """The group of `var` from the stream verified_group_stream returned: its buffers are
+    read and hash-checked here, and it unpickles letting other threads run (a background
+    load: kernel/loader.py)."""
     try:
-        values = groups.load(stream, buffers, namespace)
+        buffers = [_read_buffer(blobs, key, size, True, None) for key, size in var.buffers]
+    except CheckpointUnavailable as exc:
+        raise CheckpointUnavailable(var.name, exc.reason) from None
+    return _unpickle_group(var, stream, buffers, namespace, yielding=True)
+
+
+def _unpickle_group(
+    var: VarEntry, stream: bytes, buffers: list[Any], namespace: dict[str, Any], *, yielding: bool
+) -> LoadedGroup:
+    try:
+        values = groups.load(stream, buffers, namespace, yielding=yielding)
     except CheckpointUnavailable as exc:
         raise CheckpointUnavailable(var.name, exc.reason) from None
     except Exception as exc:
@@ -174,14 +210,19 @@ def load(
     binding: Binding,
     *,
     verify: bool = True,
+    defer: Defer | None = None,
 ) -> Any:
-    """The value of row `var`, which must be signed for `binding` (its place)."""
+    """The value of row `var`, which must be signed for `binding` (its place).
+
+    `defer`: buffers large enough to be mapped are not hashed now; their checks go to
+    `defer` (the stream is still checked before anything is unpickled)."""
     if var.error is not None or var.serializer is None:
         raise CheckpointUnavailable(var.name, f"was not checkpointed: {var.error}")
     if var.serializer == GROUP:
-        return load_group(blobs, var, namespace, binding, verify_blobs=verify).member(var, binding)
+        group = load_group(blobs, var, namespace, binding, verify_blobs=verify, defer=defer)
+        return group.member(var, binding)
     require_signed(var, var.serializer, binding)
-    stream, buffers = _read(blobs, var, verify=verify)
+    stream, buffers = _read(blobs, var, verify=verify, defer=defer)
     return restore(var.name, var.serializer, stream, buffers, namespace)
 
 
@@ -209,14 +250,16 @@ def _write(
     return None, stream_blob, used
 
 
-def _read(blobs: Blobs, var: VarEntry, *, verify: bool) -> tuple[bytes, list[Any]]:
+def _read(
+    blobs: Blobs, var: VarEntry, *, verify: bool, defer: Defer | None = None
+) -> tuple[bytes, list[Any]]:
     """The stream and buffers a verified row points at: the stream checked against its
     signed hash, the buffers against their keys (a blob that does not match is moved
     aside: the row naming it was verified)."""
     stream = read_stream(blobs, var, verify=verify, quarantine=True)
     require_stream(var, stream)
     try:
-        buffers = [_read_buffer(blobs, key, size, verify) for key, size in var.buffers]
+        buffers = [_read_buffer(blobs, key, size, verify, defer) for key, size in var.buffers]
     except CheckpointUnavailable as exc:
         raise CheckpointUnavailable(var.name, exc.reason) from None
     return stream, buffers
@@ -233,7 +276,12 @@ def read_stream(blobs: Blobs, var: VarEntry, *, verify: bool, quarantine: bool =
         raise CheckpointUnavailable(var.name, exc.reason) from None
 
 
-def _read_buffer(blobs: Blobs, key: str, size: int, verify: bool) -> Any:
+def _read_buffer(blobs: Blobs, key: str, size: int, verify: bool, defer: Defer | None) -> Any:
+    if size >= MMAP_MIN_BYTES and verify and defer is not None and isinstance(blobs, BlobStore):
+        # Only local files map lazily; a remote blob is read (and checked) whole below.
+        mapped, check = blobs.map_unverified(key, size)
+        defer(key, check)
+        return mapped
     if size >= MMAP_MIN_BYTES:
         return blobs.map(key, size, verify=verify, quarantine=True)
     return bytearray(blobs.read(key, size, verify=verify, quarantine=True))

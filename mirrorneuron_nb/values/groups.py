@@ -113,14 +113,37 @@ def layout(stream: bytes) -> tuple[list[str], bytes]:
     return names, body
 
 
-def load(stream: bytes, buffers: list[Any], namespace: dict[str, Any]) -> dict[str, Any]:
+def load(
+    stream: bytes, buffers: list[Any], namespace: dict[str, Any], *, yielding: bool = False
+) -> dict[str, Any]:
     """Every member of a group, by name (the stream's signature is checked already).
 
     All or nothing: a member's pickle refers to what earlier members' pickles memoized
-    (by position), so no member loads without the ones before it."""
+    (by position), so no member loads without the ones before it.
+
+    `yielding`: read through Python code, so a background load lets other threads run
+    between pickle frames (C unpickling of plain objects never releases the GIL)."""
     names, body = layout(stream)
-    reader = pickler.StorageUnpickler(io.BytesIO(body), buffers, namespace)
+    source: Any = _Yielding(body) if yielding else io.BytesIO(body)
+    reader = pickler.StorageUnpickler(source, buffers, namespace)
     return dict(zip(names, reader.load_all(len(names)), strict=True))
+
+
+class _Yielding:
+    """A bytes reader whose calls are Python frames: the interpreter may switch threads
+    at each (the unpickler reads a frame of up to 64 KiB at a time)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._inner.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        return self._inner.readinto(buffer)
+
+    def readline(self) -> bytes:
+        return self._inner.readline()
 
 
 def _split(stream: bytes) -> tuple[dict[str, Any], bytes]:

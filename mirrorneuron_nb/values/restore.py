@@ -43,6 +43,7 @@ def load_into(
     bind: Callable[[VarEntry], Binding],
     *,
     all_or_nothing: bool,
+    defer: codec.Defer | None = None,
 ) -> LoadResult:
     """Load `entries` (functions and classes first) and bind each value in `namespace`;
     `bind(entry)` is the place its signature must be for (values/signing.py).
@@ -54,12 +55,15 @@ def load_into(
     stops, so the namespace is exactly as it was (the step then runs on it); deletions wait
     until everything has loaded. Otherwise a failing value is reported in `missing` and
     the others still load.
+
+    `defer`: large mapped buffers are bound before their hash is checked; their checks go
+    to `defer` (codec.load). Streams are always checked before unpickling.
     """
     loaded: dict[str, Any] = {}
     missing: list[NotLoaded] = []
     deleted: list[str] = []
     previous: dict[str, Any] = {}
-    streams = _Streams(blobs, namespace, bind)
+    streams = _Streams(blobs, namespace, bind, defer)
     for var in sorted(entries, key=codec.load_order):
         if var.serializer == codec.DELETED:
             if all_or_nothing:
@@ -89,9 +93,13 @@ class _Streams:
     """Loads each group once, whichever of its members are asked for."""
 
     def __init__(
-        self, blobs: Blobs, namespace: dict[str, Any], bind: Callable[[VarEntry], Binding]
+        self,
+        blobs: Blobs,
+        namespace: dict[str, Any],
+        bind: Callable[[VarEntry], Binding],
+        defer: codec.Defer | None,
     ) -> None:
-        self.blobs, self.namespace, self.bind = blobs, namespace, bind
+        self.blobs, self.namespace, self.bind, self.defer = blobs, namespace, bind, defer
         self.groups: dict[tuple[Any, ...], codec.LoadedGroup | CheckpointUnavailable] = {}
         self.source: dict[str, tuple[Any, ...]] = {}
 
@@ -99,12 +107,12 @@ class _Streams:
         binding = self.bind(var)
         if var.serializer != codec.GROUP:
             self.source[var.name] = ("alone", var.name)
-            return codec.load(self.blobs, var, self.namespace, binding)
+            return codec.load(self.blobs, var, self.namespace, binding, defer=self.defer)
         key = (var.stream_blob, var.header if var.stream_blob is None else None)
         found = self.groups.get(key)
         if found is None:
             try:
-                found = codec.load_group(self.blobs, var, self.namespace, binding)
+                found = codec.load_group(self.blobs, var, self.namespace, binding, defer=self.defer)
             except CheckpointUnavailable as exc:
                 found = exc
             if not isinstance(found, UntrustedCheckpoint):  # another row may be signed
