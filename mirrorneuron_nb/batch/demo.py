@@ -55,7 +55,7 @@ def _run_cells(kernel: Kernel, cells: list[str], say: Callable[[str], None]) -> 
                 f"{result.error['ename']}: {result.error['evalue']}"
             )
             return index
-        restored = "restored from checkpoint" in result.stderr
+        restored = "restored from checkpoint" in result.notes
         verb = "restored" if restored else "ran"
         if step_name(code) is not None:
             say(f"  - {_label(code)}: {verb} in {took:.1f} s")

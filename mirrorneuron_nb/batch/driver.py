@@ -13,6 +13,8 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
+from ..kernel.banners import META_KEY
+
 
 @dataclass
 class Execution:
@@ -20,6 +22,8 @@ class Execution:
     stderr: str = ""
     displays: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
+    notes: str = ""
+    """The text of the kernel's own outputs (kernel/banners.py), kept apart from displays."""
 
     @property
     def text(self) -> str:
@@ -65,6 +69,8 @@ class Kernel:
                     result.stdout += content["text"]
                 else:
                     result.stderr += content["text"]
+            elif kind == "display_data" and META_KEY in (content.get("metadata") or {}):
+                result.notes += content["data"].get("text/plain", "") + "\n"
             elif kind in ("display_data", "execute_result"):
                 result.displays.append(content["data"])
             elif kind == "error":
