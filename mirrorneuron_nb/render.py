@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import time
@@ -121,3 +122,9 @@ def shorten(text: str, width: int) -> str:
     if space >= room * 0.6:
         cut = cut[:space]
     return cut.rstrip(" ,;:") + ELLIPSIS
+
+
+def html_safe(text: str) -> str:
+    """`text` for HTML text or a quoted attribute: markup escaped, controls and bidi marks
+    shown as escapes (sidecar text is untrusted: it never becomes markup or reorders)."""
+    return html.escape(terminal_safe(text), quote=True)

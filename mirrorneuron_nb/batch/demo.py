@@ -109,7 +109,7 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
         check = kernel.run("print(f'{len(targets)} targets, df has {len(df):,} rows')")
         say("   >>> after resume: " + check.stdout.strip())
         say("\n4. The step table (mn-nb status demo.ipynb, or %mn_status in the notebook):\n")
-        say(kernel.run("%mn_status").stdout.rstrip())
+        say(kernel.run("%mn_status").notes.rstrip())
     finally:
         kernel.shutdown()
     return 0

@@ -74,6 +74,16 @@ class KernelSession:
             self.location = Location(sidecar_beside(found), found, how)
             self.heartbeat = Heartbeat(self.location.sidecar)
 
+    def record_resume(self, steps: list[str], restored: int, missing: list[str]) -> None:
+        """Log a resume as part of this kernel's run, with the checkpoints it used."""
+        wanted = set(steps)
+        checkpoints = {
+            s.name: s.checkpoint_id
+            for s in self.store.steps()
+            if s.name in wanted and s.checkpoint_id is not None
+        }
+        self.store.record_resume(self.ensure_run(), checkpoints, restored, missing)
+
     def notice_location(self) -> None:
         """Once per kernel: say which sidecar a step uses when no notebook was found."""
         if self.location.source == "default" and not self._noticed:

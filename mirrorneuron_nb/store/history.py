@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 
 from ..models import Approval, Attempt, Event, Run
-from .base import Tables
+from .base import Tables, event_txn
+from .connection import write_txn
 from .events import _event
 
 # The events a timeline draws from: restored steps, lease waits, durable waits, resumes.
@@ -34,6 +35,25 @@ class RunHistory:
 
 
 class HistoryTable(Tables):
+    def record_resume(
+        self, run_id: str, checkpoints: dict[str, int], restored: int, missing: list[str]
+    ) -> None:
+        """A `%mn_resume` (typed, or sent by the panel) brought back these steps' values:
+        one `resumed` event, which the log and the timeline show."""
+        with write_txn(self.conn) as c:
+            event_txn(
+                c,
+                run_id,
+                None,
+                "resumed",
+                {
+                    "steps": list(checkpoints),
+                    "checkpoints": checkpoints,
+                    "variables": restored,
+                    "missing": missing,
+                },
+            )
+
     def run_history(self, limit: int) -> RunHistory:
         rows = self.conn.execute(
             "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)

@@ -30,7 +30,7 @@ def wait_for(path: Path, timeout: float = 90) -> None:
 
 
 def status_of(kernel: Kernel, step: str) -> str:
-    table = run(kernel, "%mn_status").stdout
+    table = run(kernel, "%mn_status").notes
     row = next((line for line in table.splitlines() if line.startswith(f"{step} ")), None)
     assert row is not None, table
     return row

@@ -126,7 +126,7 @@ def test_failing_step_reports_its_error_and_a_fixed_rerun_succeeds(
     # The frame the user sees is the step body's own line, marked as the failing one.
     assert re.search(r"-+> *5 ratio = num / 0", shown), shown
 
-    status = run(kernel, "%mn_status").stdout
+    status = run(kernel, "%mn_status").notes
     row = next(line for line in status.splitlines() if line.startswith("divide "))
     assert " failed " in row and "ZeroDivisionError: division by zero" in row, status
 
@@ -138,7 +138,7 @@ def test_failing_step_reports_its_error_and_a_fixed_rerun_succeeds(
     fixed = broken.replace("num / 0", "num / 4")
     run(kernel, fixed)
     assert runs_of(workdir, "divide.txt") == 3
-    status = run(kernel, "%mn_status").stdout
+    status = run(kernel, "%mn_status").notes
     row = next(line for line in status.splitlines() if line.startswith("divide "))
     assert " succeeded " in row and "ZeroDivisionError" not in row, status
 
