@@ -20,8 +20,10 @@ STATUS_COLOURS: dict[S, str] = {
     S.stale: "#9333ea",
     S.pending: "#6b7280",
 }
-# Column widths in px (the detail takes what is left of the table's width).
-WIDTHS = (130, 104, 60, 56, 70, 76, None)
+# Short headers (the plain table's names in their tooltips) and column widths in px (the
+# detail takes what is left of the table's width).
+HEADERS = ("step", "status", "took", "tries", "size", "last run", "detail")
+WIDTHS = (128, 116, 56, 44, 70, 76, None)
 MAX_WIDTH = 700
 
 _BOX = (
@@ -44,14 +46,15 @@ def status_html(views: list[StepView], sidecar: Path) -> str:
         return f'<div style="{_BOX}">{head}<div>{html_safe(NO_STEPS)}</div></div>'
     cols = "".join(f'<col style="width:{w}px">' if w else "<col>" for w in WIDTHS)
     header = "".join(
-        f'<th style="{_CELL};font-weight:600;border-bottom:1px solid rgba(128,128,128,0.4)">'
-        f"{html_safe(h)}</th>"
-        for h in STATUS_HEADERS
+        f'<th style="{_CELL};font-weight:600;border-bottom:1px solid rgba(128,128,128,0.4)" '
+        f'title="{html_safe(full)}">{html_safe(h)}</th>'
+        for h, full in zip(HEADERS, STATUS_HEADERS, strict=True)
     )
     body = "".join(_row(v, cells) for v, cells in zip(views, status_rows(views), strict=True))
     return (
         f'<div class="mn-status" style="{_BOX}">{head}'
-        '<table style="table-layout:fixed;width:100%;border-collapse:collapse;margin:2px 0">'
+        '<table style="table-layout:fixed;width:100%;border-collapse:collapse;margin:2px 0;'
+        'font-size:12px">'
         f"<colgroup>{cols}</colgroup><thead><tr>{header}</tr></thead>"
         f"<tbody>{body}</tbody></table></div>"
     )
