@@ -3,10 +3,8 @@ holding the cell it runs (nbconvert, nbclient), or the one VS Code names."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mirrorneuron_nb.kernel.discovery import CellMatcher, vscode_notebook
 
@@ -15,8 +13,12 @@ FIT = "%%mn_step fit\nk = 3\n"
 
 
 def write(path: Path, *cells: str) -> Path:
-    nb = new_notebook(cells=[new_markdown_cell(FIT)] + [new_code_cell(c) for c in cells])
-    nbformat.write(nb, path)
+    """A notebook as nbformat writes it: sources as lists of lines, a markdown cell first."""
+    code = [
+        {"cell_type": "code", "source": c.splitlines(keepends=True), "outputs": []} for c in cells
+    ]
+    markdown = {"cell_type": "markdown", "source": FIT, "metadata": {}}
+    path.write_text(json.dumps({"cells": [markdown, *code], "nbformat": 4, "metadata": {}}))
     return path
 
 
