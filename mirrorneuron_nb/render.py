@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import time
@@ -105,3 +106,25 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+ELLIPSIS = "\u2026"
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` in at most `width` characters: cut at a word boundary when one is near the
+    end, else mid-word, and always marked with an ellipsis when cut."""
+    if len(text) <= width:
+        return text
+    room = max(width - 1, 0)
+    cut = text[:room]
+    space = cut.rfind(" ")
+    if space >= room * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + ELLIPSIS
+
+
+def html_safe(text: str) -> str:
+    """`text` for HTML text or a quoted attribute: markup escaped, controls and bidi marks
+    shown as escapes (sidecar text is untrusted: it never becomes markup or reorders)."""
+    return html.escape(terminal_safe(text), quote=True)

@@ -31,7 +31,15 @@ from .models import (
     takes_over,
 )
 from .notebook import StepCell, code_hash, step_cells
-from .render import format_bytes, format_duration, format_elapsed, format_wake, format_when, table
+from .render import (
+    format_bytes,
+    format_duration,
+    format_elapsed,
+    format_wake,
+    format_when,
+    shorten,
+    table,
+)
 from .store import Store, lease_free, owner_alive
 from .store.leases import this_host
 
@@ -345,41 +353,56 @@ def _label(v: StepView) -> str:
     return label if v.in_notebook else f"{label} (cell deleted)"
 
 
+STATUS_HEADERS = ("step", "status", "duration", "attempts", "checkpoint", "last run", "detail")
+DETAIL_CHARS = 80
+
+
+def detail_of(v: StepView) -> str:
+    """The one thing to know about a step beyond its status (uncut)."""
+    detail = v.error if v.error and not v.status.good else (v.stale_reason or "")
+    if v.owner is not None or v.waiting:
+        detail = owner_summary(v)
+    if v.missing_inputs:
+        detail = missing_summary(v.missing_inputs)  # the latest thing that happened to it
+    if v.wake_at is not None and not detail:
+        detail = wake_summary(v.wake_at)
+    if v.status is StepStatus.approved and not detail:
+        detail = f"approved by {v.decided_by}: run the step again to continue"
+    if v.approval and not detail:
+        detail = f"asks: {v.approval}"
+    if v.note and not detail:
+        detail = v.note
+    if v.unsaved and not detail:
+        detail = "not checkpointed: " + ", ".join(u.split(" (")[0] for u in v.unsaved)
+    durable = durable_summary(v)
+    if durable:
+        # The detail column is cut: keep the counts visible.
+        room = DETAIL_CHARS - len(durable) - 2
+        detail = f"{shorten(detail, room)}; {durable}" if detail else durable
+    return detail or ""
+
+
+def status_rows(views: list[StepView]) -> list[list[str]]:
+    """The cells of the status table (STATUS_HEADERS), the detail uncut."""
+    return [
+        [
+            _label(v),
+            v.status.value,
+            format_duration(v.duration),
+            str(v.attempts),
+            format_bytes(v.checkpoint_bytes),
+            format_when(v.last_run),
+            detail_of(v),
+        ]
+        for v in views
+    ]
+
+
 def status_table(views: list[StepView]) -> str:
     if not views:
-        return "no steps yet: mark a cell with %%mn_step NAME"
-    rows = []
-    for v in views:
-        detail = v.error if v.error and not v.status.good else (v.stale_reason or "")
-        if v.owner is not None or v.waiting:
-            detail = owner_summary(v)
-        if v.missing_inputs:
-            detail = missing_summary(v.missing_inputs)  # the latest thing that happened to it
-        if v.wake_at is not None and not detail:
-            detail = wake_summary(v.wake_at)
-        if v.status is StepStatus.approved and not detail:
-            detail = f"approved by {v.decided_by}: run the step again to continue"
-        if v.approval and not detail:
-            detail = f"asks: {v.approval}"
-        if v.note and not detail:
-            detail = v.note
-        if v.unsaved and not detail:
-            detail = "not checkpointed: " + ", ".join(u.split(" (")[0] for u in v.unsaved)
-        durable = durable_summary(v)
-        if durable:
-            # The detail column is cut at 80 characters: keep the counts visible.
-            detail = f"{detail[: 78 - len(durable)]}; {durable}" if detail else durable
-        rows.append(
-            [
-                _label(v),
-                v.status.value,
-                format_duration(v.duration),
-                str(v.attempts),
-                format_bytes(v.checkpoint_bytes),
-                format_when(v.last_run),
-                (detail or "")[:80],
-            ]
-        )
-    return table(
-        ["step", "status", "duration", "attempts", "checkpoint", "last run", "detail"], rows
-    )
+        return NO_STEPS
+    rows = [[*row[:-1], shorten(row[-1], DETAIL_CHARS)] for row in status_rows(views)]
+    return table(STATUS_HEADERS, rows)
+
+
+NO_STEPS = "no steps yet: mark a cell with %%mn_step NAME"

@@ -55,7 +55,7 @@ def _run_cells(kernel: Kernel, cells: list[str], say: Callable[[str], None]) -> 
                 f"{result.error['ename']}: {result.error['evalue']}"
             )
             return index
-        restored = "restored from checkpoint" in result.stderr
+        restored = "restored from checkpoint" in result.notes
         verb = "restored" if restored else "ran"
         if step_name(code) is not None:
             say(f"  - {_label(code)}: {verb} in {took:.1f} s")
@@ -109,7 +109,7 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
         check = kernel.run("print(f'{len(targets)} targets, df has {len(df):,} rows')")
         say("   >>> after resume: " + check.stdout.strip())
         say("\n4. The step table (mn-nb status demo.ipynb, or %mn_status in the notebook):\n")
-        say(kernel.run("%mn_status").stdout.rstrip())
+        say(kernel.run("%mn_status").notes.rstrip())
     finally:
         kernel.shutdown()
     return 0

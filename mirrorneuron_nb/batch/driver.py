@@ -13,6 +13,8 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
+from ..kernel.banners import META_KEY
+
 
 @dataclass
 class Execution:
@@ -20,10 +22,17 @@ class Execution:
     stderr: str = ""
     displays: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
+    own: list[dict[str, Any]] = field(default_factory=list)
+    """The kernel's own outputs (kernel/banners.py: banners, %mn_status), apart from displays."""
 
     @property
     def text(self) -> str:
         return self.stdout + self.stderr
+
+    @property
+    def notes(self) -> str:
+        """The text of the kernel's own outputs, one per line."""
+        return "".join(d.get("text/plain", "") + "\n" for d in self.own)
 
     def plain(self) -> list[str]:
         return [d.get("text/plain", "") for d in self.displays]
@@ -65,6 +74,8 @@ class Kernel:
                     result.stdout += content["text"]
                 else:
                     result.stderr += content["text"]
+            elif kind == "display_data" and META_KEY in (content.get("metadata") or {}):
+                result.own.append(content["data"])
             elif kind in ("display_data", "execute_result"):
                 result.displays.append(content["data"])
             elif kind == "error":

@@ -15,8 +15,11 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from ..errors import MirrorNeuronError
 from ..notebook import validate_name
 from ..render import terminal_safe
-from ..status import status_table, step_views
-from . import lazy
+from ..status import step_views
+from ..status_html import status_html, status_plain
+from ..timeline import MAX_RUNS, timeline
+from ..timeline_view import timeline_html, timeline_plain
+from . import banners, lazy
 from .policy import StepOptions
 from .resume import resume
 from .runner import arun_step, run_step
@@ -186,6 +189,9 @@ class MirrorNeuronMagics(Magics):
                 print(terminal_safe(pending), file=sys.stderr)
             report = resume(self.session.store, self.session.shell.user_ns, args.to)
             self.session.sharing.learn(report.groups)
+            self.session.record_resume(
+                report.steps, len(report.restored), [m.name for m in report.missing]
+            )
         print(terminal_safe(report.render(), keep_newlines=True))
         lazy.start()
         with _usage_errors():
@@ -193,14 +199,34 @@ class MirrorNeuronMagics(Magics):
                 print(terminal_safe(line), file=sys.stderr)
 
     @magic_arguments()
+    @argument("--timeline", action="store_true", help="draw the last run(s) on a time axis")
+    @argument(
+        "--runs",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"with --timeline: how many of the last runs (1 to {MAX_RUNS}, default 1)",
+    )
     @line_magic
     def mn_status(self, line: str) -> None:
-        """Show this notebook's steps: status, duration, attempts, checkpoint size, errors."""
-        parse_argstring(self.mn_status, line)
+        """Show this notebook's steps: status, duration, attempts, checkpoint size, errors.
+
+        With --timeline: each step of the last run as a bar, coloured by outcome (ran,
+        restored, failed, retried, waiting), and what restoring saved."""
+        args = parse_argstring(self.mn_status, line)
+        if not 1 <= args.runs <= MAX_RUNS:
+            raise UsageError(f"--runs: give a number from 1 to {MAX_RUNS}, not {args.runs}")
+        if args.runs != 1 and not args.timeline:
+            raise UsageError("--runs goes with --timeline")
         with _usage_errors():
-            views = step_views(self.session.store, self.session.location.notebook)
-        print(f"sidecar: {self.session.location.sidecar}")
-        print(status_table(views))
+            if args.timeline:
+                drawn = timeline(self.session.store, args.runs)
+                plain, markup = timeline_plain(drawn), timeline_html(drawn)
+            else:
+                views = step_views(self.session.store, self.session.location.notebook)
+                sidecar = self.session.location.sidecar
+                plain, markup = status_plain(views, sidecar), status_html(views, sidecar)
+        banners.publish(plain, markup, "status")
 
     @magic_arguments()
     @argument("names", nargs="*", help="steps whose checkpoints to drop")

@@ -9,12 +9,11 @@ import sys
 
 from ..errors import InvalidInput
 from ..models import STATE_VARIABLE, Attempt, Checkpoint, Claimant, Step, StepStart, VarEntry
-from ..render import format_bytes, format_duration, format_when
 from ..values import libstate
 from ..values.libstate import reapply as reapply_state
 from ..values.restore import load_into
 from ..values.signing import Binding, check_key, checkpoint_untrusted
-from . import gates, lease
+from . import banners, gates, lease
 from .attempts import arun_attempts, run_attempts, user_traceback
 from .capture import replay
 from .commit import StepResult, commit
@@ -31,6 +30,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     """Run one `%%mn_step` cell, or serve it from a checkpoint with the same key."""
     __tracebackhide__ = True
     check_key()  # an unusable signing key stops the step before anything runs
+    session.notice_location()
     plan = make_plan(session, name, body, options)
     if plan.analysis.is_async:
         # The extension's input transformer sends awaiting bodies to arun_step; here
@@ -60,6 +60,7 @@ async def arun_step(
     """`run_step` for a body that awaits at top level, on the kernel's running loop."""
     __tracebackhide__ = True
     check_key()
+    session.notice_location()
     plan = make_plan(session, name, body, options)
     claimed = _claimed(session, plan)
     if isinstance(claimed, StepResult):
@@ -185,18 +186,7 @@ def _serve_from_checkpoint(
     store.record_cache_hit(session.ensure_run(), start, checkpoint, loaded)
     replay(checkpoint.outputs)
     unsaved = [(v.name, v.error or "") for v in entries if v.error is not None]
-    banner = (
-        f"mn_step {start.name}: restored from checkpoint of "
-        f"{format_when(checkpoint.created_at)} (took {format_duration(checkpoint.duration)}"
-        f" then; {len(loaded)} variable(s), {format_bytes(checkpoint.size)})"
-    )
-    print(banner, file=sys.stderr)
-    for var_name, reason in unsaved:
-        print(
-            f"mn_step {start.name}: {var_name!r} is not in the checkpoint ({reason}); "
-            f"use --force to run the step again",
-            file=sys.stderr,
-        )
+    banners.restored(start.name, checkpoint, len(loaded), unsaved)
     return StepResult(start.name, cached=True, saved=loaded, unsaved=unsaved)
 
 

@@ -15,8 +15,10 @@ from .. import config
 from ..errors import DuplicateStep
 from ..models import Run
 from ..notebook import duplicates, step_cells
-from ..sidecar import Location, locate
+from ..sidecar import Location, locate, sidecar_beside
 from ..store import Store, open_store
+from . import banners
+from .discovery import CellMatcher, kernel_cwd, vscode_notebook
 from .heartbeat import Heartbeat
 from .sharing import SharingIndex
 
@@ -45,10 +47,48 @@ class KernelSession:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.heartbeat = Heartbeat(self.location.sidecar, self.location.notebook)
+        # No front end named the notebook: look for it until the sidecar is first opened.
+        self._matcher = CellMatcher(kernel_cwd())
+        self._noticed = False
+        self._discover("")
         shell.events.register("pre_run_cell", self._pre_run_cell)
 
     def _pre_run_cell(self, info: Any) -> None:
         self.cell_id = getattr(info, "cell_id", None)
+        self._discover(getattr(info, "raw_cell", None) or "")
+
+    def _discover(self, cell: str) -> None:
+        """Find the notebook VS Code names, or the one in the kernel's folder holding the
+        cell about to run (nbconvert, nbclient); only while the sidecar is the default one
+        and unopened (a kernel never switches sidecars once it used one)."""
+        if self._store is not None or self.location.source != "default":
+            return
+        found, how = vscode_notebook(self.shell.user_ns), "vscode"
+        if found is None and cell:
+            history = getattr(self.shell.history_manager, "input_hist_raw", None) or []
+            found, how = (
+                self._matcher.find(cell, [h for h in history if isinstance(h, str)]),
+                "cells",
+            )
+        if found is not None:
+            self.location = Location(sidecar_beside(found), found, how)
+            self.heartbeat = Heartbeat(self.location.sidecar, self.location.notebook)
+
+    def record_resume(self, steps: list[str], restored: int, missing: list[str]) -> None:
+        """Log a resume as part of this kernel's run, with the checkpoints it used."""
+        wanted = set(steps)
+        checkpoints = {
+            s.name: s.checkpoint_id
+            for s in self.store.steps()
+            if s.name in wanted and s.checkpoint_id is not None
+        }
+        self.store.record_resume(self.ensure_run(), checkpoints, restored, missing)
+
+    def notice_location(self) -> None:
+        """Once per kernel: say which sidecar a step uses when no notebook was found."""
+        if self.location.source == "default" and not self._noticed:
+            self._noticed = True
+            banners.sidecar_notice(self.location)
 
     @property
     def store(self) -> Store:

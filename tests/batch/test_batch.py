@@ -14,7 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from ..helpers import mn
-from ..messages import RESTORED
+from ..messages import RESTORED, output_text
 
 
 def _count(name: str) -> str:
@@ -80,7 +80,7 @@ def test_failed_run_resumes_and_never_reruns_good_steps(notebook: Path, workdir:
         c.metadata["mirrorneuron"]["step"]: c for c in out.cells if "mirrorneuron" in c.metadata
     }
     assert marks["load"].metadata["mirrorneuron"]["outcome"] == "restored"
-    load_text = "".join(o.get("text", "") for o in marks["load"].outputs)
+    load_text = "".join(output_text(o) for o in marks["load"].outputs)
     assert "loaded 1000" in load_text and RESTORED in load_text
     assert "model 99900.0 epochs 3" in "".join(o.get("text", "") for o in marks["report"].outputs)
 

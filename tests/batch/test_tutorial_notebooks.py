@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from ..helpers import mn
-from ..messages import RESTORED
+from ..messages import RESTORED, output_text
 
 pytestmark = pytest.mark.kernel
 
@@ -112,7 +112,8 @@ def test_second_run_of_an_unchanged_tutorial_restores_every_step(workdir: Path, 
     not_restored = {
         n: c.metadata["mirrorneuron"]["outcome"]
         for n, c in second_cells.items()
-        if c.metadata["mirrorneuron"]["outcome"] != "restored" or RESTORED not in text_of(c)
+        if c.metadata["mirrorneuron"]["outcome"] != "restored"
+        or RESTORED not in "".join(output_text(o) for o in c.outputs)
     }
     assert not not_restored, not_restored
     after = records(workdir)

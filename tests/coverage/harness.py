@@ -151,7 +151,7 @@ class Session:
                 result.rerun.append(f"{step} executed again on re-run ({why})")
             elif out.error is not None:
                 result.add(ERROR, f"{step} failed on re-run: {_err(out)}")
-            elif RESTORED not in out.stderr:
+            elif RESTORED not in out.notes:
                 result.rerun.append(f"{step} was not served from its checkpoint")
 
     def _compare(self, when: str) -> None:

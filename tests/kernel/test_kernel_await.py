@@ -11,7 +11,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from ..helpers import fresh, mn, run, runs_of, tick, usage_error, value
 from ..kernels import Kernel
-from ..messages import RESTORED
+from ..messages import RESTORED, output_text
 from .test_kernel_durable import journal
 from .test_kernel_faults import wait_for
 
@@ -29,7 +29,7 @@ def test_an_awaiting_body_runs_like_a_cell_and_is_restored(kernel: Kernel, workd
     assert first.plain() == ["[0, 1, 2]"]
     assert runs_of(workdir, "gather.txt") == 1
     again = run(kernel, GATHER)
-    assert RESTORED in again.stderr and again.plain() == ["[0, 1, 2]"]
+    assert RESTORED in again.notes and again.plain() == ["[0, 1, 2]"]
     assert runs_of(workdir, "gather.txt") == 1
     fresh(kernel)
     run(kernel, "%mn_resume")
@@ -108,7 +108,7 @@ def test_sigkill_during_gather_reruns_only_the_unfinished_calls(
 
     kernel.revive()
     run(kernel, "%load_ext mirrorneuron_nb")
-    assert RESTORED in run(kernel, DEFINE).stderr
+    assert RESTORED in run(kernel, DEFINE).notes
     (workdir / "go").touch()
     out = run(kernel, FAN)
     assert "replayed 5 recorded call(s)" in out.stderr, out.stderr
@@ -133,7 +133,7 @@ def test_awaiting_step_in_a_batch_run(workdir: Path) -> None:
         done = mn("run", "a.ipynb", "out.ipynb", cwd=workdir)
         assert done.returncode == 0, done.stdout + done.stderr
         out = nbformat.read(workdir / "out.ipynb", as_version=4)
-        texts.append("".join(o.get("text", "") for o in out.cells[-1].outputs))
+        texts.append("".join(output_text(o) for o in out.cells[-1].outputs))
     assert "res [0, 1, 2]" in texts[0] and RESTORED not in texts[0]
     assert "res [0, 1, 2]" in texts[1] and RESTORED in texts[1]
     assert (workdir / "counts.txt").read_text().split() == ["fetch"]

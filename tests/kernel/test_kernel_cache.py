@@ -23,7 +23,7 @@ def test_cache_hit_restores_class_and_its_instance_in_fresh_kernel(kernel: Kerne
     kernel.restart()
     kernel.run("%load_ext mirrorneuron_nb")
     hit = kernel.run(CLASS_STEP)
-    assert RESTORED in hit.stderr, hit.stderr
+    assert RESTORED in hit.notes, hit.text
     out = kernel.run("print(isinstance(p, Point), p.norm2())")
     assert out.stdout.strip() == "True 25"
 

@@ -55,7 +55,7 @@ def test_sigkill_mid_loop_resumes_at_the_next_call(kernel: Kernel, workdir: Path
 
     kernel.revive()
     run(kernel, "%load_ext mirrorneuron_nb")
-    assert RESTORED in run(kernel, DEFINE).stderr
+    assert RESTORED in run(kernel, DEFINE).notes
     out = run(kernel, LOOP)
     assert "mn_step loop: replayed 120 recorded call(s), running from call 121" in out.stderr
     assert "durable calls: 200 made: 120 replayed, 80 run" in out.stderr
@@ -78,7 +78,7 @@ def test_sigkill_mid_loop_resumes_at_the_next_call(kernel: Kernel, workdir: Path
     kernel.restart()
     run(kernel, "%load_ext mirrorneuron_nb")
     run(kernel, DEFINE)
-    assert RESTORED in run(kernel, LOOP).stderr
+    assert RESTORED in run(kernel, LOOP).notes
     assert runs_of(workdir, "count.txt") == 200
 
 
@@ -129,7 +129,7 @@ def test_after_success_a_forced_rerun_calls_again(kernel: Kernel, workdir: Path)
     run(kernel, FETCH)
     run(kernel, FETCH_ALL)
     assert runs_of(workdir, "fetch.txt") == 6
-    assert RESTORED in run(kernel, FETCH_ALL).stderr
+    assert RESTORED in run(kernel, FETCH_ALL).notes
     assert runs_of(workdir, "fetch.txt") == 6
     forced = run(kernel, FETCH_ALL.replace("fetch_all\n", "fetch_all --force\n", 1))
     assert "durable calls: 6 made: 0 replayed, 6 run" in forced.stderr

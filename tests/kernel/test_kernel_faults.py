@@ -30,7 +30,7 @@ def wait_for(path: Path, timeout: float = 90) -> None:
 
 
 def status_of(kernel: Kernel, step: str) -> str:
-    table = run(kernel, "%mn_status").stdout
+    table = run(kernel, "%mn_status").notes
     row = next((line for line in table.splitlines() if line.startswith(f"{step} ")), None)
     assert row is not None, table
     return row
@@ -133,7 +133,7 @@ def test_kill_during_a_step_body_marks_it_interrupted_and_resume_restores_the_re
     # The interrupted step is not cached: it runs again, and then it is done.
     (workdir / "slow-started").unlink()
     out = run(kernel, slow.replace("SECONDS", "0"))
-    assert RESTORED not in out.stderr
+    assert RESTORED not in out.notes
     assert (workdir / "slow-started").exists()
     assert " succeeded " in status_of(kernel, "slow")
     assert verify_sidecar(sidecar(workdir))["slow"] == "succeeded"

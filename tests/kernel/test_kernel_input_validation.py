@@ -146,7 +146,7 @@ def test_mn_status_prints_no_control_characters(kernel: Kernel, workdir: Path) -
     hostile = "\\x1b]0;pwned\\x07\\x1b[31mred\\r\\u202eevil"
     out = kernel.run(f"%%mn_step boom\nraise ValueError('{hostile}')\n", check=False)
     assert out.error is not None
-    shown = run(kernel, "%mn_status").stdout
+    shown = run(kernel, "%mn_status").notes
     assert "boom" in shown and "pwned" in shown
     assert not any(c in shown for c in "\x1b\x07\r\u202e"), repr(shown)
     assert "\\x1b]0;pwned" in shown  # escaped, still readable

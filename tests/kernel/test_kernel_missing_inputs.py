@@ -73,7 +73,7 @@ def test_missing_inputs_name_their_cells_and_the_step_stays_good(
     run(nb_kernel, PARAMS)
     run(nb_kernel, DATA)
     run(nb_kernel, "%mn_resume")
-    assert RESTORED in run(nb_kernel, FIT).stderr
+    assert RESTORED in run(nb_kernel, FIT).notes
     assert runs_of(workdir, "fit.txt") == 1
 
 
@@ -125,7 +125,7 @@ def test_missing_inputs_are_recorded_for_the_panel_until_the_step_runs_again(
     run(nb_kernel, PARAMS)
     run(nb_kernel, DATA)
     run(nb_kernel, "%mn_resume")
-    assert RESTORED in run(nb_kernel, FIT).stderr
+    assert RESTORED in run(nb_kernel, FIT).notes
     store = Store(sidecar_of(notebook), readonly=True)
     try:
         (view,) = [v for v in step_views(store, notebook) if v.name == "fit"]

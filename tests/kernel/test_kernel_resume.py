@@ -294,7 +294,7 @@ def test_checkpoints_signed_with_another_key_are_not_loaded(workdir: Path, herme
         )
         # The step is not served from the untrusted checkpoint: its body runs.
         out = run(other, cell)
-        assert RESTORED not in out.stderr
+        assert RESTORED not in out.notes
         assert UNUSABLE in out.stderr and "signed" in out.stderr, out.stderr
         assert runs_of(workdir, "make.txt") == 2
         assert value(other, "(int(arr.sum()), config)") == "(4999950000, {'lr': 0.1})"

@@ -36,23 +36,23 @@ def test_step_body_never_runs_twice_for_the_same_code_and_inputs(
     cell = "%%mn_step count\n" + body
 
     first = run(kernel, cell)
-    assert RESTORED not in first.stderr
+    assert RESTORED not in first.notes
     for _ in range(2):
         again = run(kernel, cell)
-        assert "mn_step count: restored from checkpoint" in again.stderr
+        assert "mn_step count: restored from checkpoint" in again.notes
     assert runs_of(workdir, "count.txt") == 1
 
     # A new kernel knows nothing in memory: the checkpoint alone prevents the re-run.
     fresh(kernel)
     assert value(kernel, "'n' in globals()") == "False"
     hit = run(kernel, cell)
-    assert "mn_step count: restored from checkpoint" in hit.stderr
+    assert "mn_step count: restored from checkpoint" in hit.notes
     assert runs_of(workdir, "count.txt") == 1
     assert value(kernel, "(n, root == math.sqrt(42), math.__name__)") == "(42, True, 'math')"
 
     # --force runs it although the checkpoint matches; the next plain run is a hit again.
     forced = run(kernel, "%%mn_step count --force\n" + body)
-    assert RESTORED not in forced.stderr
+    assert RESTORED not in forced.notes
     assert runs_of(workdir, "count.txt") == 2
     run(kernel, cell)
     assert runs_of(workdir, "count.txt") == 2
@@ -60,11 +60,11 @@ def test_step_body_never_runs_twice_for_the_same_code_and_inputs(
     # Editing the code is a new cache key: the body runs and its new values are kept.
     edited = "%%mn_step count\n" + body.replace("6 * 7", "6 * 8")
     out = run(kernel, edited)
-    assert RESTORED not in out.stderr
+    assert RESTORED not in out.notes
     assert runs_of(workdir, "count.txt") == 3
     assert value(kernel, "n") == "48"
     fresh(kernel)
-    assert RESTORED in run(kernel, edited).stderr
+    assert RESTORED in run(kernel, edited).notes
     assert runs_of(workdir, "count.txt") == 3
     assert value(kernel, "n") == "48"
 
@@ -106,7 +106,7 @@ def test_cache_hit_replays_printed_text_and_rich_displays(kernel: Kernel, workdi
         if restart:
             fresh(kernel)
         hit = run(kernel, cell)
-        assert "mn_step show: restored from checkpoint" in hit.stderr
+        assert "mn_step show: restored from checkpoint" in hit.notes
         assert runs_of(workdir, "show.txt") == 1
         assert hit.stdout == first.stdout
         assert html(hit) == ["<b>bold result</b>"]
@@ -126,7 +126,7 @@ def test_failing_step_reports_its_error_and_a_fixed_rerun_succeeds(
     # The frame the user sees is the step body's own line, marked as the failing one.
     assert re.search(r"-+> *5 ratio = num / 0", shown), shown
 
-    status = run(kernel, "%mn_status").stdout
+    status = run(kernel, "%mn_status").notes
     row = next(line for line in status.splitlines() if line.startswith("divide "))
     assert " failed " in row and "ZeroDivisionError: division by zero" in row, status
 
@@ -138,7 +138,7 @@ def test_failing_step_reports_its_error_and_a_fixed_rerun_succeeds(
     fixed = broken.replace("num / 0", "num / 4")
     run(kernel, fixed)
     assert runs_of(workdir, "divide.txt") == 3
-    status = run(kernel, "%mn_status").stdout
+    status = run(kernel, "%mn_status").notes
     row = next(line for line in status.splitlines() if line.startswith("divide "))
     assert " succeeded " in row and "ZeroDivisionError" not in row, status
 
@@ -146,7 +146,7 @@ def test_failing_step_reports_its_error_and_a_fixed_rerun_succeeds(
     out = run(kernel, "%mn_resume")
     assert "not restored" not in out.stdout, out.stdout
     assert value(kernel, "(num, ratio)") == "(10, 2.5)"
-    assert RESTORED in run(kernel, fixed).stderr
+    assert RESTORED in run(kernel, fixed).notes
     assert runs_of(workdir, "divide.txt") == 3
 
 

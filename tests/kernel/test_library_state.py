@@ -100,8 +100,8 @@ def test_a_restored_step_re_applies_what_it_set(kernel: Kernel, workdir: Path) -
     expected, drawn = plain_run(kernel)
     next_draws = run(kernel, NEXT_DRAWS).stdout.strip()
     fresh(kernel)
-    assert RESTORED in run(kernel, SETUP).stderr
-    assert RESTORED in run(kernel, DRAW).stderr
+    assert RESTORED in run(kernel, SETUP).notes
+    assert RESTORED in run(kernel, DRAW).notes
     assert settings(kernel) == expected
     assert value(kernel, "drawn") == drawn
     assert run(kernel, NEXT_DRAWS).stdout.strip() == next_draws
