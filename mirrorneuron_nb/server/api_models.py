@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..notebook import NAME_RE
+from ..timeline import DEFAULT_RUNS, MAX_RUNS
 from .paths import MAX_PATH_CHARS
 
 # Every status the panel knows how to draw. The core's StepStatus is a subset (a test
@@ -72,6 +73,12 @@ class EventsQuery(NotebookQuery):
     )
     limit: int = Field(default=100, ge=1, le=500)
     step: str | None = Field(default=None, pattern=STEP_NAME)
+
+
+class TimelineQuery(NotebookQuery):
+    runs: int = Field(
+        default=DEFAULT_RUNS, ge=1, le=MAX_RUNS, description="how many of the last runs"
+    )
 
 
 class ResetRequest(NotebookQuery):

@@ -27,6 +27,7 @@ from .api_models import (
     ResetRequest,
     StepQuery,
     StepsQuery,
+    TimelineQuery,
 )
 from .paths import NotebookRef, resolve_notebook
 from .sidecars import Sidecars
@@ -219,3 +220,10 @@ class ApproveHandler(WriteHandler):
     def write_change(self, q: ApproveRequest, nb: NotebookRef, by: str) -> BaseModel:
         busy = self.sidecars.busy_timeout_ms
         return queries.approve_step(nb, q.name, q.approve, by, q.note, busy)
+
+
+class TimelineHandler(ReadHandler):
+    model = TimelineQuery
+
+    def read(self, q: TimelineQuery, nb: NotebookRef) -> BaseModel:
+        return queries.timeline_of(self.sidecars, nb, q.runs)

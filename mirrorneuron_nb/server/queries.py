@@ -19,6 +19,7 @@ from ..planning import plan_notebook
 from ..status import StepView, step_views
 from ..store import Store, sidecar_exists
 from ..store.guard import DB_NAME
+from ..timeline import Timeline, timeline
 from .api_models import (
     ApprovalInfo,
     ApproveResponse,
@@ -187,6 +188,15 @@ def runs_list(sidecars: Sidecars, nb: NotebookRef) -> RunsResponse:
         with entry.store.snapshot() as store:
             runs = store.runs()
     return RunsResponse(path=nb.api_path, runs=[RunInfo(**r.model_dump()) for r in runs])
+
+
+def timeline_of(sidecars: Sidecars, nb: NotebookRef, runs: int) -> Timeline:
+    """The last `runs` runs as bars on a time axis; none before a step ran."""
+    with sidecars.reading(nb.sidecar) as entry:
+        if entry is None:
+            return Timeline(runs=[])
+        with entry.store.snapshot() as store:
+            return timeline(store, runs)
 
 
 def events_page(

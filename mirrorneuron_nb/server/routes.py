@@ -15,6 +15,7 @@ from .handlers import (
     RunsHandler,
     StepHandler,
     StepsHandler,
+    TimelineHandler,
 )
 from .sidecars import Sidecars
 
@@ -28,6 +29,7 @@ ROUTES: list[tuple[str, type]] = [
     ("reset", ResetHandler),
     ("approve", ApproveHandler),
     ("plan", PlanHandler),
+    ("timeline", TimelineHandler),
 ]
 
 

@@ -20,6 +20,7 @@ from .checkpoints import CheckpointsTable
 from .connection import BUSY_TIMEOUT_MS, GuardedConnection, connect, translate_errors
 from .events import EventsTable
 from .guard import BLOB_DIR, DB_NAME, WriteGuard, doctor_hint, empty_database_error
+from .history import HistoryTable
 from .journal import JournalTable
 from .leases import LeasesTable
 from .maintenance import Maintenance
@@ -71,6 +72,7 @@ class Store(
     JournalTable,
     LeasesTable,
     EventsTable,
+    HistoryTable,
     SleepsTable,
     Maintenance,
 ):
