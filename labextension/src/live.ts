@@ -153,7 +153,10 @@ export function mergeLive(
     }
     steps.push(live);
   });
-  const deleted = [...server.deleted, ...server.steps].filter(r => !seen.has(r.name));
+  // A name the magic rejects never ran: the server lists it only from the saved file.
+  const deleted = [...server.deleted, ...server.steps].filter(
+    r => !seen.has(r.name) && STEP_NAME_RE.test(r.name)
+  );
   return { steps, deleted, invalid, summary: server.summary ? summarize(steps, server.summary) : null };
 }
 

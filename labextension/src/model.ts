@@ -328,38 +328,37 @@ export class StepsModel implements IStepsModel, IPanelModel {
     }
   }
 
-  private async _fetchPlan(path: string): Promise<void> {
-    try {
-      const answer = await getPlan(path);
-      if (path !== this._path || this._disposed) {
-        return;
-      }
-      this._plan = answer.steps;
-      this._planError = null;
-    } catch (error) {
-      if (path !== this._path || this._disposed) {
-        return;
-      }
-      this._planError =
-        error instanceof ApiError ? error : new ApiError(0, 'client_error', `${error}`);
-    }
-    this._emit();
+  private _fetchPlan(path: string): Promise<void> {
+    return this._fetchView(path, getPlan, (answer, error) => {
+      this._plan = answer?.steps ?? this._plan;
+      this._planError = error;
+    });
   }
 
-  private async _fetchTimeline(path: string): Promise<void> {
+  private _fetchTimeline(path: string): Promise<void> {
+    return this._fetchView(path, getTimeline, (answer, error) => {
+      this._timeline = answer ?? this._timeline;
+      this._timelineError = error;
+    });
+  }
+
+  /** Fetch what a view shows; `keep` gets the answer, or the error (answer null). */
+  private async _fetchView<T>(
+    path: string,
+    get: (path: string) => Promise<T>,
+    keep: (answer: T | null, error: ApiError | null) => void
+  ): Promise<void> {
     try {
-      const answer = await getTimeline(path);
+      const answer = await get(path);
       if (path !== this._path || this._disposed) {
         return;
       }
-      this._timeline = answer;
-      this._timelineError = null;
+      keep(answer, null);
     } catch (error) {
       if (path !== this._path || this._disposed) {
         return;
       }
-      this._timelineError =
-        error instanceof ApiError ? error : new ApiError(0, 'client_error', `${error}`);
+      keep(null, error instanceof ApiError ? error : new ApiError(0, 'client_error', `${error}`));
     }
     this._emit();
   }

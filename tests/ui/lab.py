@@ -2,8 +2,9 @@
 a token, a temp root, hermetic Jupyter/IPython directories, stopped at the end.
 
 The server loads the labextension built in THIS checkout (the one `mirrorneuron_nb` is
-imported from), not whichever one the venv links to: the hermetic data dir comes first on
-the labextensions path, and holds a link to it."""
+imported from), not whichever one the venv links to: a hermetic JUPYTER_PATH entry, first
+on the labextensions path (ahead of the venv's, which a venv otherwise prefers), holds a
+link to it."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ def hermetic_env(home: Path) -> dict[str, str]:
     ]:
         (home / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(home / sub)
+    env["JUPYTER_PATH"] = str(home / "jupyter_path")
     env["MIRRORNEURON_KEY_FILE"] = str(home / "signing.key")
     env.pop("MIRRORNEURON_SIDECAR", None)
     env.pop("JPY_SESSION_NAME", None)
@@ -84,7 +86,10 @@ def _link_extension(env: Mapping[str, str]) -> None:
         raise RuntimeError(
             f"no built labextension at {BUILT_EXTENSION}: run `jlpm build` in labextension/"
         )
-    target = Path(env["JUPYTER_DATA_DIR"]) / "labextensions" / EXTENSION_NAME
+    first = env.get("JUPYTER_PATH", "").split(os.pathsep)[0]
+    if not first:
+        raise RuntimeError("set JUPYTER_PATH (see hermetic_env): the venv's extension would win")
+    target = Path(first) / "labextensions" / EXTENSION_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         target.symlink_to(BUILT_EXTENSION, target_is_directory=True)

@@ -127,6 +127,7 @@ function ViewTabs(props: { model: IStepsState }): JSX.Element {
           aria-controls={`mn-panel-${view}`}
           tabIndex={model.view === view ? 0 : -1}
           data-view={view}
+          title={label}
           onClick={() => model.setView(view)}
           onKeyDown={onKey}
         >
