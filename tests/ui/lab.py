@@ -1,8 +1,9 @@
 """A real `jupyter lab` (or Jupyter Notebook 7) for browser tests: 127.0.0.1, a free port,
 a token, a temp root, hermetic Jupyter/IPython directories, stopped at the end.
 
-The server loads the labextension built in THIS checkout (the one `mirrorneuron_nb` is
-imported from), not whichever one the venv links to: a hermetic JUPYTER_PATH entry, first
+The server loads the labextension built in the checkout its `mirrorneuron_nb` is imported
+from (PYTHONPATH; so the front end and the server extension match), not whichever one the
+venv links to: a hermetic JUPYTER_PATH entry, first
 on the labextensions path (ahead of the venv's, which a venv otherwise prefers), holds a
 link to it."""
 
@@ -22,8 +23,6 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import mirrorneuron_nb
 
 # Waiting for the server to listen, not a timed assertion: generous, for a slow CI machine.
 STARTUP_LIMIT_S = 120
@@ -56,8 +55,16 @@ class Lab:
         return f"{self.url}notebooks/{notebook}?token={self.token}"
 
 
-BUILT_EXTENSION = Path(mirrorneuron_nb.__file__).parent / "labextension"
 EXTENSION_NAME = "mirrorneuron-nb"
+
+
+def built_extension(env: Mapping[str, str]) -> Path:
+    """The labextension built beside the `mirrorneuron_nb` the server will import."""
+    code = "import mirrorneuron_nb, os; print(os.path.dirname(mirrorneuron_nb.__file__))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=dict(env), capture_output=True, text=True, check=True
+    )
+    return Path(out.stdout.strip()) / "labextension"
 
 
 def hermetic_env(home: Path) -> dict[str, str]:
@@ -82,17 +89,16 @@ def hermetic_env(home: Path) -> dict[str, str]:
 
 def _link_extension(env: Mapping[str, str]) -> None:
     """This checkout's built extension, ahead of the venv's on the labextensions path."""
-    if not (BUILT_EXTENSION / "package.json").exists():
-        raise RuntimeError(
-            f"no built labextension at {BUILT_EXTENSION}: run `jlpm build` in labextension/"
-        )
+    built = built_extension(env)
+    if not (built / "package.json").exists():
+        raise RuntimeError(f"no built labextension at {built}: run `jlpm build` in labextension/")
     first = env.get("JUPYTER_PATH", "").split(os.pathsep)[0]
     if not first:
         raise RuntimeError("set JUPYTER_PATH (see hermetic_env): the venv's extension would win")
     target = Path(first) / "labextensions" / EXTENSION_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
-        target.symlink_to(BUILT_EXTENSION, target_is_directory=True)
+        target.symlink_to(built, target_is_directory=True)
 
 
 def free_port() -> int:

@@ -80,8 +80,10 @@ def test_run_fail_restart_resume(lab: Lab, page: Page) -> None:
     # Resume: %mn_resume runs in this kernel and the panel shows its summary.
     page.click(f"{PANEL} button.mn-Steps-resume")
     output = page.locator(f"{PANEL} .mn-Resume")
-    expect(output).to_contain_text("restored 3 variable(s) from 2 step(s)")
-    expect(output.locator(".mn-Resume-list dt")).to_have_text(["numbers", "total", "model"])
+    expect(output).to_contain_text("restored 5 variable(s) from 2 step(s)")
+    expect(output.locator(".mn-Resume-list dt")).to_have_text(
+        ["numbers", "total", "model", "os", "time"]
+    )
     expect(kernel).to_contain_text("state loaded")
 
     # A cell that uses a restored variable sees its value.

@@ -43,8 +43,8 @@ def test_fits_220_and_500_px_with_resume_summary_and_traceback(lab: Lab, page: P
         lab.root / "narrow.ipynb",
         [
             "%load_ext mirrorneuron_nb",
-            f"%%mn_step load_the_customer_transactions_table --kind tool\n{LONG_NAME} = list(range(50))"
-            "\ntotal = sum(" + LONG_NAME + ")",
+            "%%mn_step load_the_customer_transactions_table --kind tool\n"
+            f"{LONG_NAME} = list(range(50))\ntotal = sum({LONG_NAME})",
             "%%mn_step report\nraise ValueError('the input file has a very long path: '"
             " + '/data/' * 30 + 'transactions.parquet')",
         ],
