@@ -61,8 +61,14 @@ EXTENSION_NAME = "mirrorneuron-nb"
 def built_extension(env: Mapping[str, str]) -> Path:
     """The labextension built beside the `mirrorneuron_nb` the server will import."""
     code = "import mirrorneuron_nb, os; print(os.path.dirname(mirrorneuron_nb.__file__))"
+    # Run from / so the current directory (a checkout, maybe) does not shadow PYTHONPATH.
     out = subprocess.run(
-        [sys.executable, "-c", code], env=dict(env), capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        env=dict(env),
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return Path(out.stdout.strip()) / "labextension"
 
