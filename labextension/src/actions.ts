@@ -114,7 +114,7 @@ export class StepActions implements IStepActions {
       this.model.setLoaded('loaded');
     }
     void this.model.refresh();
-    return { title: run.ok ? 'Resumed' : 'Resume failed', ok: run.ok, text: run.text };
+    return { title: run.ok ? 'Resumed' : 'Resume failed', ok: run.ok, text: run.text, resume: true };
   }
 
   /** One action at a time; its outcome (or error) is shown in the panel's header. */

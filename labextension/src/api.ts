@@ -245,3 +245,24 @@ export function approveStep(
     { method: 'POST', body: JSON.stringify({ path, name, approve, note: note || null }) }
   );
 }
+
+export interface IEventInfo {
+  id: number;
+  ts: number;
+  run_id: string | null;
+  step: string | null;
+  kind: string;
+  detail: Record<string, unknown>;
+}
+
+export interface IEventsResponse {
+  path: string;
+  events: IEventInfo[];
+  next_after: number;
+  has_more: boolean;
+}
+
+/** A step's events, oldest first (one page of up to 500). */
+export function getStepEvents(path: string, step: string): Promise<IEventsResponse> {
+  return requestAPI<IEventsResponse>('events', { path, step, limit: 500 });
+}

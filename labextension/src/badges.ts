@@ -1,28 +1,36 @@
 /**
- * A small status badge on every `%%mn_step` cell, matching the panel's row.
+ * A small status badge on every `%%mn_step` cell, matching the panel's row (both read the
+ * same merged rows), and a warning badge on a cell whose step name the magic rejects.
  */
 import { Notebook } from '@jupyterlab/notebook';
 
-import { IStepRow } from './api';
-import { cellStepName } from './notebook';
+import { IInvalidCell, ILiveRow, writtenStepName } from './live';
 import { STATUS_ICON, statusLabel } from './status';
 
 const BADGE_CLASS = 'mn-CellBadge';
 const STEP_CELL_CLASS = 'mn-StepCell';
 
 /** Put (or refresh, or remove) the badge of each cell of `notebook`. */
-export function updateBadges(notebook: Notebook, rows: IStepRow[], known: boolean): void {
-  const byName = new Map(rows.map(row => [row.name, row]));
-  for (const cell of notebook.widgets) {
+export function updateBadges(
+  notebook: Notebook,
+  state: { steps: ILiveRow[]; invalid: IInvalidCell[] },
+  known: boolean
+): void {
+  const byName = new Map(state.steps.map(row => [row.name, row]));
+  const invalid = new Map(state.invalid.map(cell => [cell.index, cell]));
+  notebook.widgets.forEach((cell, index) => {
     // On the cell's own node (JupyterLab rewrites the prompt's content), placed under the
     // prompt by CSS.
     const host = cell.node;
-    const existing = Array.from(cell.node.querySelectorAll<HTMLElement>(`.${BADGE_CLASS}`));
-    const name = cellStepName(cell);
-    if (name === null || !known) {
+    const existing = Array.from(host.querySelectorAll<HTMLElement>(`.${BADGE_CLASS}`));
+    const written =
+      cell.model.type === 'code' ? writtenStepName(cell.model.sharedModel.getSource()) : null;
+    const bad = invalid.get(index);
+    const row = written !== null ? byName.get(written) : undefined;
+    if (!known || (bad === undefined && row === undefined)) {
       existing.forEach(el => el.remove());
       host.classList.remove(STEP_CELL_CLASS);
-      continue;
+      return;
     }
     host.classList.add(STEP_CELL_CLASS);
     const [badge = document.createElement('div'), ...extra] = existing;
@@ -30,13 +38,20 @@ export function updateBadges(notebook: Notebook, rows: IStepRow[], known: boolea
     if (badge.parentElement !== host) {
       host.appendChild(badge);
     }
-    // A cell not in the last answer was added since the notebook was saved: pending.
-    const status = byName.get(name)?.status ?? 'pending';
+    if (bad !== undefined) {
+      badge.className = `${BADGE_CLASS} mn-mod-invalid`;
+      badge.dataset.status = 'invalid';
+      badge.textContent = `⚠ ${bad.message}`;
+      badge.title = `not a step: ${bad.message}`;
+      return;
+    }
+    const status = row!.status;
+    const unsaved = row!.isNew || row!.edited;
     badge.className = `${BADGE_CLASS} mn-status-${status}`;
     badge.dataset.status = status;
-    badge.textContent = `${STATUS_ICON[status]} ${statusLabel(status)}`;
-    badge.title = `step ${name}: ${statusLabel(status)}`;
-  }
+    badge.textContent = `${STATUS_ICON[status]} ${statusLabel(status)}${unsaved ? ' · unsaved' : ''}`;
+    badge.title = `step ${row!.name}: ${statusLabel(status)}`;
+  });
 }
 
 /** Remove every badge (the panel stopped following this notebook). */

@@ -63,8 +63,9 @@ export class KernelWatcher {
     if (args.notebook !== this.panel.content || cellStepName(args.cell) === null) {
       return;
     }
-    // A step that ran or was served from its checkpoint has put its variables back.
-    if (args.success && this.model.loaded === 'not-loaded') {
+    // A step that ran or was served from its checkpoint in this kernel has put its
+    // variables there (and restored the inputs it needed).
+    if (args.success && this.model.loaded !== 'loaded') {
       this.model.setLoaded('loaded');
     }
     void this.model.refresh();

@@ -12,16 +12,21 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   ApiError,
   IApproveResponse,
+  IEventInfo,
   IResetResponse,
   IStepDetail,
   IStepRow,
   ISummary,
   approveStep,
   getStep,
+  getStepEvents,
   getSteps,
   resetStep
 } from './api';
+import { IInvalidCell, ILiveCell, ILiveRow, ILiveSteps, mergeLive } from './live';
 import { IPlanStep, getPlan } from './plan';
+import { kernelText } from './status';
+import { ITimeline, getTimeline } from './timeline';
 import {
   IActionResult,
   IPanelModel,
@@ -55,14 +60,26 @@ export class StepsModel implements IStepsModel, IPanelModel {
   get path(): string | null {
     return this._path;
   }
-  get steps(): IStepRow[] {
-    return this._steps;
+  get steps(): ILiveRow[] {
+    return this._merged().steps;
   }
   get deleted(): IStepRow[] {
-    return this._deleted;
+    return this._merged().deleted;
+  }
+  get invalid(): IInvalidCell[] {
+    return this._merged().invalid;
   }
   get summary(): ISummary | null {
-    return this._summary;
+    return this._merged().summary;
+  }
+  get timeline(): ITimeline | null {
+    return this._timeline;
+  }
+  get timelineError(): ApiError | null {
+    return this._timelineError;
+  }
+  get resumed(): IActionResult | null {
+    return this._resumed;
   }
   get sidecar(): boolean {
     return this._sidecar;
@@ -111,6 +128,11 @@ export class StepsModel implements IStepsModel, IPanelModel {
     this._sidecar = false;
     this._error = null;
     this._lastAction = null;
+    this._resumed = null;
+    this._live = null;
+    this._mergedCache = null;
+    this._timeline = null;
+    this._timelineError = null;
     this._plan = null;
     this._planError = null;
     this._emit();
@@ -121,7 +143,7 @@ export class StepsModel implements IStepsModel, IPanelModel {
     if (view !== this._view) {
       this._view = view;
       this._emit();
-      if (view === 'plan') {
+      if (view !== 'steps') {
         void this.refresh();
       }
     }
@@ -145,12 +167,34 @@ export class StepsModel implements IStepsModel, IPanelModel {
   setLoaded(loaded: StateLoaded): void {
     if (loaded !== this._loaded) {
       this._loaded = loaded;
+      if (loaded === 'not-loaded') {
+        // What an earlier resume restored is gone with that kernel.
+        this._resumed = null;
+        if (this._lastAction?.resume) {
+          this._lastAction = null;
+        }
+      }
       this._emit();
     }
   }
 
   setAction(result: IActionResult | null): void {
     this._lastAction = result;
+    if (result?.resume) {
+      this._resumed = result;
+    }
+    this._emit();
+  }
+
+  /** The followed notebook's code cells as they are now (null: no live model). */
+  setLiveCells(cells: ILiveCell[] | null): void {
+    const key = cells === null ? null : JSON.stringify(cells);
+    if (key === this._liveKey) {
+      return;
+    }
+    this._liveKey = key;
+    this._live = cells;
+    this._mergedCache = null;
     this._emit();
   }
 
@@ -179,6 +223,10 @@ export class StepsModel implements IStepsModel, IPanelModel {
     return getStep(this._requirePath(), name);
   }
 
+  async events(name: string): Promise<IEventInfo[]> {
+    return (await getStepEvents(this._requirePath(), name)).events;
+  }
+
   async reset(name: string): Promise<IResetResponse> {
     const answer = await resetStep(this._requirePath(), name);
     await this.refresh();
@@ -193,33 +241,16 @@ export class StepsModel implements IStepsModel, IPanelModel {
   }
 
   headline(): string {
-    if (this._summary === null) {
+    const summary = this.summary;
+    if (summary === null) {
       return '';
     }
-    const parts = [this._summary.text];
-    const hasGood = this._summary.good > 0 || this._deleted.some(r => GOOD.has(r.status));
-    switch (this._kernel) {
-      case 'none':
-        parts.push('no kernel');
-        break;
-      case 'dead':
-        parts.push('kernel dead — state not loaded');
-        break;
-      case 'starting':
-      case 'restarting':
-        parts.push('kernel restarting');
-        break;
-      default:
-        if (this._loaded === 'not-loaded' && hasGood) {
-          parts.push('kernel restarted — state not loaded');
-        } else if (this._loaded === 'loaded') {
-          parts.push('state loaded');
-        }
-        if (this._kernel === 'busy') {
-          parts.push('kernel busy');
-        }
-    }
-    return parts.join('; ');
+    return [summary.text, this.kernelText()].filter(Boolean).join('; ');
+  }
+
+  kernelText(): string {
+    const hasGood = (this.summary?.good ?? 0) > 0 || this.deleted.some(r => GOOD.has(r.status));
+    return kernelText(this._kernel, this._loaded, hasGood);
   }
 
   dispose(): void {
@@ -269,9 +300,13 @@ export class StepsModel implements IStepsModel, IPanelModel {
         this._deleted = answer.deleted ?? [];
         this._summary = answer.summary;
         this._sidecar = answer.sidecar;
+        this._mergedCache = null;
         this._emit();
       } else if (hadError) {
         this._emit();
+      }
+      if (this._view === 'timeline' && (answer.changed || this._timeline === null)) {
+        await this._fetchTimeline(path);
       }
       // The steps' token covers the notebook file and the sidecar, all a plan reads.
       if (this._view === 'plan' && (answer.changed || this._plan === null)) {
@@ -293,22 +328,47 @@ export class StepsModel implements IStepsModel, IPanelModel {
     }
   }
 
-  private async _fetchPlan(path: string): Promise<void> {
+  private _fetchPlan(path: string): Promise<void> {
+    return this._fetchView(path, getPlan, (answer, error) => {
+      this._plan = answer?.steps ?? this._plan;
+      this._planError = error;
+    });
+  }
+
+  private _fetchTimeline(path: string): Promise<void> {
+    return this._fetchView(path, getTimeline, (answer, error) => {
+      this._timeline = answer ?? this._timeline;
+      this._timelineError = error;
+    });
+  }
+
+  /** Fetch what a view shows; `keep` gets the answer, or the error (answer null). */
+  private async _fetchView<T>(
+    path: string,
+    get: (path: string) => Promise<T>,
+    keep: (answer: T | null, error: ApiError | null) => void
+  ): Promise<void> {
     try {
-      const answer = await getPlan(path);
+      const answer = await get(path);
       if (path !== this._path || this._disposed) {
         return;
       }
-      this._plan = answer.steps;
-      this._planError = null;
+      keep(answer, null);
     } catch (error) {
       if (path !== this._path || this._disposed) {
         return;
       }
-      this._planError =
-        error instanceof ApiError ? error : new ApiError(0, 'client_error', `${error}`);
+      keep(null, error instanceof ApiError ? error : new ApiError(0, 'client_error', `${error}`));
     }
     this._emit();
+  }
+
+  private _merged(): ILiveSteps {
+    if (this._mergedCache === null) {
+      const server = { steps: this._steps, deleted: this._deleted, summary: this._summary };
+      this._mergedCache = mergeLive(server, this._live);
+    }
+    return this._mergedCache;
   }
 
   private _active(): boolean {
@@ -344,6 +404,12 @@ export class StepsModel implements IStepsModel, IPanelModel {
   private _visible = false;
   private _view: PanelView = 'steps';
   private _plan: IPlanStep[] | null = null;
+  private _timeline: ITimeline | null = null;
+  private _timelineError: ApiError | null = null;
+  private _resumed: IActionResult | null = null;
+  private _live: ILiveCell[] | null = null;
+  private _liveKey: string | null = null;
+  private _mergedCache: ILiveSteps | null = null;
   private _planError: ApiError | null = null;
   private _inflight: Promise<void> | null = null;
   private _again = false;

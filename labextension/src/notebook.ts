@@ -6,30 +6,9 @@ import { Cell } from '@jupyterlab/cells';
 import { Notebook, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 
 import { IMissingInputInfo } from './api';
+import { stepNameOf } from './live';
 
-/**
- * The step-cell rule. Mirrors mirrorneuron_nb/notebook.py (STEP_MAGIC, NAME_RE,
- * split_cell, step_cells): keep the two in step.
- */
-const STEP_MAGIC = '%%mn_step';
-export const STEP_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$/;
-
-/**
- * The step name of a cell's source, else null: after leading whitespace the source starts
- * with `%%mn_step`, then whitespace, and the first word of that line is a valid name.
- */
-export function stepNameOf(source: string): string | null {
-  const stripped = source.trimStart();
-  if (!stripped.startsWith(STEP_MAGIC)) {
-    return null;
-  }
-  const rest = stripped.split('\n', 1)[0].slice(STEP_MAGIC.length);
-  if (rest !== '' && !/^\s/.test(rest)) {
-    return null; // another magic, e.g. `%%mn_steps`
-  }
-  const name = rest.trim().split(/\s+/)[0];
-  return STEP_NAME_RE.test(name) ? name : null;
-}
+export { STEP_NAME_RE, stepNameOf } from './live';
 
 /** The step name of a code cell, else null. */
 export function cellStepName(cell: Cell): string | null {

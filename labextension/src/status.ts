@@ -2,6 +2,7 @@
  * How statuses and numbers read in the panel and the cell badges (pure functions).
  */
 import { IMissingInputInfo, IStepRow, StatusName } from './api';
+import type { KernelState, StateLoaded } from './tokens';
 
 export const STATUS_ICON: Record<StatusName, string> = {
   pending: '○',
@@ -123,6 +124,18 @@ export function formatDuration(seconds: number | null): string | null {
   return `${(seconds / 60).toFixed(1)} min`;
 }
 
+/** "3 min 12 s", "1 h 4 min", "8.2 s": a saving, said as people say it. */
+export function formatSpan(seconds: number): string {
+  if (seconds < 60) {
+    return seconds < 10 ? `${seconds.toFixed(1)} s` : `${Math.round(seconds)} s`;
+  }
+  const total = Math.round(seconds);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return h > 0 ? `${h} h ${m} min` : `${m} min ${s} s`;
+}
+
 export function formatBytes(n: number | null): string | null {
   if (n === null) {
     return null;
@@ -153,4 +166,27 @@ export function formatAgo(ts: number | null, nowMs: number = Date.now()): string
     return `${Math.round(ago / 3600)} h ago`;
   }
   return new Date(ts * 1000).toLocaleString();
+}
+
+/** The kernel's state as the header says it ("kernel restarted — state not loaded"). */
+export function kernelText(kernel: KernelState, loaded: StateLoaded, hasGood: boolean): string {
+  switch (kernel) {
+    case 'none':
+      return 'no kernel';
+    case 'dead':
+      return 'kernel dead — state not loaded';
+    case 'starting':
+    case 'restarting':
+      return 'kernel restarting';
+  }
+  const parts: string[] = [];
+  if (loaded === 'not-loaded' && hasGood) {
+    parts.push('kernel restarted — state not loaded');
+  } else if (loaded === 'loaded') {
+    parts.push('state loaded');
+  }
+  if (kernel === 'busy') {
+    parts.push('kernel busy');
+  }
+  return parts.join('; ');
 }

@@ -9,16 +9,19 @@ import type { ISignal } from '@lumino/signaling';
 import type {
   ApiError,
   IApproveResponse,
+  IEventInfo,
   IMissingInputInfo,
   IResetResponse,
   IStepDetail,
   IStepRow,
   ISummary
 } from './api';
+import type { IInvalidCell, ILiveCell, ILiveRow } from './live';
 import type { IPlanStep } from './plan';
+import type { ITimeline } from './timeline';
 
 /** What the panel shows: the steps' state, or the plan of the next run. */
-export type PanelView = 'steps' | 'plan';
+export type PanelView = 'steps' | 'plan' | 'timeline';
 
 /** The kernel as far as the panel can tell from JupyterLab's session. */
 export type KernelState = 'none' | 'starting' | 'idle' | 'busy' | 'restarting' | 'dead';
@@ -31,6 +34,8 @@ export interface IActionResult {
   title: string;
   ok: boolean;
   text: string;
+  /** Set on a resume's result: what it printed (the resume summary). */
+  resume?: boolean;
 }
 
 /** What the panel shows: the steps of the followed notebook and its kernel's state. */
@@ -39,9 +44,18 @@ export interface IStepsState {
   readonly changed: ISignal<IStepsState, void>;
   /** The followed notebook's path on the server; null when no notebook is active. */
   readonly path: string | null;
-  readonly steps: IStepRow[];
-  /** Steps in the sidecar whose cell was deleted. */
+  /** The live notebook's steps (saved or not), with the sidecar's state of each. */
+  readonly steps: ILiveRow[];
+  /** Steps in the sidecar whose cell is gone from the live notebook. */
   readonly deleted: IStepRow[];
+  /** Cells whose `%%mn_step` name the magic rejects: never steps, never counted. */
+  readonly invalid: IInvalidCell[];
+  /** The last resume in this kernel (gone once the kernel restarts). */
+  readonly resumed: IActionResult | null;
+  readonly timeline: ITimeline | null;
+  readonly timelineError: ApiError | null;
+  /** "state loaded", "kernel restarted — state not loaded", ... */
+  kernelText(): string;
   readonly summary: ISummary | null;
   /** False until a step of this notebook has run (no sidecar yet). */
   readonly sidecar: boolean;
@@ -57,6 +71,8 @@ export interface IStepsState {
   headline(): string;
   /** One step's details (traceback, checkpoint, variables). */
   detail(name: string): Promise<IStepDetail>;
+  /** One step's events, oldest first. */
+  events(name: string): Promise<IEventInfo[]>;
   readonly view: PanelView;
   /** The plan of the next run, fetched while the plan view is shown (null: none yet). */
   readonly plan: IPlanStep[] | null;
@@ -75,6 +91,7 @@ export interface IStepsModel extends IStepsState {
   setKernel(state: KernelState): void;
   setLoaded(loaded: StateLoaded): void;
   setAction(result: IActionResult | null): void;
+  setLiveCells(cells: ILiveCell[] | null): void;
   setBusyAction(name: string | null): void;
   /** Fetch now, whether or not polling is active; never rejects. */
   refresh(): Promise<void>;

@@ -1,90 +1,28 @@
 """The Steps panel in a real JupyterLab, driven through Debian's chromium.
 
 Every wait is for something to appear on the page (no sleeps, no timed assertions).
-Set MIRRORNEURON_PANEL_SCREENSHOT=docs/panel.png to refresh the README's screenshot.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
-import nbformat
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from .lab import Lab
-
-PANEL = "#mirrorneuron-nb-steps"
-
-
-def write_notebook(path: Path, cells: list[str]) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
+from .pages import (
+    PANEL,
+    cell,
+    command,
+    open_notebook,
+    restart_kernel,
+    row,
+    wait_kernel_idle,
+    write_notebook,
+)
 
 
-def open_notebook(page: Page, lab: Lab, name: str, workspace: str) -> None:
-    page.goto(lab.page_url(name, workspace))
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
-    wait_kernel_idle(page)
-    # Open the Steps panel from the right sidebar.
-    page.click(f".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='{PANEL[1:]}']")
-    expect(page.locator(PANEL)).to_be_visible()
-
-
-def wait_kernel_idle(page: Page) -> None:
-    """Until the active notebook's kernel is connected and idle."""
-    page.wait_for_function(
-        """() => {
-            const widget = window.jupyterapp.shell.currentWidget;
-            const kernel = widget?.sessionContext?.session?.kernel;
-            return kernel?.status === 'idle' && kernel?.connectionStatus === 'connected';
-        }"""
-    )
-
-
-def restart_kernel(page: Page) -> None:
-    """Restart the notebook's kernel from the menu; return once the new one is idle."""
-    page.evaluate(
-        """() => {
-            window.mnRestarted = false;
-            window.jupyterapp.shell.currentWidget.sessionContext.statusChanged.connect(
-                (_, status) => { window.mnRestarted ||= status === 'restarting'; });
-        }"""
-    )
-    command(page, "kernelmenu:restart")
-    page.click(".jp-Dialog .jp-mod-accept")
-    page.wait_for_function("() => window.mnRestarted")
-    wait_kernel_idle(page)
-
-
-def row(page: Page, step: str, status: str | None = None) -> Locator:
-    selector = f"{PANEL} li.mn-Step[data-step='{step}']"
-    if status is not None:
-        selector += f"[data-status='{status}']"
-    return page.locator(selector)
-
-
-def command(page: Page, name: str, args: dict[str, str] | None = None) -> None:
-    """Start a JupyterLab command without waiting for it (a run-all ends when cells do)."""
-    page.evaluate(
-        "([name, args]) => { void window.jupyterapp.commands.execute(name, args); }",
-        [name, args or {}],
-    )
-
-
-def cell(page: Page, index: int) -> Locator:
-    return page.locator(".jp-Notebook .jp-Cell").nth(index)
-
-
-def test_run_fail_restart_resume(lab: Lab, page: Page, tmp_path: Path) -> None:
+def test_run_fail_restart_resume(lab: Lab, page: Page) -> None:
     # The kernel runs in the notebook's folder: `fit` waits there for the test's go-ahead.
     flag = lab.root / "go.flag"
     write_notebook(
@@ -102,9 +40,10 @@ def test_run_fail_restart_resume(lab: Lab, page: Page, tmp_path: Path) -> None:
     )
     open_notebook(page, lab, "analysis.ipynb", "run-fail-resume")
     headline = page.locator(f"{PANEL} .mn-Steps-headline")
+    kernel = page.locator(f"{PANEL} .mn-Steps-kernel")
 
     # Steps that never ran are listed, in notebook order, as pending.
-    expect(headline).to_contain_text("0 of 3 steps good")
+    expect(headline).to_contain_text("0 of 3 good")
     expect(page.locator(f"{PANEL} li.mn-Step")).to_have_count(3)
     names = page.locator(f"{PANEL} .mn-Step-name").all_inner_texts()
     assert names == ["load", "fit", "report"]
@@ -124,7 +63,7 @@ def test_run_fail_restart_resume(lab: Lab, page: Page, tmp_path: Path) -> None:
     expect(error).to_contain_text("ValueError: bad input file")
     error.click()
     expect(failed.locator(".mn-Step-traceback")).to_contain_text("raise ValueError")
-    expect(headline).to_contain_text("2 of 3 steps good")
+    expect(headline).to_contain_text("2 of 3 good")
 
     # The step cells carry badges that match the panel.
     expect(page.locator(".jp-Cell .mn-CellBadge[data-status='succeeded']")).to_have_count(2)
@@ -134,41 +73,23 @@ def test_run_fail_restart_resume(lab: Lab, page: Page, tmp_path: Path) -> None:
     # and says the state is gone.
     command(page, "kernelmenu:restart")
     page.click(".jp-Dialog .jp-mod-accept")
-    expect(headline).to_contain_text("kernel restarted — state not loaded")
+    expect(kernel).to_contain_text("kernel restarted — state not loaded")
     expect(row(page, "load", "succeeded")).to_be_visible()
     wait_kernel_idle(page)
 
     # Resume: %mn_resume runs in this kernel and the panel shows its summary.
     page.click(f"{PANEL} button.mn-Steps-resume")
-    output = page.locator(f"{PANEL} .mn-Steps-output")
-    expect(output).to_contain_text("mn_resume: restored")
-    expect(output).to_contain_text("total")
-    expect(headline).to_contain_text("state loaded")
+    output = page.locator(f"{PANEL} .mn-Resume")
+    expect(output).to_contain_text("restored 5 variable(s) from 2 step(s)")
+    expect(output.locator(".mn-Resume-list dt")).to_have_text(
+        ["numbers", "total", "model", "os", "time"]
+    )
+    expect(kernel).to_contain_text("state loaded")
 
     # A cell that uses a restored variable sees its value.
     cell(page, 4).locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
     expect(cell(page, 4).locator(".jp-Cell-outputArea")).to_contain_text("restored total = 45")
-
-    target = os.environ.get("MIRRORNEURON_PANEL_SCREENSHOT")
-    shot = tmp_path / "panel.png"
-    widen_right_sidebar(page, 160)
-    page.screenshot(path=str(shot))
-    if target:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, target)
-
-
-def widen_right_sidebar(page: Page, pixels: int) -> None:
-    """Drag the handle between the notebook and the right sidebar to the left."""
-    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)").last
-    box = handle.bounding_box()
-    assert box is not None
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x - pixels, y, steps=5)
-    page.mouse.up()
 
 
 def test_reset_jump_and_run_from_first_unfinished(lab: Lab, page: Page) -> None:
@@ -201,7 +122,7 @@ def test_reset_jump_and_run_from_first_unfinished(lab: Lab, page: Page) -> None:
     row(page, "second").locator("button.mn-Step-reset").click()
     page.locator(".jp-Dialog button", has_text="Reset").click()
     expect(row(page, "second", "pending")).to_be_visible()
-    expect(page.locator(f"{PANEL} .mn-Steps-headline")).to_contain_text("2 of 3 steps good")
+    expect(page.locator(f"{PANEL} .mn-Steps-headline")).to_contain_text("2 of 3 good")
 
     # Run from the first unfinished step: resume, then `second` runs again and `third`,
     # whose input did not change, is served from its checkpoint.
@@ -239,6 +160,7 @@ def test_approval_gate_decided_in_the_panel(lab: Lab, page: Page) -> None:
     # The LLM step ran its durable calls; the gate stopped the cell without running it.
     summarize = row(page, "summarize", "succeeded")
     expect(summarize.locator(".mn-Step-tag")).to_have_text(["llm"])
+    summarize.locator("button.mn-Step-details").click()
     expect(summarize.locator(".mn-Step-durable")).to_have_text("3 calls recorded")
     publish = row(page, "publish", "awaiting_approval")
     expect(publish.locator(".mn-Step-status")).to_have_text("awaiting approval")
@@ -280,7 +202,7 @@ def test_inputs_from_plain_cells_are_offered_after_a_restart(lab: Lab, page: Pag
 
     # Restart: `rate` came from a plain cell, which nobody checkpointed.
     restart_kernel(page)
-    expect(page.locator(f"{PANEL} .mn-Steps-headline")).to_contain_text(
+    expect(page.locator(f"{PANEL} .mn-Steps-kernel")).to_contain_text(
         "kernel restarted — state not loaded"
     )
     command(page, "notebook:clear-all-cell-outputs")

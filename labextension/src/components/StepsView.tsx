@@ -9,6 +9,7 @@ import { IStepActions, IStepsState, PanelView } from '../tokens';
 import { Header } from './Header';
 import { PlanView } from './PlanView';
 import { StepList } from './StepList';
+import { TimelineView } from './TimelineView';
 
 /** Relative times ("12 s ago") age without any change on the server. */
 const CLOCK_MS = 15_000;
@@ -55,13 +56,31 @@ function StepsBody(props: { model: IStepsState; actions: IStepActions }): JSX.El
         </p>
       )}
       <ViewTabs model={model} />
-      {model.view === 'plan' ? (
+      {model.view === 'plan' && (
         <div role="tabpanel" id="mn-panel-plan" aria-labelledby="mn-tab-plan">
           <PlanView model={model} />
         </div>
-      ) : (
+      )}
+      {model.view === 'timeline' && (
+        <div role="tabpanel" id="mn-panel-timeline" aria-labelledby="mn-tab-timeline">
+          <TimelineView model={model} />
+        </div>
+      )}
+      {model.view === 'steps' && (
         <div role="tabpanel" id="mn-panel-steps" aria-labelledby="mn-tab-steps">
           <StepList rows={model.steps} model={model} actions={actions} />
+          {model.invalid.length > 0 && (
+            <>
+              <div className="mn-Steps-sectionTitle">Not steps (invalid name)</div>
+              <ul className="mn-Steps-invalid">
+                {model.invalid.map(cell => (
+                  <li key={cell.index} className="mn-Steps-invalidCell" data-name={cell.name}>
+                    cell {cell.index + 1}: {cell.message}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
           {model.deleted.length > 0 && (
             <>
               <div className="mn-Steps-sectionTitle">In the sidecar, cell deleted</div>
@@ -76,10 +95,11 @@ function StepsBody(props: { model: IStepsState; actions: IStepActions }): JSX.El
 
 const VIEWS: [PanelView, string][] = [
   ['steps', 'Steps'],
-  ['plan', 'Next run']
+  ['plan', 'Next run'],
+  ['timeline', 'Timeline']
 ];
 
-/** Two tabs (arrow keys move between them, as the ARIA tabs pattern has it). */
+/** The view tabs (arrow keys move between them, as the ARIA tabs pattern has it). */
 function ViewTabs(props: { model: IStepsState }): JSX.Element {
   const { model } = props;
   const onKey = (event: React.KeyboardEvent<HTMLButtonElement>): void => {
@@ -87,7 +107,9 @@ function ViewTabs(props: { model: IStepsState }): JSX.Element {
       return;
     }
     event.preventDefault();
-    const next = model.view === 'steps' ? 'plan' : 'steps';
+    const at = VIEWS.findIndex(([view]) => view === model.view);
+    const step = event.key === 'ArrowRight' ? 1 : VIEWS.length - 1;
+    const next = VIEWS[(at + step) % VIEWS.length][0];
     model.setView(next);
     const tab = event.currentTarget.parentElement?.querySelector<HTMLElement>(`#mn-tab-${next}`);
     tab?.focus();
@@ -105,6 +127,7 @@ function ViewTabs(props: { model: IStepsState }): JSX.Element {
           aria-controls={`mn-panel-${view}`}
           tabIndex={model.view === view ? 0 : -1}
           data-view={view}
+          title={label}
           onClick={() => model.setView(view)}
           onKeyDown={onKey}
         >

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Refresh docs/panel.png and docs/timeline.png from a real JupyterLab and chromium (the
+# browser tests of tests/ui/test_panel_layout.py take them at the end of their runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+(cd labextension && PATH="$PWD/../.venv/bin:$PATH" jlpm build)
+MIRRORNEURON_PANEL_SCREENSHOT="$PWD/docs/panel.png" \
+MIRRORNEURON_TIMELINE_SCREENSHOT="$PWD/docs/timeline.png" \
+PYTHONPATH="$PWD" .venv/bin/python -m pytest -q -p no:cacheprovider \
+  tests/ui/test_panel_layout.py -k "fits or timeline"
