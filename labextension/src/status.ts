@@ -6,6 +6,7 @@ import { IMissingInputInfo, IStepRow, StatusName } from './api';
 export const STATUS_ICON: Record<StatusName, string> = {
   pending: '○',
   running: '◔',
+  checkpointing: '◕',
   succeeded: '✓',
   cached: '✓',
   failed: '✗',

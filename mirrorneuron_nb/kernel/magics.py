@@ -15,6 +15,7 @@ from ..errors import MirrorNeuronError
 from ..notebook import validate_name
 from ..render import terminal_safe
 from ..status import status_table, step_views
+from .barrier import settle
 from .policy import StepOptions
 from .resume import resume
 from .runner import arun_step, run_step
@@ -179,6 +180,7 @@ class MirrorNeuronMagics(Magics):
         with _usage_errors():
             if args.to is not None:
                 validate_name(args.to)
+            settle(self.session)  # every pending checkpoint lands first
             report = resume(self.session.store, self.session.shell.user_ns, args.to)
             self.session.sharing.learn(report.groups)
         print(terminal_safe(report.render(), keep_newlines=True))
@@ -189,6 +191,7 @@ class MirrorNeuronMagics(Magics):
         """Show this notebook's steps: status, duration, attempts, checkpoint size, errors."""
         parse_argstring(self.mn_status, line)
         with _usage_errors():
+            settle(self.session)
             views = step_views(self.session.store, self.session.location.notebook)
         print(f"sidecar: {self.session.location.sidecar}")
         print(status_table(views))
@@ -205,5 +208,6 @@ class MirrorNeuronMagics(Magics):
         with _usage_errors():
             for name in args.names:
                 validate_name(name)
+            settle(self.session)
             done = self.session.store.reset(None if args.all else args.names, self.session.run_id)
         print(terminal_safe(f"mn_reset: dropped checkpoints of {', '.join(done) or 'no steps'}"))

@@ -31,6 +31,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     """Run one `%%mn_step` cell, or serve it from a checkpoint with the same key."""
     __tracebackhide__ = True
     check_key()  # an unusable signing key stops the step before anything runs
+    session.writer.wait((), step=name)  # its own pending checkpoint may serve it
     plan = make_plan(session, name, body, options)
     if plan.analysis.is_async:
         # The extension's input transformer sends awaiting bodies to arun_step; here
@@ -60,6 +61,7 @@ async def arun_step(
     """`run_step` for a body that awaits at top level, on the kernel's running loop."""
     __tracebackhide__ = True
     check_key()
+    session.writer.wait((), step=name)
     plan = make_plan(session, name, body, options)
     claimed = _claimed(session, plan)
     if isinstance(claimed, StepResult):

@@ -17,8 +17,10 @@ from ..models import Run
 from ..notebook import duplicates, step_cells
 from ..sidecar import Location, locate
 from ..store import Store
+from . import barrier
 from .heartbeat import Heartbeat
 from .sharing import SharingIndex
+from .writer import Writer
 
 # IPython's own bookkeeping names; never checkpointed, never inputs.
 _IPYTHON_NAME = re.compile(r"^(_|__|___|_i{1,3}|_i?\d+|_ih|_oh|_dh|In|Out|exit|quit|get_ipython)$")
@@ -45,7 +47,10 @@ class KernelSession:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.heartbeat = Heartbeat(self.location.sidecar)
+        # Checkpoints are written behind the cells, in order, by one thread (writer.py).
+        self.writer = Writer(self.location.sidecar, self.heartbeat)
         shell.events.register("pre_run_cell", self._pre_run_cell)
+        barrier.install(self)
 
     def _pre_run_cell(self, info: Any) -> None:
         self.cell_id = getattr(info, "cell_id", None)
@@ -77,6 +82,7 @@ class KernelSession:
         return self.run_id
 
     def close(self) -> None:
+        self.writer.close()  # pending checkpoints land first (they hold their leases)
         self.heartbeat.stop()
         if self._store is not None:
             if self.run_id is not None:
