@@ -43,8 +43,8 @@ PENDING_BYTES_ENV = "MIRRORNEURON_PENDING_BYTES"
 past it a cell waits for the disk. Default: a quarter of the memory available, at most
 PENDING_BYTES_CAP. `0`: every checkpoint is written before its cell returns."""
 WRITER_DELAY_ENV = "MIRRORNEURON_WRITER_DELAY"
-"""Tests only: seconds the background writer sleeps before each commit (to observe a
-step `checkpointing`, or kill a kernel there)."""
+"""Tests only: seconds the background writer sleeps before writing each checkpoint (to
+observe a step `checkpointing`, or kill a kernel there)."""
 
 PENDING_BYTES_CAP = 8 << 30
 PENDING_BYTES_FLOOR = 64 << 20

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from .. import config
 from ..errors import InvalidInput
 from ..models import STATE_VARIABLE, Attempt, Checkpoint, Claimant, Step, StepStart, VarEntry
 from ..render import format_bytes, format_duration, format_when
@@ -31,6 +32,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     """Run one `%%mn_step` cell, or serve it from a checkpoint with the same key."""
     __tracebackhide__ = True
     check_key()  # an unusable signing key stops the step before anything runs
+    config.pending_bytes()  # so does a bad bound on pending writes
     session.writer.wait((), step=name)  # its own pending checkpoint may serve it
     plan = make_plan(session, name, body, options)
     if plan.analysis.is_async:
@@ -61,6 +63,7 @@ async def arun_step(
     """`run_step` for a body that awaits at top level, on the kernel's running loop."""
     __tracebackhide__ = True
     check_key()
+    config.pending_bytes()
     session.writer.wait((), step=name)
     plan = make_plan(session, name, body, options)
     claimed = _claimed(session, plan)

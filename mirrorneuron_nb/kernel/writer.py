@@ -202,6 +202,9 @@ class Writer:
                 store.close()
 
     def _land(self, store: Store, job: Job) -> None:
+        delay = config.writer_delay()
+        if delay:
+            time.sleep(delay)
         blobs = store.blobs
         for frozen in job.frozen:
             if frozen.tmp is not None:
@@ -219,9 +222,6 @@ class Writer:
             if not blobs.exists(key, size):
                 raise CheckpointUnavailable(key, f"blob {key} it reuses is gone")
         blobs.sync_dirs([f.key for f in job.frozen])
-        delay = config.writer_delay()
-        if delay:
-            time.sleep(delay)
         store.commit_checkpoint(job.attempt, job.checkpoint)
         self.heartbeat.drop(job.step)  # the commit released the lease
 
