@@ -103,8 +103,11 @@ def commit(
         else:
             store.mark_checkpointing(ran.attempt, [v.name for v in written.variables])
             job = session.writer.submit(ran.attempt, new, staged)
-            if staged.through:
-                job.done.wait()  # past the pending-bytes bound: written through
+            if staged.through or session.batch:
+                # Past the pending-bytes bound: written through. A batch run reports each
+                # step's outcome from the sidecar as its cell ends, and its kernel is
+                # stopped with a short grace period: there, each cell waits too.
+                job.done.wait()
     except BaseException as exc:
         if staged is not None:
             session.writer.discard(staged)

@@ -184,8 +184,7 @@ def test_a_bad_pending_bytes_bound_is_one_line_and_runs_nothing(
     out = kernel.run("%%mn_step bad\nopen('ran', 'w').close()\n", check=False)
     assert out.error is not None
     assert (
-        "MIRRORNEURON_PENDING_BYTES must be a number of bytes (0 or more), got 'lots'"
-        in out.stderr
+        "MIRRORNEURON_PENDING_BYTES must be a number of bytes (0 or more), got 'lots'" in out.stderr
     ), out.stderr
     assert "Traceback" not in out.stderr
     assert not (workdir / "ran").exists()
