@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from .session import KernelSession
 
 STEP_MAGIC = "%%mn_step"
+SESSION_ATTR = "_mirrorneuron_session"
+"""Where load_ipython_extension keeps the session on the shell (mirrorneuron_nb/__init__)."""
 
 
 def touched(shell: Any, raw_cell: str) -> tuple[frozenset[str] | None, str | None]:
@@ -63,6 +65,18 @@ def settle(session: KernelSession) -> None:
     """Wait for every pending checkpoint (what reads the sidecar whole needs it)."""
     session.writer.drain()
     report(session)
+
+
+def flush() -> None:
+    """Wait until every checkpoint this kernel is writing behind its cells has committed
+    (and show the ones that failed). Returns at once outside a kernel with the extension
+    loaded, or with nothing pending."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    session = getattr(shell, SESSION_ATTR, None) if shell is not None else None
+    if session is not None:
+        settle(session)
 
 
 def report(session: KernelSession) -> None:

@@ -188,3 +188,12 @@ def test_a_bad_pending_bytes_bound_is_one_line_and_runs_nothing(
     ), out.stderr
     assert "Traceback" not in out.stderr
     assert not (workdir / "ran").exists()
+
+
+def test_flush_waits_for_every_pending_checkpoint(kernel: Kernel, workdir: Path) -> None:
+    delay(kernel, 2)
+    run(kernel, ARRAY_STEP)
+    run(kernel, "import mirrorneuron_nb as mn")  # touches nothing being written
+    assert status(workdir, "load") == ("checkpointing", 0)
+    run(kernel, "mn.flush()")
+    assert status(workdir, "load") == ("succeeded", 1)
