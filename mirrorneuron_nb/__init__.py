@@ -47,6 +47,7 @@ _LAZY = {
     "sleep": "kernel.waits",
     "wait_until": "kernel.waits",
     "WaitTimeout": "errors",
+    "flush": "kernel.barrier",
 }
 
 

@@ -44,6 +44,16 @@ sidecar keeps its checkpoint blobs (`mn-nb --blobs URL`); unset: `blobs/` in the
 (a shared store: this machine's cache; store/open.py).
 fsspec's own settings (FSSPEC_S3_ENDPOINT_URL, AWS_ENDPOINT_URL, credentials) apply."""
 
+PENDING_BYTES_ENV = "MIRRORNEURON_PENDING_BYTES"
+"""Bytes that checkpoint writes running behind the cells may hold (kernel/writer.py);
+past it a cell waits for the disk. Default: a quarter of the memory available, at most
+PENDING_BYTES_CAP. `0`: every checkpoint is written before its cell returns."""
+WRITER_DELAY_ENV = "MIRRORNEURON_WRITER_DELAY"
+"""Tests only: seconds the background writer sleeps before writing each checkpoint (to
+observe a step `checkpointing`, or kill a kernel there)."""
+
+PENDING_BYTES_CAP = 8 << 30
+PENDING_BYTES_FLOOR = 64 << 20
 LEASE_TIMEOUT = 30.0
 HEARTBEAT = 5.0
 
@@ -202,3 +212,44 @@ def project_name() -> str | None:
 def project_root() -> Path | None:
     explicit = _get(ROOT_ENV)
     return Path(explicit).resolve() if explicit else None
+
+
+def pending_bytes() -> int:
+    """How many bytes checkpoint writes behind the cells may hold (0: none, write-through)."""
+    raw = os.environ.get(PENDING_BYTES_ENV, "").strip()
+    if not raw:
+        return _default_pending_bytes()
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise InvalidInput(
+            f"{PENDING_BYTES_ENV} must be a number of bytes (0 or more), got {raw!r}"
+        )
+    return limit
+
+
+def _default_pending_bytes() -> int:
+    """A quarter of the memory available now (MemAvailable, else physical memory), at
+    least PENDING_BYTES_FLOOR and at most PENDING_BYTES_CAP."""
+    available = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (OSError, ValueError, AttributeError):
+            available = 4 * PENDING_BYTES_CAP
+    return max(PENDING_BYTES_FLOOR, min(PENDING_BYTES_CAP, available // 4))
+
+
+def writer_delay() -> float:
+    """Tests only (WRITER_DELAY_ENV): seconds the writer waits before each commit."""
+    return _seconds(WRITER_DELAY_ENV, 0.0) or 0.0

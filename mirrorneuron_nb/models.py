@@ -21,6 +21,10 @@ class StepStatus(str, enum.Enum):
 
     pending = "pending"
     running = "running"
+    checkpointing = "checkpointing"
+    """The body succeeded; its checkpoint is being written behind the cell
+    (kernel/writer.py). Not good until it commits; left so by a dead process, it is
+    recovered like `running` (interrupted), never served."""
     succeeded = "succeeded"
     cached = "cached"
     failed = "failed"
@@ -43,6 +47,10 @@ class StepStatus(str, enum.Enum):
 GOOD = frozenset({StepStatus.succeeded, StepStatus.cached})
 """A step whose current checkpoint is usable: it ran, or was served from its checkpoint."""
 GOOD_NAMES = frozenset(s.value for s in GOOD)
+IN_FLIGHT = (StepStatus.running, StepStatus.checkpointing)
+"""A process is executing the step (its body, or its checkpoint's write): when that
+process is gone, the step is interrupted."""
+IN_FLIGHT_NAMES = tuple(s.value for s in IN_FLIGHT)
 
 
 class ApprovalStatus(str, enum.Enum):

@@ -29,7 +29,7 @@ ALWAYS = "always runs: "
 """How status.py words the note of a body the analysis cannot see into."""
 SLEEPING = "sleeping"
 """The sleep scope's StepStatus value (compared by value: works before and after it lands)."""
-LIVE = (StepStatus.running, StepStatus.retrying)
+LIVE = (StepStatus.running, StepStatus.checkpointing, StepStatus.retrying)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from . import config
 from .errors import MirrorNeuronError
 from .models import (
+    IN_FLIGHT,
     INPUTS_MISSING,
     SLEEPING,
     UNSTABLE_FINGERPRINT,
@@ -117,9 +118,9 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
     for s in order:
         status = s.status
         owner = _owner(s, leases.get(s.name, []), runs.get(s.run_id or ""))
-        if status is StepStatus.running and owner is None:
+        if status in IN_FLIGHT and owner is None:
             status = StepStatus.interrupted
-        elif isinstance(owner, LeaseOwner) and status is not StepStatus.running:
+        elif isinstance(owner, LeaseOwner) and status not in IN_FLIGHT:
             owner = None  # released as the row changed; not seen yet
         reason = None
         ckpt = checkpoints.get(s.name)

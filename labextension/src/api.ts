@@ -9,6 +9,7 @@ import { ServerConnection } from '@jupyterlab/services';
 export type StatusName =
   | 'pending'
   | 'running'
+  | 'checkpointing'
   | 'succeeded'
   | 'cached'
   | 'failed'

@@ -7,6 +7,7 @@ import type { KernelState, StateLoaded } from './tokens';
 export const STATUS_ICON: Record<StatusName, string> = {
   pending: '○',
   running: '◔',
+  checkpointing: '◕',
   succeeded: '✓',
   cached: '✓',
   failed: '✗',

@@ -15,6 +15,15 @@ from jupyter_client.manager import KernelManager
 
 from ..kernel.banners import META_KEY
 
+# What a graceful shutdown does first, without its seconds of grace: land the checkpoints
+# the kernel is still writing behind its cells (a silent request: no history, no count).
+FLUSH = (
+    "import sys as _mn_sys\n"
+    "if 'mirrorneuron_nb' in _mn_sys.modules:\n"
+    "    _mn_sys.modules['mirrorneuron_nb'].flush()\n"
+    "del _mn_sys\n"
+)
+
 
 @dataclass
 class Execution:
@@ -46,6 +55,7 @@ class Kernel:
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
+        self._sent = False  # code sent by start() may still be running
 
     @property
     def pid(self) -> int:
@@ -86,6 +96,7 @@ class Kernel:
         if result.error is None and reply.get("status") == "error":
             # IPython reports a UsageError on stderr only; the reply still says error.
             result.error = {k: reply.get(k, "") for k in ("ename", "evalue", "traceback")}
+        self._sent = False  # cells run in order: whatever start() sent is done too
         if check and result.error is not None:
             raise AssertionError(
                 f"cell failed: {result.error['ename']}: {result.error['evalue']}\n{code}"
@@ -117,23 +128,58 @@ class Kernel:
 
     def start(self, code: str) -> str:
         """Send code without waiting for it to finish (to kill the kernel mid-way)."""
+        self._sent = True
         return self._send(code, None)
 
     def restart(self) -> None:
+        """A restart as Jupyter's: pending checkpoints land first (not after kill())."""
+        self.flush()
         self.km.restart_kernel(now=True)
         self.kc.wait_for_ready(timeout=60)
+        self._sent = False
 
     def kill(self) -> None:
         """SIGKILL: no atexit, no cleanup, like an OOM kill."""
         os.kill(self.pid, signal.SIGKILL)
         self.km.provisioner.process.wait()  # type: ignore[union-attr]
+        self._sent = False
 
     def revive(self) -> None:
         """Start a fresh kernel after kill()."""
         self.km.restart_kernel(now=True)
         self.kc.wait_for_ready(timeout=60)
+        self._sent = False
+
+    def flush(self, timeout: float = 300) -> None:
+        """Wait for the checkpoints an idle kernel is still writing behind its cells (a
+        busy or dead kernel is left alone: stopping it is what the caller wants)."""
+        if self._sent or not self.km.is_alive():
+            return
+        msg = self.kc.session.msg(
+            "execute_request",
+            {
+                "code": FLUSH,
+                "silent": True,
+                "store_history": False,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": False,
+            },
+        )
+        self.kc.shell_channel.send(msg)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                reply = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                continue
+            if reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+                return
 
     def shutdown(self) -> None:
+        """A shutdown as Jupyter's: pending checkpoints land first (not after kill())."""
+        if self.km.has_kernel:
+            self.flush()
         self.kc.stop_channels()
         if self.km.has_kernel:
             self.km.shutdown_kernel(now=True)

@@ -1,4 +1,5 @@
-"""Write the checkpoint of a step whose attempt succeeded: what it bound, and its outputs."""
+"""Checkpoint a step whose attempt succeeded: what it bound, and its outputs (written
+behind the cell by writer.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 from ..errors import InvalidInput, NotCheckpointable, SidecarFull, one_line
 from ..models import STATE_VARIABLE, NewCheckpoint, VarEntry
+from ..store.blob_backend import Blobs
+from ..store.blobs import BlobStore
 from ..values import codec, groups, libstate
 from ..values.canonical import BufferDigests
 from ..values.fingerprint import fingerprint, is_immutable
@@ -19,6 +22,7 @@ from ..values.signing import Binding, checkpoint_signature
 from .attempts import Ran
 from .plan import StepPlan
 from .session import KernelSession
+from .staging import StagingBlobs
 
 
 @dataclass(frozen=True)
@@ -51,23 +55,32 @@ def commit(
     before: dict[str, int],
     state_before: libstate.Reading,
 ) -> StepResult:
-    """Write the checkpoint of a successful attempt: its variables, the library state it
-    changed (`state_before`: the reading taken before its body) and its outputs."""
+    """Checkpoint a successful attempt: its variables, the library state it changed
+    (`state_before`: the reading taken before its body) and its outputs.
+
+    Everything is serialized and frozen here; what must reach the disk is then written
+    behind the cell by the writer (writer.py), the step `checkpointing` until it commits.
+    A checkpoint with nothing new to write, while the writer is idle, commits here."""
     __tracebackhide__ = True
     store, name = session.store, plan.name
     outputs = list(ran.recorder.outputs)
     if ran.value is not None:
         data, metadata = session.shell.display_formatter.format(ran.value)
         outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
+    staged: StagingBlobs | None = None
     try:
+        # Blobs in object storage are written through, in the cell: the writer freezes
+        # blobs as files beside their place, which only a local blob directory has.
+        local = store.blobs if isinstance(store.blobs, BlobStore) else None
+        staged = session.writer.staging(local.root) if local is not None else None
+        target: Blobs = staged if staged is not None else store.blobs
         place = Binding(store.sidecar_id(), name, "")
         names, snaps = _written_names(session, plan, before)
-        written = _checkpoint_variables(session, place, names, snaps)
-        state = _library_state(session, place, state_before)
+        written = _checkpoint_variables(session, target, place, names, snaps)
+        state = _library_state(session, target, place, state_before)
         if state is not None:
             written.variables.append(state[0])
             written.blobs.extend(state[1])
-        store.blobs.sync_dirs([k for k, _ in written.blobs])
         # Signed as a cache hit reads it back: the outputs through JSON.
         signature = checkpoint_signature(
             place.sidecar,
@@ -77,21 +90,33 @@ def commit(
             json.loads(json.dumps(outputs)),
             written.variables,
         )
-        store.commit_checkpoint(
-            ran.attempt,
-            NewCheckpoint(
-                cache_key=plan.cache_key,
-                code_hash=plan.start.code_hash,
-                duration=ran.duration,
-                inputs=plan.inputs,
-                outputs=outputs,
-                variables=written.variables,
-                new_blobs=written.blobs,
-                signature=signature,
-            ),
+        new = NewCheckpoint(
+            cache_key=plan.cache_key,
+            code_hash=plan.start.code_hash,
+            duration=ran.duration,
+            inputs=plan.inputs,
+            outputs=outputs,
+            variables=written.variables,
+            new_blobs=written.blobs,
+            signature=signature,
         )
-        session.heartbeat.drop(name)  # the commit released the lease
+        if staged is None or (not staged.frozen and session.writer.idle()):
+            # Nothing new to make durable and nothing ahead of it: commit now.
+            if staged is not None:
+                session.writer.discard(staged)
+            store.commit_checkpoint(ran.attempt, new)
+            session.heartbeat.drop(name)  # the commit released the lease
+        else:
+            store.mark_checkpointing(ran.attempt, [v.name for v in written.variables])
+            job = session.writer.submit(ran.attempt, new, staged)
+            if staged.through or session.batch:
+                # Past the pending-bytes bound: written through. A batch run reports each
+                # step's outcome from the sidecar as its cell ends, and its kernel is
+                # stopped with a short grace period: there, each cell waits too.
+                job.done.wait()
     except BaseException as exc:
+        if staged is not None:
+            session.writer.discard(staged)
         # Whatever failed while checkpointing, the attempt gets an outcome, and the values
         # the body produced stay in the kernel. A full disk is full for the database too:
         # then nothing can be recorded, and the kernel's next open marks it interrupted.
@@ -153,6 +178,7 @@ def _written_names(
 
 def _checkpoint_variables(
     session: KernelSession,
+    blobs: Blobs,
     place: Binding,
     names: list[str],
     taken: dict[str, tuple[str, BufferDigests]],
@@ -196,16 +222,16 @@ def _checkpoint_variables(
             for n in dumped.sizes
         ]
         keys = buffer_keys(dumped.buffers, known)
-        rows, blobs = codec.save_group(session.store.blobs, dumped, entries, keys, place)
+        rows, new_blobs = codec.save_group(blobs, dumped, entries, keys, place)
         variables.extend(rows)
-        used.extend(blobs)
+        used.extend(new_blobs)
         reached = frozenset().union(*(reaches[n] for n in dumped.sizes))
         made_groups.append(({n: ns[n] for n in dumped.sizes}, reached))
     return Written(variables, used, saved, unsaved, made_groups)
 
 
 def _library_state(
-    session: KernelSession, place: Binding, before: libstate.Reading
+    session: KernelSession, blobs: Blobs, place: Binding, before: libstate.Reading
 ) -> tuple[VarEntry, list[tuple[str, int]]] | None:
     """The library state the body changed, as the checkpoint's state variable (None when it
     changed none). State that cannot be saved is named in the cell, never fatal."""
@@ -215,7 +241,7 @@ def _library_state(
     step = place.step
     try:
         snap = snapshot(changes)
-        return codec.save(session.store.blobs, place.at(STATE_VARIABLE), snap, snap.fingerprint)
+        return codec.save(blobs, place.at(STATE_VARIABLE), snap, snap.fingerprint)
     except NotCheckpointable as exc:
         print(
             f"mn_step {step}: library state it changed ({libstate.describe(changes)}) was not "

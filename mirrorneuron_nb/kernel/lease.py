@@ -60,8 +60,9 @@ def again(session: KernelSession, plan: StepPlan, who: Claimant) -> Attempt:
 
 
 def release(session: KernelSession, plan: StepPlan, outcome: str) -> None:
-    """Give the lease back unless the commit did (success)."""
-    if not session.heartbeat.drop(plan.name):
+    """Give the lease back unless the commit did (success), or will: the writer holds it
+    until the checkpoint it is writing commits (writer.py)."""
+    if session.writer.holds(plan.name) or not session.heartbeat.drop(plan.name):
         return
     # A lease that cannot be given back expires: its heartbeat stops with this drop.
     with contextlib.suppress(MirrorNeuronError):

@@ -20,6 +20,7 @@ from ..status_html import status_html, status_plain
 from ..timeline import MAX_RUNS, timeline
 from ..timeline_view import timeline_html, timeline_plain
 from . import banners, lazy
+from .barrier import settle
 from .policy import StepOptions
 from .resume import resume
 from .runner import arun_step, run_step
@@ -184,6 +185,7 @@ class MirrorNeuronMagics(Magics):
         with _usage_errors():
             if args.to is not None:
                 validate_name(args.to)
+            settle(self.session)  # every pending checkpoint lands first
             lazy.install(self.session)  # the read barrier for values still being checked
             for pending in lazy.settle(self.session, wait=True):  # a previous resume's
                 print(terminal_safe(pending), file=sys.stderr)
@@ -219,6 +221,7 @@ class MirrorNeuronMagics(Magics):
         if args.runs != 1 and not args.timeline:
             raise UsageError("--runs goes with --timeline")
         with _usage_errors():
+            settle(self.session)
             if args.timeline:
                 drawn = timeline(self.session.store, args.runs)
                 plain, markup = timeline_plain(drawn), timeline_html(drawn)
@@ -240,5 +243,6 @@ class MirrorNeuronMagics(Magics):
         with _usage_errors():
             for name in args.names:
                 validate_name(name)
+            settle(self.session)
             done = self.session.store.reset(None if args.all else args.names, self.session.run_id)
         print(terminal_safe(f"mn_reset: dropped checkpoints of {', '.join(done) or 'no steps'}"))

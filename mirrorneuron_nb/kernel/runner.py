@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from .. import config
 from ..errors import InvalidInput
 from ..models import STATE_VARIABLE, Attempt, Checkpoint, Claimant, Step, StepStart, VarEntry
 from ..values import libstate
@@ -31,6 +32,8 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     __tracebackhide__ = True
     check_key()  # an unusable signing key stops the step before anything runs
     session.notice_location()
+    config.pending_bytes()  # so does a bad bound on pending writes
+    session.writer.wait((), step=name)  # its own pending checkpoint may serve it
     plan = make_plan(session, name, body, options)
     if plan.analysis.is_async:
         # The extension's input transformer sends awaiting bodies to arun_step; here
@@ -61,6 +64,8 @@ async def arun_step(
     __tracebackhide__ = True
     check_key()
     session.notice_location()
+    config.pending_bytes()
+    session.writer.wait((), step=name)
     plan = make_plan(session, name, body, options)
     claimed = _claimed(session, plan)
     if isinstance(claimed, StepResult):

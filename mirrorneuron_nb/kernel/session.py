@@ -17,10 +17,11 @@ from ..models import Run
 from ..notebook import duplicates, step_cells
 from ..sidecar import Location, locate, sidecar_beside
 from ..store import Store, open_store
-from . import banners
+from . import banners, barrier
 from .discovery import CellMatcher, kernel_cwd, vscode_notebook
 from .heartbeat import Heartbeat
 from .sharing import SharingIndex
+from .writer import Writer
 
 # IPython's own bookkeeping names; never checkpointed, never inputs.
 _IPYTHON_NAME = re.compile(r"^(_|__|___|_i{1,3}|_i?\d+|_ih|_oh|_dh|In|Out|exit|quit|get_ipython)$")
@@ -47,11 +48,14 @@ class KernelSession:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.heartbeat = Heartbeat(self.location.sidecar, self.location.notebook)
+        # Checkpoints are written behind the cells, in order, by one thread (writer.py).
+        self.writer = Writer(self.location.sidecar, self.location.notebook, self.heartbeat)
         # No front end named the notebook: look for it until the sidecar is first opened.
         self._matcher = CellMatcher(kernel_cwd())
         self._noticed = False
         self._discover("")
         shell.events.register("pre_run_cell", self._pre_run_cell)
+        barrier.install(self)
 
     def _pre_run_cell(self, info: Any) -> None:
         self.cell_id = getattr(info, "cell_id", None)
@@ -73,6 +77,8 @@ class KernelSession:
         if found is not None:
             self.location = Location(sidecar_beside(found), found, how)
             self.heartbeat = Heartbeat(self.location.sidecar, self.location.notebook)
+            # Nothing was checkpointed yet (no store opened): the writer starts afresh.
+            self.writer = Writer(self.location.sidecar, self.location.notebook, self.heartbeat)
 
     def record_resume(self, steps: list[str], restored: int, missing: list[str]) -> None:
         """Log a resume as part of this kernel's run, with the checkpoints it used."""
@@ -119,6 +125,7 @@ class KernelSession:
         return self.run_id
 
     def close(self) -> None:
+        self.writer.close()  # pending checkpoints land first (they hold their leases)
         self.heartbeat.stop()
         if self._store is not None:
             if self.run_id is not None:

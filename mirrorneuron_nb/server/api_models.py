@@ -20,6 +20,7 @@ from .paths import MAX_PATH_CHARS
 StatusName = Literal[
     "pending",
     "running",
+    "checkpointing",
     "succeeded",
     "cached",
     "failed",

@@ -18,7 +18,15 @@ import sqlite3
 import time
 
 from .. import config
-from ..models import Claimant, LeaseDenied, LeaseOwner, LeaseWaiter, StepStart, StepStatus
+from ..models import (
+    IN_FLIGHT_NAMES,
+    Claimant,
+    LeaseDenied,
+    LeaseOwner,
+    LeaseWaiter,
+    StepStart,
+    StepStatus,
+)
 from .base import Conn, Tables, event_txn
 from .connection import write_txn
 
@@ -175,8 +183,9 @@ def claim_txn(c: Conn, claimant: Claimant, start: StepStart, now: float) -> Leas
         c.execute("DELETE FROM leases WHERE id=?", (r["id"],))
         # The dead owner's attempt ends here (it never will by itself).
         c.execute(
-            "UPDATE attempts SET status=?, ended_at=? WHERE step=? AND run_id=? AND status=?",
-            (StepStatus.interrupted.value, now, start.name, owner.run_id, "running"),
+            "UPDATE attempts SET status=?, ended_at=? WHERE step=? AND run_id=?"
+            " AND status IN (?,?)",
+            (StepStatus.interrupted.value, now, start.name, owner.run_id, *IN_FLIGHT_NAMES),
         )
         event_txn(
             c, claimant.run_id, start.name, "taken_over", {"previous": dataclasses.asdict(owner)}
@@ -209,7 +218,7 @@ def _changed_txn(c: Conn, claimant: Claimant, start: StepStart, now: float) -> b
             return False
         if row["checkpoint_id"] is not None and row["status"] in ("succeeded", "cached"):
             return True  # it ran elsewhere since: served, never run twice
-        if row["status"] == StepStatus.running.value and row["run_id"] != claimant.run_id:
+        if row["status"] in IN_FLIGHT_NAMES and row["run_id"] != claimant.run_id:
             # Left running by an owner that is gone (no live lease excludes us): its side
             # effect may have happened, so it is interrupted and needs --force.
             c.execute(

@@ -6,7 +6,7 @@ import json
 import time
 
 from .. import config
-from ..models import LeaseOwner, Run, StepStatus
+from ..models import IN_FLIGHT_NAMES, LeaseOwner, Run, StepStatus
 from .base import Tables, event_txn
 from .connection import write_txn
 from .leases import INTERRUPTED_ERROR, lease_free, owner_alive, pid_alive, this_host
@@ -45,17 +45,18 @@ class RunsTable(Tables):
         return [Run(**{**dict(r), "parameters": json.loads(r["parameters"])}) for r in rows]
 
     def running_pids(self) -> tuple[int, ...]:
-        """Processes of the runs that have a step `running`: when one dies, that step is
-        shown interrupted without any write to the sidecar."""
+        """Processes of the runs that have a step `running` or `checkpointing`: when one
+        dies, that step is shown interrupted without any write to the sidecar."""
         rows = self.conn.execute(
             "SELECT DISTINCT r.pid FROM steps s JOIN runs r ON r.id = s.run_id"
-            " WHERE s.status = ? AND r.pid IS NOT NULL ORDER BY r.pid",
-            (StepStatus.running.value,),
+            " WHERE s.status IN (?,?) AND r.pid IS NOT NULL ORDER BY r.pid",
+            IN_FLIGHT_NAMES,
         ).fetchall()
         return tuple(int(r[0]) for r in rows)
 
     def mark_interrupted(self, run_id: str | None) -> list[str]:
-        """Steps left `running` by a process that is gone become `interrupted`: by the
+        """Steps left `running` (or `checkpointing`: its commit never landed) by a process
+        that is gone become `interrupted`: by the
         lease rule when the step's run holds a lease on it (leases.py), else (a step from
         before leases) when its run's process is gone from this host."""
         host, timeout = this_host(), config.lease_timeout()
@@ -65,8 +66,8 @@ class RunsTable(Tables):
                 " l.kind, l.host AS lhost, l.pid AS lpid, l.started, l.heartbeat FROM steps s"
                 " LEFT JOIN runs r ON r.id = s.run_id"
                 " LEFT JOIN leases l ON l.step = s.name AND l.run_id = s.run_id"
-                " WHERE s.status = ?",
-                (StepStatus.running.value,),
+                " WHERE s.status IN (?,?)",
+                IN_FLIGHT_NAMES,
             ).fetchall()
             now = time.time()
             dead = []
@@ -87,8 +88,8 @@ class RunsTable(Tables):
                     (StepStatus.interrupted.value, now, INTERRUPTED_ERROR, r["name"]),
                 )
                 c.execute(
-                    "UPDATE attempts SET status=?, ended_at=? WHERE step=? AND status=?",
-                    (StepStatus.interrupted.value, now, r["name"], StepStatus.running.value),
+                    "UPDATE attempts SET status=?, ended_at=? WHERE step=? AND status IN (?,?)",
+                    (StepStatus.interrupted.value, now, r["name"], *IN_FLIGHT_NAMES),
                 )
                 c.execute(
                     "UPDATE runs SET status='died', ended_at=COALESCE(ended_at, ?)"

@@ -119,6 +119,28 @@ class StepsTable(Tables):
             started_at=now,
         )
 
+    def mark_checkpointing(self, attempt: Attempt, variables: Sequence[str]) -> None:
+        """The attempt's body succeeded and its checkpoint is being written behind the cell
+        (kernel/writer.py): `checkpointing` until `commit_checkpoint` lands, which only
+        then makes it `succeeded` (a reader never sees a checkpoint before that)."""
+        now = time.time()
+        with write_txn(self.conn) as c:
+            c.execute(
+                "UPDATE attempts SET status=? WHERE id=?",
+                (StepStatus.checkpointing.value, attempt.id),
+            )
+            c.execute(
+                "UPDATE steps SET status=?, updated_at=? WHERE name=?",
+                (StepStatus.checkpointing.value, now, attempt.step),
+            )
+            event_txn(
+                c,
+                attempt.run_id,
+                attempt.step,
+                StepStatus.checkpointing.value,
+                {"attempt": attempt.number, "variables": list(variables)},
+            )
+
     def fail_attempt(self, attempt: Attempt, error: str, traceback: str) -> None:
         now = time.time()
         with write_txn(self.conn) as c:

@@ -10,6 +10,9 @@ compared with a digest of the value recomputed here from the seeded generator.
 
 Half the trials kill at a uniformly random instant of the whole run, half at a random
 instant of one step's checkpoint write (after its body finished, before its row commits).
+Checkpoints are written behind the cells (kernel/writer.py): that window runs from the end
+of the body, past the cell's return (the step `checkpointing`, later steps already
+running), to the commit; calibration times it by watching the sidecar.
 
     MN_FAULT_TRIALS=200 .venv/bin/pytest -p no:cacheprovider -m faults -s \
         tests/faults/test_fault_kill.py
@@ -19,6 +22,7 @@ runs the soak (default 20 trials, the CI version); MN_FAULT_SEED=N replays a see
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -29,9 +33,9 @@ from typing import Any
 
 import pytest
 
-from mirrorneuron_nb.errors import CheckpointUnavailable
-from mirrorneuron_nb.models import StepStatus
-from mirrorneuron_nb.store import Store
+from mirrorneuron_nb.errors import CheckpointUnavailable, SidecarError
+from mirrorneuron_nb.models import IN_FLIGHT, IN_FLIGHT_NAMES, StepStatus
+from mirrorneuron_nb.store import Store, database_path
 from mirrorneuron_nb.values import codec
 from mirrorneuron_nb.values.signing import Binding
 
@@ -183,7 +187,8 @@ def check_sidecar(
         for step in store.steps():
             statuses[step.name] = step.status.value
             # `interrupted`: killed in an earlier trial and not reached again in this one.
-            good = (StepStatus.succeeded, StepStatus.running, StepStatus.interrupted)
+            # `running` / `checkpointing`: cut short by this kill (body / write-behind).
+            good = (*IN_FLIGHT, StepStatus.succeeded, StepStatus.interrupted)
             assert step.status in good, (step, context)
             assert step.checkpoint_id is not None, (step, context)
             values = loaded[step.checkpoint_id]
@@ -198,15 +203,14 @@ def check_sidecar(
         # Steps run in order: a step holds this trial's version only if every earlier one does.
         new = [versions[s] == trial for s in STEPS]
         assert new == sorted(new, reverse=True), (versions, context)
-        # At most one step was cut short, and it is the first one without the new version.
-        running = [s for s in STEPS if statuses[s] == "running"]
-        assert len(running) <= 1, (statuses, context)
-        if running:
-            assert running[0] == next(s for s in STEPS if versions[s] != trial), (
-                statuses,
-                versions,
-                context,
-            )
+        # The steps cut short (a body running, checkpoints written behind the cells) never
+        # hold the new version, and the first step without it is one of them if any is:
+        # checkpoints commit in step order.
+        cut = [s for s in STEPS if statuses[s] in IN_FLIGHT_NAMES]
+        pending = [s for s in STEPS if versions[s] != trial]
+        assert set(cut) <= set(pending), (statuses, versions, context)
+        if cut:
+            assert pending[0] in cut, (statuses, versions, context)
         # Drop what is no longer needed (the next kernel would not either): blobs of
         # dropped checkpoints and temp files of killed writes. Current checkpoints stay.
         plan = store.gc(keep_runs=2)
@@ -216,17 +220,66 @@ def check_sidecar(
         store.close()
 
 
-def phase_of(workdir: Path, versions: dict[str, int], trial: int) -> str:
+def phase_of(workdir: Path, versions: dict[str, int], statuses: dict[str, str], trial: int) -> str:
     """Where the kill landed, from the markers and what committed."""
     pending = [s for s in STEPS if versions[s] != trial]
     if not pending:
         return "after the last step"
     step = pending[0]
+    if statuses[step] == StepStatus.checkpointing.value:
+        return "write-behind"
     if (workdir / f"done-{step}").exists():
         return f"checkpoint write of {step}"
     if (workdir / f"start-{step}").exists():
         return f"body of {step}"
     return f"before the body of {step}"
+
+
+def watch(
+    workdir: Path, sidecar: Path, began: float, version: int, context: str, timeout: float = 180
+) -> dict[str, float]:
+    """When each step's body started and ended (its markers) and when its checkpoint of
+    `version` committed (seen in the sidecar), in seconds after `began`."""
+    marks: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(marks) < 3 * len(STEPS):
+        assert time.monotonic() < deadline, (marks, context)
+        now = time.monotonic() - began
+        for step in STEPS:
+            for kind in ("start", "done"):
+                if f"{kind}-{step}" not in marks and (workdir / f"{kind}-{step}").exists():
+                    marks[f"{kind}-{step}"] = now
+        store = None
+        if database_path(sidecar).exists():
+            with contextlib.suppress(SidecarError):  # the kernel is creating it
+                store = Store(sidecar, readonly=True)
+        if store is not None:
+            try:
+                for step in STEPS:
+                    row = store.step(step)
+                    if (
+                        f"commit-{step}" not in marks
+                        and row is not None
+                        and row.status is StepStatus.succeeded
+                        and _version(store, row.checkpoint_id, step) == version
+                    ):
+                        marks[f"commit-{step}"] = now
+            finally:
+                store.close()
+        time.sleep(0.005)
+    return marks
+
+
+def _version(store: Store, checkpoint_id: int | None, step: str) -> int | None:
+    """The version a checkpoint holds (`ver_STEP` is a small inline value)."""
+    if checkpoint_id is None:
+        return None
+    for var in store.variables(checkpoint_id):
+        if var.name == f"ver_{step}":
+            place = Binding(store.sidecar_id(), step, var.name)
+            loaded = codec.load(store.blobs, var, {}, place)
+            return loaded if isinstance(loaded, int) else None
+    return None
 
 
 def resumed_digests(kernel: Kernel) -> dict[str, str | None]:
@@ -241,7 +294,8 @@ def resumed_digests(kernel: Kernel) -> dict[str, str | None]:
     return result
 
 
-@pytest.mark.timeout(120 + 15 * TRIALS)  # a soak takes longer than the default 300 s
+# A soak takes longer than the default 300 s; a trial takes ~20 s on a loaded 2-core VM.
+@pytest.mark.timeout(180 + 40 * TRIALS)
 def test_kill_storm_leaves_last_good_state(workdir: Path) -> None:
     seed = int(os.environ.get("MN_FAULT_SEED") or random.randrange(1 << 31))
     rng = random.Random(seed)
@@ -258,19 +312,12 @@ def test_kill_storm_leaves_last_good_state(workdir: Path) -> None:
             began = time.monotonic()
             for step, body in bodies(seed, version).items():
                 kernel.start(cell(step, body))
-            marks: dict[str, float] = {}
-            for step in STEPS:
-                for kind in ("start", "done"):
-                    wait_for(workdir / f"{kind}-{step}", f"seed={seed} calibration")
-                    marks[f"{kind}-{step}"] = time.monotonic() - began
-            run(kernel, "pass")  # queued behind the steps: returns once the last one committed
+            marks = watch(workdir, sidecar, began, version, f"seed={seed} calibration")
+            run(kernel, "%mn_status")  # returns once every checkpoint is written
             total = time.monotonic() - began
-        # A checkpoint write lasts from the end of its body to the start of the next body.
-        window = {
-            step: (marks[f"start-{STEPS[i + 1]}"] if i + 1 < len(STEPS) else total)
-            - marks[f"done-{step}"]
-            for i, step in enumerate(STEPS)
-        }
+        # A checkpoint write lasts from the end of its body to its commit (written behind
+        # the cell, it overlaps the next steps).
+        window = {step: marks[f"commit-{step}"] - marks[f"done-{step}"] for step in STEPS}
         committed = dict.fromkeys(STEPS, 1)
         for trial in range(2, TRIALS + 2):
             expected[trial] = expected_digests(seed, trial)
@@ -300,7 +347,9 @@ def test_kill_storm_leaves_last_good_state(workdir: Path) -> None:
             tally["orphan temp files"] += len(list(sidecar.glob("blobs/*/.tmp-*")))
 
             versions, statuses = check_sidecar(sidecar, committed, trial, expected, context)
-            tally[f"landed: {phase_of(workdir, versions, trial)}"] += 1
+            phase = phase_of(workdir, versions, statuses, trial)
+            tally[f"landed: {phase}"] += 1
+            print(f"kill storm trial {trial - 1}/{TRIALS}: {phase}; {statuses}", flush=True)
             tally["steps committed"] += sum(versions[s] == trial for s in STEPS)
             committed = versions
 
@@ -311,7 +360,7 @@ def test_kill_storm_leaves_last_good_state(workdir: Path) -> None:
             assert f"restored {len(OWNER)} variable(s) from 4 step(s)" in report, context
             assert "not restored" not in report, context
             for step, status in statuses.items():
-                if status == "running":
+                if status in IN_FLIGHT_NAMES:
                     assert (
                         f"step {step!r}: its last run is interrupted; "
                         "restored its last good checkpoint"
@@ -321,10 +370,10 @@ def test_kill_storm_leaves_last_good_state(workdir: Path) -> None:
             wrong = sorted(n for n in OWNER if got[n] != want[n])
             assert not wrong, (wrong, committed, context)
             tally["values compared after resume"] += len(want)
-            # Nothing is left `running`: the new kernel marked the killed step interrupted.
+            # Nothing is left in flight: the new kernel marked the killed steps interrupted.
             store = Store(sidecar, readonly=True)
             try:
-                assert all(s.status is not StepStatus.running for s in store.steps()), context
+                assert all(s.status not in IN_FLIGHT for s in store.steps()), context
             finally:
                 store.close()
     finally:

@@ -1,0 +1,140 @@
+"""Write-behind: a step producing a 200 MB array, then a plain cell that does not touch it.
+
+Two code trees side by side in ONE driver process, repetitions interleaved (old, new,
+old, new...): each gets its own real kernel with that tree first on PYTHONPATH.
+
+    .venv/bin/python benchmarks/bench_writebehind.py --old /work/main --new . --runs 5
+
+Per repetition and tree (times from the driver, execute request to idle):
+  plain    `a = rng.standard_normal(N)` as a plain cell (the body alone)
+  step     the same body as `%%mn_step` (a fresh seed each time: new bytes to write)
+  next     a plain cell `x = 1` right after it (does not touch `a`)
+  settle   `%mn_status` right after: until every checkpoint is durable (old: nothing left)
+  extra    peak memory of the kernel during the checkpoint beyond its RSS when the body
+           ended (VmHWM after /proc/self/clear_refs), against the bytes written
+Reports medians and the ratios new/old. It asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import KernelManager
+
+MARK = "__WB__"
+
+
+class Kernel:
+    def __init__(self, tree: Path, cwd: Path, home: Path) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(tree),
+            "IPYTHONDIR": str(home / "ipython"),
+            "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
+            "JUPYTER_DATA_DIR": str(home / "jupyter_data"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
+            "MIRRORNEURON_SIDECAR": str(cwd / "nb.mn"),
+        }
+        for sub in ("ipython", "jupyter_config", "jupyter_data", "runtime"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
+        self.km = KernelManager(kernel_name="python3")
+        self.km.start_kernel(cwd=str(cwd), env=env)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+
+    def run(self, code: str) -> tuple[float, str]:
+        out: list[str] = []
+
+        def hook(msg: dict[str, Any]) -> None:
+            if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+                out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                raise RuntimeError(f"{msg['content']['ename']}: {msg['content']['evalue']}")
+
+        began = time.perf_counter()
+        self.kc.execute_interactive(code, output_hook=hook, timeout=900)
+        return time.perf_counter() - began, "".join(out)
+
+    def shutdown(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=False)
+
+
+def status_kb(field: str) -> str:
+    return f"int(next(l for l in open('/proc/self/status') if l.startswith('{field}:')).split()[1])"
+
+
+def repetition(k: Kernel, seed: int, n: int) -> dict[str, float]:
+    body = f"import numpy as np\na = np.random.default_rng({seed}).standard_normal({n})\n"
+    plain, _ = k.run(body)
+    k.run("del a\nimport gc; gc.collect()")
+    # The body ends by resetting the peak-RSS mark: what follows is the checkpoint's.
+    mark = (
+        f"_rss0 = {status_kb('VmRSS')}\n"
+        "with open('/proc/self/clear_refs', 'w') as _f:\n    _f.write('5')\n"
+    )
+    step, _ = k.run(f"%%mn_step big --force\n{body}{mark}del _f\n")
+    nxt, _ = k.run("x = 1")
+    settle, _ = k.run("%mn_status")
+    _, printed = k.run(f"print('{MARK}' + str({status_kb('VmHWM')} - _rss0))")
+    extra = int(printed.split(MARK)[1]) * 1024
+    return {"plain": plain, "step": step, "next": nxt, "settle": settle, "extra": extra}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old", type=Path, required=True, help="the code tree before")
+    parser.add_argument("--new", type=Path, required=True, help="the code tree after")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--n", type=int, default=25_000_000, help="float64 elements")
+    args = parser.parse_args()
+    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
+    results: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
+    with tempfile.TemporaryDirectory(prefix="bench-wb-") as scratch:
+        kernels = {}
+        for label, tree in trees.items():
+            work = Path(scratch) / label
+            work.mkdir()
+            kernels[label] = Kernel(tree, work, Path(scratch) / f"home-{label}")
+            kernels[label].run("%load_ext mirrorneuron_nb")
+        try:
+            for k in kernels.values():  # first steps import and allocate: not counted
+                repetition(k, 999, args.n)
+            for i in range(args.runs):
+                for label in ("old", "new") if i % 2 == 0 else ("new", "old"):
+                    results[label].append(repetition(kernels[label], 1000 + i, args.n))
+                    print(label, json.dumps(results[label][-1]), file=sys.stderr)
+        finally:
+            for k in kernels.values():
+                k.shutdown()
+    nbytes = args.n * 8
+    print(f"{args.runs} runs each, interleaved; {nbytes / 1e6:.0f} MB array; medians:")
+    print(f"{'':8} {'old':>10} {'new':>10} {'new/old':>8}")
+    for key in ("plain", "step", "next", "settle"):
+        old = statistics.median(r[key] for r in results["old"])
+        new = statistics.median(r[key] for r in results["new"])
+        print(f"{key:8} {old * 1000:8.1f}ms {new * 1000:8.1f}ms {new / old:8.2f}")
+    for label in ("old", "new"):
+        extra = statistics.median(r["extra"] for r in results[label])
+        print(
+            f"peak extra memory during the checkpoint, {label}: {extra / 1e6:.1f} MB "
+            f"({extra / nbytes:.2f}x the bytes written)"
+        )
+    for label in ("old", "new"):
+        over = statistics.median(r["step"] - r["plain"] for r in results[label])
+        print(f"step over plain body, {label}: +{over * 1000:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

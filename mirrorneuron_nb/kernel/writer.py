@@ -1,0 +1,257 @@
+"""The one background thread per kernel that makes step checkpoints durable (write-behind).
+
+A step's body succeeded: its blobs are frozen (staging.py), its rows and signature made,
+the step marked `checkpointing`, and control returns to the user. Here, in FIFO order
+(so checkpoints commit in step order), each one is made durable exactly as before
+write-behind: blobs fsynced and renamed into place, their directories fsynced, then the
+one transaction that makes the checkpoint visible (store.commit_checkpoint). A reader
+never sees it before that; a process killed before it leaves the previous checkpoint,
+and the step `checkpointing`, which the next open recovers as interrupted.
+
+A write that fails is never silent: the attempt is recorded failed (an event in the log),
+the lease given back, and the message is shown by the next cell (barrier.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+import traceback
+from collections import Counter, deque
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import config
+from ..errors import CheckpointUnavailable, MirrorNeuronError, one_line
+from ..models import Attempt, NewCheckpoint
+from ..render import format_bytes
+from ..store import Store, open_store
+from ..store.blobs import BlobStore
+from .heartbeat import Heartbeat
+from .staging import Frozen, StagingBlobs
+
+
+@dataclass
+class Job:
+    """One checkpoint waiting for the writer."""
+
+    attempt: Attempt
+    checkpoint: NewCheckpoint
+    frozen: list[Frozen]
+    reused: list[tuple[str, int]]
+    names: frozenset[str]
+    """The variables it writes: a cell touching one of them waits for it (barrier.py)."""
+    held: int
+    done: threading.Event = field(default_factory=threading.Event)
+    error: str | None = None
+
+    @property
+    def step(self) -> str:
+        return self.attempt.step
+
+
+class Writer:
+    def __init__(self, root: Path, notebook: Path | None, heartbeat: Heartbeat) -> None:
+        self.root, self.notebook = root, notebook
+        self.heartbeat = heartbeat
+        self._cond = threading.Condition()
+        self._queue: deque[Job] = deque()
+        """Jobs not yet landed; the first one is being written."""
+        self._queued = 0
+        self._reserved = 0
+        self._keys: Counter[str] = Counter()
+        self._failures: list[str] = []
+        self._thread: threading.Thread | None = None
+        self._stop = False
+        self._said = False
+
+    # -- the cell's side ------------------------------------------------------------------
+
+    def staging(self, blobs_root: Path) -> StagingBlobs:
+        """Where a step's checkpoint freezes its new blobs (the bound is read now)."""
+        limit = config.pending_bytes()
+        return StagingBlobs(blobs_root, lambda n: self._room(n, limit), self._pending_key)
+
+    def submit(self, attempt: Attempt, checkpoint: NewCheckpoint, staged: StagingBlobs) -> Job:
+        """Queue a checkpoint whose blobs are frozen; the writer lands it in order."""
+        names = frozenset(v.name for v in checkpoint.variables)
+        job = Job(attempt, checkpoint, staged.frozen, staged.reused, names, staged.held)
+        with self._cond:
+            self._reserved -= staged.held
+            self._queued += staged.held
+            self._keys.update(f.key for f in job.frozen)
+            self._queue.append(job)
+            if self._thread is None:
+                self._stop = False
+                self._thread = threading.Thread(target=self._run, name="mn-writer", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+        return job
+
+    def discard(self, staged: StagingBlobs) -> None:
+        """A staging that will not be queued: its temp files go, its bytes are free."""
+        staged.discard()
+        with self._cond:
+            self._reserved -= staged.held
+            staged.held = 0
+            self._cond.notify_all()
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._queue
+
+    def holds(self, step: str) -> bool:
+        """A checkpoint of `step` is pending (its lease is the writer's to release)."""
+        with self._cond:
+            return any(j.step == step for j in self._queue)
+
+    def wait(self, names: Collection[str] | None = None, step: str | None = None) -> bool:
+        """Wait until every pending checkpoint that writes one of `names`, or is `step`'s,
+        has landed (and so every one queued before it); `names=None`: all of them.
+        Whether there was anything to wait for."""
+        with self._cond:
+            last = None
+            for job in self._queue:
+                if names is None or job.step == step or not job.names.isdisjoint(names):
+                    last = job
+        if last is None:
+            return False
+        last.done.wait()
+        return True
+
+    def drain(self) -> None:
+        self.wait(None)
+
+    def failures(self) -> list[str]:
+        """The messages of writes that failed since the last call."""
+        with self._cond:
+            found, self._failures = self._failures, []
+        return found
+
+    def close(self) -> None:
+        """Land every pending checkpoint, then stop the thread (kernel shutdown)."""
+        self.drain()
+        with self._cond:
+            self._stop = True
+            thread, self._thread = self._thread, None
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout=30)
+        for message in self.failures():
+            print(message, file=sys.stderr)
+
+    def _pending_key(self, key: str) -> bool:
+        with self._cond:
+            return self._keys[key] > 0
+
+    def _room(self, size: int, limit: int) -> bool:
+        """Reserve `size` bytes for a blob about to be frozen, waiting for the writer while
+        pending checkpoints hold too much; False: write this one through."""
+        with self._cond:
+            if self._queued + self._reserved + size > limit and size <= limit:
+                self._say(limit)
+                while self._queue and self._queued + self._reserved + size > limit:
+                    self._cond.wait()
+            if self._queued + self._reserved + size > limit:
+                if limit:
+                    self._say(limit)
+                return False
+            self._reserved += size
+            return True
+
+    def _say(self, limit: int) -> None:
+        if not self._said:
+            self._said = True
+            print(
+                f"mn_step: checkpoints being written hold {format_bytes(limit)} "
+                f"({config.PENDING_BYTES_ENV}); cells wait for the disk past it",
+                file=sys.stderr,
+            )
+
+    # -- the thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        store: Store | None = None
+        try:
+            while True:
+                with self._cond:
+                    while not self._queue and not self._stop:
+                        self._cond.wait()
+                    if not self._queue:
+                        return
+                    job = self._queue[0]
+                try:
+                    if store is None:
+                        store = open_store(self.root, notebook=self.notebook, verify=False)
+                    self._land(store, job)
+                except BaseException as exc:  # reported, never silent
+                    self._failed(store, job, exc)
+                finally:
+                    with self._cond:
+                        self._queue.popleft()
+                        self._queued -= job.held
+                        self._keys.subtract(f.key for f in job.frozen)
+                        self._keys = +self._keys
+                        self._cond.notify_all()
+                    job.done.set()
+        finally:
+            if store is not None:
+                store.close()
+
+    def _land(self, store: Store, job: Job) -> None:
+        delay = config.writer_delay()
+        if delay:
+            time.sleep(delay)
+        blobs = store.blobs
+        for frozen in job.frozen:
+            if frozen.tmp is not None:
+                # Temp files are staged only beside a local blob directory (commit.py).
+                assert isinstance(blobs, BlobStore)
+                fd = os.open(frozen.tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(frozen.tmp, blobs.path(frozen.key))
+                frozen.tmp = None
+            elif frozen.data is not None:
+                blobs.put(frozen.key, [frozen.data])
+                frozen.data = None  # the memory goes as soon as it is on disk
+        for key, size in job.reused:
+            if not blobs.exists(key, size):
+                raise CheckpointUnavailable(key, f"blob {key} it reuses is gone")
+        blobs.sync_dirs([f.key for f in job.frozen])
+        store.commit_checkpoint(job.attempt, job.checkpoint)
+        self.heartbeat.drop(job.step)  # the commit released the lease
+
+    def _failed(self, store: Store | None, job: Job, exc: BaseException) -> None:
+        """Record the attempt failed (an event in the log), give its lease back, and keep
+        the message for the next cell. The values stay in the kernel."""
+        for frozen in job.frozen:
+            if frozen.tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(frozen.tmp)
+        reason = one_line(exc)
+        job.error = reason
+        self.heartbeat.drop(job.step)
+        if store is not None:
+            # A full disk may refuse these too: the next open then finds the step
+            # `checkpointing` with its process gone, and marks it interrupted.
+            with contextlib.suppress(MirrorNeuronError, OSError):
+                store.fail_attempt(
+                    job.attempt,
+                    f"checkpoint not written: {reason}",
+                    "".join(traceback.format_exception(exc)),
+                )
+            with contextlib.suppress(MirrorNeuronError, OSError):
+                store.release(job.step, job.attempt.run_id, "failed")
+        with self._cond:
+            self._failures.append(
+                f"mn_step {job.step}: its checkpoint could not be written ({reason}); the "
+                "previous checkpoint is kept and its values are still in this kernel: re-run "
+                f"step {job.step!r} to checkpoint them"
+            )

@@ -1,0 +1,199 @@
+"""Write-behind checkpoints in a real kernel: the cell returns before its checkpoint
+commits (`checkpointing`, seen from another process), later cells that touch the value
+wait for it, what is written is the value as the step left it, failures are reported,
+a kernel dying mid-write leaves the previous checkpoint, and the pending-bytes bound.
+
+MIRRORNEURON_WRITER_DELAY (tests only) makes the writer sleep before each checkpoint,
+so the window between the cell's return and the commit is wide enough to look at.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mirrorneuron_nb.store import Store
+from mirrorneuron_nb.values import codec
+from mirrorneuron_nb.values.signing import Binding
+
+from ..helpers import run, sidecar, value
+from ..kernels import Kernel
+
+pytestmark = pytest.mark.kernel
+
+ARRAY_STEP = "%%mn_step load\nimport numpy as np\na = np.arange(1_000_000, dtype=float)\n"
+
+
+def delay(kernel: Kernel, seconds: float) -> None:
+    run(kernel, f"import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '{seconds}'\ndel os")
+
+
+def status(workdir: Path, step: str) -> tuple[str, int]:
+    """(the step's stored status, how many checkpoints it has), read by this process."""
+    store = Store(sidecar(workdir), readonly=True)
+    try:
+        row = store.step(step)
+        assert row is not None
+        count = store.conn.execute("SELECT COUNT(*) FROM checkpoints WHERE step=?", (step,))
+        return row.status.value, int(count.fetchone()[0])
+    finally:
+        store.close()
+
+
+def checkpointed(workdir: Path, step: str, name: str) -> object:
+    """The value of `name` in the step's current checkpoint, loaded and verified here."""
+    store = Store(sidecar(workdir), readonly=True)
+    try:
+        row = store.step(step)
+        assert row is not None and row.checkpoint_id is not None, row
+        var = next(v for v in store.variables(row.checkpoint_id) if v.name == name)
+        place = Binding(store.sidecar_id(), step, name)
+        return codec.load(store.blobs, var, {}, place)
+    finally:
+        store.close()
+
+
+def test_the_cell_returns_before_the_commit_and_readers_wait_for_it(
+    kernel: Kernel, workdir: Path
+) -> None:
+    delay(kernel, 3)
+    run(kernel, ARRAY_STEP)
+    # Control is back; the checkpoint is not visible to anyone yet.
+    assert status(workdir, "load") == ("checkpointing", 0)
+    run(kernel, "unrelated = 1")  # touches nothing being written: does not wait
+    assert status(workdir, "load") == ("checkpointing", 0)
+    # A cell that mutates `a` waits for its checkpoint: what landed is `a` before it.
+    out = run(kernel, "a *= 2\nprint(float(a[-1]))")
+    assert out.stdout.strip() == "1999998.0"
+    assert status(workdir, "load") == ("succeeded", 1)
+    saved = checkpointed(workdir, "load", "a")
+    assert isinstance(saved, np.ndarray) and float(saved[-1]) == 999_999.0
+
+
+def test_a_mutation_through_an_alias_cannot_reach_a_pending_write(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """No name of `a` appears in the cell that mutates it (a timer thread holds a view):
+    the write is frozen before the cell returns, so the checkpoint holds the step's value."""
+    delay(kernel, 3)
+    run(
+        kernel,
+        "%%mn_step alias\nimport numpy as np, threading\n"
+        "a = np.ones(1_000_000)\n"
+        "def _poke(view=a[:]):\n"
+        "    view[:] = -1\n"
+        "    open('poked', 'w').close()\n"
+        "threading.Timer(0.2, _poke).start()\n"
+        "del _poke\n",
+    )
+    deadline = time.monotonic() + 60
+    while not (workdir / "poked").exists():
+        assert time.monotonic() < deadline, "the timer never ran"
+        time.sleep(0.01)
+    assert status(workdir, "alias") == ("checkpointing", 0)  # mutated while pending
+    assert value(kernel, "float(a.sum())") == "-1000000.0"  # waits for the commit
+    saved = checkpointed(workdir, "alias", "a")
+    assert isinstance(saved, np.ndarray) and float(saved.sum()) == 1_000_000.0
+
+
+def test_a_failed_background_write_is_reported_by_the_next_cell(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """The pickle stream of a list (kept in memory, written by the writer) is over the
+    process's file size limit: the write fails behind the cell, and the next cell says so."""
+    run(kernel, "%%mn_step big\nbig = list(range(10))\n")
+    delay(kernel, 1)
+    run(
+        kernel,
+        "import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "_soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (8_000_000, _hard))\n",
+    )
+    step = run(kernel, "%%mn_step big\nbig = list(range(3_000_000))\n")
+    assert "could not be written" not in step.stderr, step.stderr
+    out = run(kernel, "print(len(big))")  # reads `big`: waits, and learns of the failure
+    assert out.stdout.strip() == "3000000"  # the value stays in the kernel
+    assert (
+        "mn_step big: its checkpoint could not be written (OSError: [Errno 27] File too large)"
+        in out.stderr
+    ), out.stderr
+    assert "re-run step 'big' to checkpoint them" in out.stderr
+    assert status(workdir, "big") == ("failed", 1)  # the previous checkpoint is kept
+    assert checkpointed(workdir, "big", "big") == list(range(10))
+    store = Store(sidecar(workdir), readonly=True)
+    try:
+        last = store.attempts("big")[-1]
+        assert last.status == "failed"
+        assert (last.error or "").startswith("checkpoint not written: OSError: [Errno 27]")
+        kinds = [e.kind for e in store.events("big")]
+        after = kinds[len(kinds) - kinds[::-1].index("checkpointing") :]
+        assert after[0] == "failed" and "succeeded" not in after, kinds
+    finally:
+        store.close()
+    assert "could not be written" not in run(kernel, "pass").stderr  # said once
+
+
+def test_a_kernel_killed_while_checkpointing_leaves_the_previous_checkpoint(
+    kernel: Kernel, workdir: Path
+) -> None:
+    run(kernel, "%%mn_step grow\nx = [1, 2, 3] * 100_000\n")
+    delay(kernel, 60)
+    run(kernel, "%%mn_step grow\nx = [4, 5, 6] * 100_000\n")
+    assert status(workdir, "grow") == ("checkpointing", 1)
+    kernel.kill()
+    kernel.revive()
+    run(kernel, "%load_ext mirrorneuron_nb")
+    report = run(kernel, "%mn_resume").stdout
+    assert "step 'grow': its last run is interrupted; restored its last good checkpoint" in report
+    assert value(kernel, "x[:3]") == "[1, 2, 3]"
+    assert status(workdir, "grow") == ("interrupted", 1)
+    # Never served: the step runs again.
+    again = run(kernel, "%%mn_step grow\nx = [4, 5, 6] * 100_000\n")
+    assert "restored from checkpoint" not in again.stderr
+    assert value(kernel, "x[:3]") == "[4, 5, 6]"
+
+
+def test_kernel_shutdown_lands_pending_checkpoints(kernel: Kernel, workdir: Path) -> None:
+    delay(kernel, 1)
+    run(kernel, ARRAY_STEP)
+    assert status(workdir, "load") == ("checkpointing", 0)
+    kernel.kc.stop_channels()
+    kernel.km.shutdown_kernel(now=False)  # a graceful shutdown: atexit runs
+    assert status(workdir, "load") == ("succeeded", 1)
+
+
+def test_past_the_pending_bytes_bound_the_cell_waits(kernel: Kernel, workdir: Path) -> None:
+    delay(kernel, 1)
+    run(kernel, "import os\nos.environ['MIRRORNEURON_PENDING_BYTES'] = '1000000'\ndel os")
+    first = run(kernel, ARRAY_STEP)  # 8 MB: over the bound, written through
+    assert "cells wait for the disk past it" in first.stderr, first.stderr
+    assert "MIRRORNEURON_PENDING_BYTES" in first.stderr
+    assert status(workdir, "load") == ("succeeded", 1)
+    second = run(kernel, ARRAY_STEP.replace("load", "again"))
+    assert "wait for the disk" not in second.stderr  # said once
+    assert status(workdir, "again") == ("succeeded", 1)
+
+
+def test_a_bad_pending_bytes_bound_is_one_line_and_runs_nothing(
+    kernel: Kernel, workdir: Path
+) -> None:
+    run(kernel, "import os\nos.environ['MIRRORNEURON_PENDING_BYTES'] = 'lots'\ndel os")
+    out = kernel.run("%%mn_step bad\nopen('ran', 'w').close()\n", check=False)
+    assert out.error is not None
+    assert (
+        "MIRRORNEURON_PENDING_BYTES must be a number of bytes (0 or more), got 'lots'" in out.stderr
+    ), out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (workdir / "ran").exists()
+
+
+def test_flush_waits_for_every_pending_checkpoint(kernel: Kernel, workdir: Path) -> None:
+    delay(kernel, 2)
+    run(kernel, ARRAY_STEP)
+    run(kernel, "import mirrorneuron_nb as mn")  # touches nothing being written
+    assert status(workdir, "load") == ("checkpointing", 0)
+    run(kernel, "mn.flush()")
+    assert status(workdir, "load") == ("succeeded", 1)
