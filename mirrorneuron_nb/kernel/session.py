@@ -18,6 +18,7 @@ from ..notebook import duplicates, step_cells
 from ..sidecar import Location, locate
 from ..store import Store
 from .heartbeat import Heartbeat
+from .known import KnownFingerprints
 from .sharing import SharingIndex
 
 # IPython's own bookkeeping names; never checkpointed, never inputs.
@@ -45,6 +46,8 @@ class KernelSession:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.heartbeat = Heartbeat(self.location.sidecar)
+        # Fingerprints that still hold, so a step does not hash unchanged inputs again.
+        self.known = KnownFingerprints(shell)
         shell.events.register("pre_run_cell", self._pre_run_cell)
 
     def _pre_run_cell(self, info: Any) -> None:
