@@ -19,7 +19,7 @@ import inspect
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..values.canonical import BufferDigests
@@ -36,7 +36,9 @@ class _Known:
     """The object fingerprinted: held, so identity is exact (no reused id)."""
     layout: tuple[Any, ...] | None
     fingerprint: str
-    digests: BufferDigests = field(default_factory=dict)
+    # Not the array digests the fingerprint took: a library's canonical form may hash a
+    # temporary copy, which they would keep alive. A reused fingerprint leaves the blob
+    # keys of a value saved again to be hashed by the snapshot.
 
 
 class KnownFingerprints:
@@ -50,7 +52,7 @@ class KnownFingerprints:
         self._step_cell = False
         self._plans = 0
         self._verified: set[str] = set()  # fingerprints that hold after the step's body
-        self._transformed: dict[str, str] = {}
+        self._transformed: dict[tuple[Any, ...], str] = {}
         self._threads = {t.ident for t in threading.enumerate()}
         shell.events.register("pre_execute", self._pre_execute)
         shell.events.register("pre_run_cell", self._pre_run_cell)
@@ -78,7 +80,6 @@ class KnownFingerprints:
         if (reads_only or name in self._verified) and self._plans == 1:
             hit = self._get(name, value)
             if hit is not None:
-                digests.update(hit.digests)
                 self._verified.add(name)
                 return hit.fingerprint
         fp = self._take(name, value, digests)
@@ -104,7 +105,7 @@ class KnownFingerprints:
         if digests is not None:
             digests.update(own)
         if not is_immutable(value):  # immutables are cheap to fingerprint: not kept
-            self._known[name] = _Known(value, _layout(value), fp, own)
+            self._known[name] = _Known(value, _layout(value), fp)
         return fp
 
     def _get(self, name: str, value: Any) -> _Known | None:
@@ -144,7 +145,7 @@ class KnownFingerprints:
         first, _, rest = body.partition("\n")
         self._step_cell = first.split(maxsplit=1)[:1] == [_STEP_MAGIC]
         try:
-            code = self._transform(rest if self._step_cell else raw)
+            code = self.transform(rest if self._step_cell else raw)
         except Exception:  # IPython refuses it: the cell fails, and changes nothing known
             return
         found = effects(code)
@@ -160,13 +161,21 @@ class KnownFingerprints:
                 self._known.pop(name, None)
         self._changes, self._step_cell, self._verified = None, False, set()
 
-    def _transform(self, raw: str) -> str:
-        found = self._transformed.get(raw)
+    def transform(self, raw: str) -> str:
+        """`shell.transform_cell(raw)`, remembered: a step's body is transformed when its
+        cell starts and again by its plan, and IPython's tokenizer is slow."""
+        shell = self.shell
+        key = (
+            raw,
+            tuple(map(id, getattr(shell, "input_transformers_cleanup", ()))),
+            tuple(map(id, getattr(shell, "input_transformers_post", ()))),
+        )
+        found = self._transformed.get(key)
         if found is None:
-            found = str(self.shell.transform_cell(raw))
+            found = str(shell.transform_cell(raw))
             if len(self._transformed) >= _TRANSFORMED_KEPT:
                 self._transformed.clear()
-            self._transformed[raw] = found
+            self._transformed[key] = found
         return found
 
 

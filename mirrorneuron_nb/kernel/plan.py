@@ -60,7 +60,7 @@ def make_plan(session: KernelSession, name: str, body: str, options: StepOptions
     __tracebackhide__ = True
     validate_name(name)
     ns: dict[str, Any] = session.shell.user_ns
-    code = session.shell.transform_cell(body)
+    code = session.known.transform(body)
     analysis = analyze(code)
     always_runs = (*analysis.opaque, *foreign(session.shell, analysis.magics))
     # Validate everything the options name before anything is recorded: bad input

@@ -93,5 +93,7 @@ PURE_FUNCTIONS: Final[frozenset[str]] = frozenset(
         *(f"numpy.{f}" for f in ("isnan", "isfinite", "allclose", "array_equal", "shape")),
         *(f"math.{f}" for f in ("sqrt", "log", "exp", "floor", "ceil", "isclose", "fsum")),
         *(f"statistics.{f}" for f in ("mean", "median", "stdev", "pstdev", "fmean")),
+        # Clocks and waits: they take numbers only (a slow API call is often a sleep).
+        *(f"time.{f}" for f in ("sleep", "time", "perf_counter", "monotonic")),
     }
 )
