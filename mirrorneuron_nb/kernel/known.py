@@ -4,9 +4,10 @@ A fingerprint taken of a variable's value is kept with the object itself (compar
 identity, and for arrays by data pointer, shape, strides and dtype) and reused until
 something could have changed it. What could: every executed cell (plain or step, silent
 ones included) forgets, when it ends, the names it binds and, unless every operation in
-it is known not to write into a value (readonly.py), every fingerprint; a message to a
-widget (comm) forgets every fingerprint too, and while a thread the notebook started is
-alive nothing is reused (it may write at any time).
+it is known not to write into a value (readonly.py), every fingerprint. A widget's callback
+runs on a comm message, between `pre_execute` and `post_execute` events with no cell (the
+`comm` package sends them): it forgets every fingerprint too. While a thread the notebook
+started is alive nothing is reused (it may write at any time).
 
 Reuse happens only where nothing of the user's ran since the last cell ended: while a
 `%%mn_step` cell plans (the fingerprints of its inputs), and after its body for values
@@ -15,10 +16,8 @@ re-fingerprinted after it, or all of them when the body only reads.
 
 from __future__ import annotations
 
-import inspect
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +56,6 @@ class KnownFingerprints:
         shell.events.register("pre_execute", self._pre_execute)
         shell.events.register("pre_run_cell", self._pre_run_cell)
         shell.events.register("post_execute", self._post_execute)
-        _forget_on_comms(shell, self.forget_all)
 
     # -- what steps call --------------------------------------------------------------------
 
@@ -92,10 +90,6 @@ class KnownFingerprints:
             self._verified.add(name)
             return True
         return False
-
-    def forget_all(self) -> None:
-        self._known.clear()
-        self._verified.clear()
 
     # -- the cache -------------------------------------------------------------------------
 
@@ -141,8 +135,7 @@ class KnownFingerprints:
         raw = getattr(info, "raw_cell", None)
         if not isinstance(raw, str):
             return
-        body = raw.lstrip("\n")
-        first, _, rest = body.partition("\n")
+        first, _, rest = raw.lstrip().partition("\n")  # IPython skips blank lines too
         self._step_cell = first.split(maxsplit=1)[:1] == [_STEP_MAGIC]
         try:
             code = self.transform(rest if self._step_cell else raw)
@@ -185,34 +178,3 @@ def _layout(value: Any) -> tuple[Any, ...] | None:
     if numpy is not None and isinstance(value, numpy.ndarray):
         return (value.__array_interface__["data"][0], value.shape, value.strides, value.dtype.str)
     return None
-
-
-def _forget_on_comms(shell: Any, forget: Callable[[], None]) -> None:
-    """Widget callbacks run on comm messages, outside any cell: forget before and after."""
-    handlers = getattr(getattr(shell, "kernel", None), "shell_handlers", None)
-    if not isinstance(handlers, dict):
-        return  # no kernel (a terminal IPython): no comms
-    for kind in ("comm_open", "comm_msg", "comm_close"):
-        inner = handlers.get(kind)
-        if inner is not None and not getattr(inner, "_mn_forgets", False):
-            handlers[kind] = _forgetting(inner, forget)
-
-
-def _forgetting(inner: Callable[..., Any], forget: Callable[[], None]) -> Callable[..., Any]:
-    def handler(*args: Any, **kwargs: Any) -> Any:
-        forget()
-        result = inner(*args, **kwargs)
-        if not inspect.isawaitable(result):
-            forget()
-            return result
-        return _then_forget(result, forget)
-
-    handler._mn_forgets = True  # type: ignore[attr-defined]
-    return handler
-
-
-async def _then_forget(result: Any, forget: Callable[[], None]) -> Any:
-    try:
-        return await result
-    finally:
-        forget()

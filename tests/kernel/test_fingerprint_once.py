@@ -125,3 +125,22 @@ def test_a_live_thread_the_notebook_started_disables_reuse(kernel: Kernel) -> No
     run(kernel, "_stop.set(); _t.join()")
     seen, _ = hashed(kernel, FINAL.replace("final", "final3"))
     assert sorted(seen) == ["list", "ndarray"], seen  # hashed at plan (forgotten), then reused
+
+
+def test_a_widget_message_that_writes_is_seen(kernel: Kernel) -> None:
+    """A comm message (what a widget's callback runs on) runs outside any cell."""
+    run(kernel, COUNTER)
+    run(kernel, LOAD)
+    comm_id = run(
+        kernel,
+        "import comm\n_c = comm.create_comm(target_name='mn-test')\n"
+        "_c.on_msg(lambda msg: dicts.append({'i': -1, 'name': 'w'}))\nprint(_c.comm_id)",
+    ).stdout.strip()
+    run(kernel, FINAL)
+    message = kernel.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": {}})
+    kernel.kc.shell_channel.send(message)
+    seen, err = hashed(kernel, FINAL)  # the shell handles the message before this cell
+    assert RESTORED not in err  # dicts grew: a new key, the body runs
+    assert sorted(seen) == ["list", "ndarray"], seen
+    check_total(kernel)
+    assert run(kernel, "print(len(dicts))").stdout.strip() == "2001"
