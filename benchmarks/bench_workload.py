@@ -3,14 +3,15 @@
     .venv/bin/python benchmarks/bench_workload.py            # full sizes, median of 3 runs
     .venv/bin/python benchmarks/bench_workload.py --runs 5
     .venv/bin/python benchmarks/bench_workload.py --quick    # small sizes, 1 run
+    .venv/bin/python benchmarks/bench_workload.py --baseline /path/to/main/checkout
 
-Two fresh real kernels per run (one plain, one with the extension and a fresh sidecar);
-each cell runs in the plain kernel, then as a step in the other (the side that goes
-first alternates per run). Times are taken INSIDE the kernel, around `shell.run_cell`
-(hooks and the checkpoint included, the ZMQ round trip excluded). After the notebook:
-a trivial cell (`x = 1`) vs a trivial step, and a read-only step (reads the big values,
-makes one float) vs the same plain cell, interleaved. Prints medians and ratios; asserts
-nothing.
+Fresh real kernels per run (one plain, one with the extension and a fresh sidecar, and
+with `--baseline DIR` one more running the steps with the package in DIR: old vs new in
+one process); each cell runs in every kernel in turn (who goes first rotates). Times are
+taken INSIDE the kernel, around `shell.run_cell` (hooks and the checkpoint included, the
+ZMQ round trip excluded). After the notebook: a trivial cell (`x = 1`) vs a trivial step,
+and a read-only step (reads the big values, makes one float) vs the same plain cell,
+interleaved. Prints medians and ratios; asserts nothing.
 """
 
 from __future__ import annotations
@@ -96,14 +97,14 @@ TIMER = textwrap.dedent(
 class Side:
     """One kernel, timing each cell inside itself."""
 
-    def __init__(self, root: Path, env: dict[str, str], sidecar: Path | None) -> None:
-        if sidecar is not None:
-            env = {**env, "MIRRORNEURON_SIDECAR": str(sidecar)}
+    def __init__(self, root: Path, env: dict[str, str], steps: bool) -> None:
+        if steps:
+            env = {**env, "MIRRORNEURON_SIDECAR": str(root / "nb.mn")}
         work = root / "work"
-        work.mkdir(exist_ok=True)
+        work.mkdir(parents=True, exist_ok=True)
         self.k = Kernel(work, env, root / "kernels.log")
         self.k.run(TIMER)
-        if sidecar is not None:
+        if steps:
             self.k.run("%load_ext mirrorneuron_nb")
 
     def timed(self, code: str) -> float:
@@ -114,63 +115,77 @@ class Side:
         return float(out.stdout.strip().splitlines()[-1])
 
 
-def one_run(i: int, root: Path, env: dict[str, str], sz: dict[str, Any]) -> dict[str, Any]:
+def one_run(
+    i: int, root: Path, env: dict[str, str], sz: dict[str, Any], baseline: Path | None
+) -> dict[str, Any]:
+    """One run: the notebook plain, as steps, and as steps under `baseline`'s code."""
     base = root / f"run{i}"
     base.mkdir()
-    plain, step = Side(base, env, None), Side(base, env, base / "nb.mn")
-    out: dict[str, Any] = {"plain": {}, "step": {}, "trivial": ([], []), "readonly": ([], [])}
+    sides = {"plain": Side(base / "plain", env, None), "step": Side(base / "step", env, True)}
+    if baseline is not None:
+        old = {**env, "PYTHONPATH": str(baseline)}
+        sides["baseline"] = Side(base / "baseline", old, True)
+    out: dict[str, Any] = {label: {} for label in sides}
     try:
-        for side in (plain, step):
+        for side in sides.values():
             side.k.run("import numpy as _np; _w = _np.ones(1 << 28); _w.sum(); del _w, _np")
-        order = [("plain", plain), ("step", step)]
-        if i % 2:
-            order.reverse()
-        for name, code in cells(sz):
-            for label, side in order:
+        labels = list(sides)
+        for c, (name, code) in enumerate(cells(sz)):
+            turn = (i + c) % len(labels)  # who goes first rotates: drift favours no side
+            for label in labels[turn:] + labels[:turn]:
                 text = code if label == "plain" else f"%%mn_step {name}\n{code}"
-                out[label][name] = side.timed(text)
-        for j in range(sz["repeat"]):
-            out["trivial"][0].append(plain.timed("x = 1\n"))
-            out["trivial"][1].append(step.timed(f"%%mn_step t{j}\nx = 1\n"))
-        for j in range(sz["repeat"]):
-            out["readonly"][0].append(plain.timed(READ_ONLY))
-            out["readonly"][1].append(step.timed(f"%%mn_step ro{j}\n{READ_ONLY}"))
+                out[label][name] = sides[label].timed(text)
+        for key, body in (("trivial", "x = 1\n"), ("readonly", READ_ONLY)):
+            for j in range(sz["repeat"]):
+                for label, side in sides.items():
+                    text = body if label == "plain" else f"%%mn_step {key}{j}\n{body}"
+                    out[label].setdefault(key, []).append(side.timed(text))
     finally:
-        plain.k.shutdown()
-        step.k.shutdown()
+        for side in sides.values():
+            side.k.shutdown()
     return out
 
 
 def report(runs: list[dict[str, Any]], sz: dict[str, Any]) -> None:
     med = statistics.median
+    steps = [label for label in runs[0] if label != "plain"]
+    names = [name for name, _ in cells(sz)]
     print(f"\n{len(runs)} run(s); sizes {sz}; times inside the kernel (run_cell), medians\n")
-    print(f"{'cell':<10} {'plain':>10} {'step':>10} {'overhead':>10} {'ratio':>7}")
-    total_p = total_s = 0.0
-    for name, _ in cells(sz):
+    print(f"{'cell':<10} {'plain':>10}" + "".join(f" {s:>10} {'overhead':>10}" for s in steps))
+    for name in names:
         p = med(r["plain"][name] for r in runs)
-        s = med(r["step"][name] for r in runs)
-        total_p, total_s = total_p + p, total_s + s
+        row = f"{name:<10} {p * 1e3:>8.1f}ms"
+        for label in steps:
+            s = med(r[label][name] for r in runs)
+            row += f" {s * 1e3:>8.1f}ms {(s - p) * 1e3:>+8.1f}ms"
+        print(row)
+    for label in steps:
+        whole = [sum(r[label][n] for n in names) / sum(r["plain"][n] for n in names) for r in runs]
         print(
-            f"{name:<10} {p * 1e3:>8.1f}ms {s * 1e3:>8.1f}ms {(s - p) * 1e3:>+8.1f}ms {s / p:>7.2f}"
+            f"whole notebook, {label} / plain: {med(whole):.3f} (median of per-run ratios "
+            f"{[round(w, 3) for w in whole]}; target <= 1.10)"
         )
-    whole = [sum(r["step"].values()) / sum(r["plain"].values()) for r in runs]
-    print(f"{'notebook':<10} {total_p:>9.2f}s {total_s:>9.2f}s {total_s - total_p:>+9.2f}s")
-    print(f"whole notebook ratio (median of per-run ratios): {med(whole):.3f}  (target <= 1.10)")
     for key, target in (("trivial", 1.0), ("readonly", 5.0)):
-        p = med(t for r in runs for t in r[key][0])
-        s = med(t for r in runs for t in r[key][1])
-        n = sum(len(r[key][0]) for r in runs)
-        verdict = "met" if (s - p) * 1e3 <= target else "MISSED"
-        print(
-            f"{key} cell: plain {p * 1e3:.2f} ms, step {s * 1e3:.2f} ms, over plain "
-            f"{(s - p) * 1e3:+.2f} ms (n={n}, target <= {target} ms: {verdict})"
-        )
+        p = med(t for r in runs for t in r["plain"][key])
+        n = sum(len(r["plain"][key]) for r in runs)
+        for label in steps:
+            s = med(t for r in runs for t in r[label][key])
+            verdict = "met" if (s - p) * 1e3 <= target else "MISSED"
+            print(
+                f"{key} cell, {label}: plain {p * 1e3:.2f} ms, step {s * 1e3:.2f} ms, over plain "
+                f"{(s - p) * 1e3:+.2f} ms (n={n}, target <= {target} ms: {verdict})"
+            )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=None, help="repetitions (default 3)")
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 run")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the steps with the package from this checkout (e.g. the main branch)",
+    )
     args = parser.parse_args()
     sz = {k: v[1 if args.quick else 0] for k, v in SIZES.items()}
     runs = args.runs or (1 if args.quick else 3)
@@ -193,7 +208,7 @@ def main() -> int:
     try:
         for i in range(runs):
             log(f"run {i + 1}/{runs}")
-            results.append(one_run(i, root, env, sz))
+            results.append(one_run(i, root, env, sz, args.baseline))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     report(results, sz)
