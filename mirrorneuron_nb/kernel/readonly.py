@@ -13,6 +13,7 @@ anywhere, aliases included: the answer is then "anything may have changed".
 from __future__ import annotations
 
 import ast
+import builtins
 import sys
 import types
 from dataclasses import dataclass
@@ -322,9 +323,12 @@ def _calls_code(value: Any) -> bool:
 
 
 def _chain_mutation(chain: Chain, ns: dict[str, Any]) -> str | None:
-    if chain.root not in ns:
+    if chain.root in ns:
+        value = ns[chain.root]
+    elif hasattr(builtins, chain.root):
+        value = getattr(builtins, chain.root)  # `list.append(x, 1)`: a builtin type's method
+    else:
         return None  # the call fails with a NameError: nothing changes
-    value = ns[chain.root]
     called = [lk for lk in chain.links if lk.called]
     if isinstance(value, types.ModuleType):
         return _function_mutation(value, chain)

@@ -63,6 +63,8 @@ WRITES = [
     ("len = max\nlen(arr)", "len()"),
     ("df.apply(f)", "f is code"),
     ("answer.update({})", "update"),
+    ("list.append(dicts, 1)", "type"),  # a builtin type's method, called through the type
+    ("dict.update(answer, n=2)", "type"),
     ("[d.get('v') for d in dicts]", "computed value"),
     ("with open('x') as fh:\n    pass", "With"),
     ("class A:\n    pass", "ClassDef"),
