@@ -26,6 +26,7 @@ from ..values.fingerprint import fingerprint, is_immutable
 from .readonly import effects
 
 _STEP_MAGIC = "%%mn_step"
+_GONE = object()
 _TRANSFORMED_KEPT = 256
 
 
@@ -152,6 +153,10 @@ class KnownFingerprints:
         else:
             for name in self._changes - kept:
                 self._known.pop(name, None)
+        # Nor is an object kept alive once its name is bound to another (a restore rebinds
+        # names the cell does not): what is known is what the namespace holds.
+        ns = self.shell.user_ns
+        self._known = {n: k for n, k in self._known.items() if ns.get(n, _GONE) is k.value}
         self._changes, self._step_cell, self._verified = None, False, set()
 
     def transform(self, raw: str) -> str:
