@@ -16,7 +16,7 @@ from ..store.blob_backend import Blobs
 from ..store.blobs import BlobStore
 from ..values import codec, groups, libstate
 from ..values.canonical import BufferDigests
-from ..values.fingerprint import fingerprint, is_immutable
+from ..values.fingerprint import is_immutable
 from ..values.serializers import buffer_keys, snapshot, type_name
 from ..values.signing import Binding, checkpoint_signature
 from .attempts import Ran
@@ -76,7 +76,7 @@ def commit(
         target: Blobs = staged if staged is not None else store.blobs
         place = Binding(store.sidecar_id(), name, "")
         names, snaps = _written_names(session, plan, before)
-        written = _checkpoint_variables(session, target, place, names, snaps)
+        written = _checkpoint_variables(session, target, place, names, snaps, plan.reads_only)
         state = _library_state(session, target, place, state_before)
         if state is not None:
             written.variables.append(state[0])
@@ -168,8 +168,10 @@ def _written_names(
     for name, fp in plan.inputs.items():
         if name in changed or name not in ns or is_immutable(ns[name]):
             continue
+        if plan.reads_only and session.known.holds(name, ns[name]):
+            continue  # the body cannot have written into it (known.py)
         digests: BufferDigests = {}
-        now = fingerprint(ns[name], digests)
+        now = session.known.after_body(name, ns[name], digests)
         if now != fp:
             changed.add(name)
             taken[name] = (now, digests)
@@ -182,6 +184,7 @@ def _checkpoint_variables(
     place: Binding,
     names: list[str],
     taken: dict[str, tuple[str, BufferDigests]],
+    plan_reads_only: bool = False,
 ) -> Written:
     """The step's variables, and every variable that shares objects with them
     (sharing.py), in groups of the values that share objects: what they share comes back
@@ -210,7 +213,7 @@ def _checkpoint_variables(
     for name in saved:
         fp, digests = taken.get(name, (None, None))
         if fp is None or digests is None:
-            fp = fingerprint(ns[name], known)
+            fp = session.known.after_body(name, ns[name], known, reads_only=plan_reads_only)
         else:
             known.update(digests)
         prints[name] = fp

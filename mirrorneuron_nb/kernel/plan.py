@@ -17,11 +17,11 @@ from ..notebook import code_hash as notebook_code_hash
 from ..notebook import validate_name
 from ..values.codec import DELETED
 from ..values.digest import text_digest
-from ..values.fingerprint import fingerprint
 from .analysis import CellAnalysis, analyze
 from .magic_effects import foreign
 from .outputs import check_bindable
 from .policy import StepOptions, resolve_exceptions
+from .readonly import effects
 from .session import KernelSession
 from .tracebacks import cell_number
 
@@ -46,6 +46,9 @@ class StepPlan:
     """Why what the body reads or writes cannot be known: it is never served from a checkpoint."""
     cell: int = 0
     """The cell's execution count (`In[N]` in tracebacks)."""
+    reads_only: bool = False
+    """Nothing in the body can write into a value (readonly.py): the fingerprints of its
+    inputs taken before it still hold after it."""
 
     @property
     def cache_key(self) -> str:
@@ -57,7 +60,7 @@ def make_plan(session: KernelSession, name: str, body: str, options: StepOptions
     __tracebackhide__ = True
     validate_name(name)
     ns: dict[str, Any] = session.shell.user_ns
-    code = session.shell.transform_cell(body)
+    code = session.known.transform(body)
     analysis = analyze(code)
     always_runs = (*analysis.opaque, *foreign(session.shell, analysis.magics))
     # Validate everything the options name before anything is recorded: bad input
@@ -73,7 +76,9 @@ def make_plan(session: KernelSession, name: str, body: str, options: StepOptions
         analysis = replace(analysis, writes=analysis.writes | _last_written(session, name))
 
     reads = _input_names(session, analysis.reads, ns)
-    inputs = {n: fingerprint(ns[n]) for n in sorted(reads)}
+    inputs = {n: session.known.before_body(n, ns[n]) for n in sorted(reads)}
+    session.known.body_starts()
+    reads_only = not always_runs and effects(code).mutation(ns) is None
     code_hash = notebook_code_hash(body)
     cache_key = text_digest(
         name,
@@ -106,6 +111,7 @@ def make_plan(session: KernelSession, name: str, body: str, options: StepOptions
         retry_on,
         always_runs,
         cell_number(session.shell),
+        reads_only,
     )
 
 

@@ -20,6 +20,7 @@ from ..store import Store, open_store
 from . import banners, barrier
 from .discovery import CellMatcher, kernel_cwd, vscode_notebook
 from .heartbeat import Heartbeat
+from .known import KnownFingerprints
 from .sharing import SharingIndex
 from .writer import Writer
 
@@ -54,6 +55,8 @@ class KernelSession:
         self._matcher = CellMatcher(kernel_cwd())
         self._noticed = False
         self._discover("")
+        # Fingerprints that still hold, so a step does not hash unchanged inputs again.
+        self.known = KnownFingerprints(shell)
         shell.events.register("pre_run_cell", self._pre_run_cell)
         barrier.install(self)
 

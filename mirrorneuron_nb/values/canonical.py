@@ -84,16 +84,20 @@ class Context:
         # reducer_override sees; protocol 4+ saves it directly. So the cheap pass (no
         # persistent_id hook, called for every object) learns whether it met a set, and
         # only then does a second pass put sets in canonical order.
+        # The cheap pass stops at the first set it meets (what it wrote is discarded), so
+        # a set early in a big value does not cost a whole wasted pass.
         hasher = xxhash.xxh3_128()
         first = _CanonicalSets if type(value) in (set, frozenset) else _Canonical
-        if not self._dump(first, hasher, value):
+        try:
+            self._dump(first, hasher, value)
+        except _MetSet:
             hasher.reset()
             self._dump(_CanonicalSets, hasher, value)
         return str(hasher.hexdigest())
 
-    def _dump(self, kind: type[_Canonical], hasher: Any, value: Any) -> bool:
+    def _dump(self, kind: type[_Canonical], hasher: Any, value: Any) -> None:
         """Dump without a memo (sharing does not change the stream), or with one for a
-        cyclic value; False when the pass met a set it could not order."""
+        cyclic value; raises _MetSet when the pass meets a set it cannot order."""
         pickler = kind(_Sink(hasher), self)
         pickler.fast = True
         try:
@@ -106,7 +110,6 @@ class Context:
             hasher.reset()
             pickler = _MEMO_MODE[kind](_Sink(hasher), self)
             pickler.dump(value)
-        return not pickler.met_set
 
     def once(self, obj: Any, content: Callable[[Any], Any]) -> str:
         """The digest of `content(obj)`, computed once per object."""
@@ -151,9 +154,12 @@ def content_digest(value: Any, array_digests: BufferDigests | None = None) -> st
         return None
 
 
+class _MetSet(Exception):
+    """The cheap pass met an exact set, which it would save in arbitrary order."""
+
+
 class _Canonical(cloudpickle.Pickler):  # type: ignore[misc]
     dispatch_table = DISPATCH_TABLE
-    met_set = False
 
     def __init__(self, file: _Sink | io.BytesIO, ctx: Context) -> None:
         super().__init__(file, protocol=3)
@@ -167,8 +173,9 @@ class _Canonical(cloudpickle.Pickler):  # type: ignore[misc]
             return _array(obj, ctx)
         if isinstance(obj, type):
             if obj is set or obj is frozenset:
-                self.met_set = True  # an exact set is being saved, in arbitrary order
-                return NotImplemented
+                if type(self) in _ORDERS_SETS:
+                    return NotImplemented  # the set type itself, as a value
+                raise _MetSet  # an exact set is being saved, in arbitrary order
             if not obj.__flags__ & _HEAPTYPE:
                 return super().reducer_override(obj)  # a C type: by name, as cloudpickle does
             if ctx.importable(obj):
@@ -218,6 +225,9 @@ class _MemoCanonicalSets(_MemoCanonical, _CanonicalSets):
         found = _MemoCanonical.persistent_id(self, obj)
         return found if found is not None else _CanonicalSets.persistent_id(self, obj)
 
+
+# The passes that save exact sets through persistent_id, in canonical order.
+_ORDERS_SETS: frozenset[type[_Canonical]] = frozenset({_CanonicalSets, _MemoCanonicalSets})
 
 # The pickler for a cyclic value (memo mode), by the fast-mode one it replaces.
 _MEMO_MODE: dict[type[_Canonical], type[_Canonical]] = {
