@@ -137,11 +137,14 @@ def run(args: argparse.Namespace) -> int:
         max_sleep=max_sleep,
         lease_wait=lease_wait,
     )
-    store = Store(sidecar, readonly=True)
+    # A run that stopped before any step recorded anything (a cell the magic refused) has
+    # no sidecar yet: its steps are all pending.
+    store = Store(sidecar, readonly=True) if sidecar_exists(sidecar) else None
     try:
         views = step_views(store, notebook)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     print()
     print(status_table(views))
     if not result.ok and result.outcome == "sleeping":
@@ -175,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_LEASE_HELD
     if not result.ok:
-        where = f"step {result.failed_step!r}" if result.failed_step else "a cell"
+        where = f"step {result.failed_step!r}" if result.failed_step else result.cell
         print(
             terminal_safe(
                 f"mn-nb: run failed at {where}: {result.error}. Fix it and run the same "

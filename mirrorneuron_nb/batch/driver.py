@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.manager import KernelManager
+from .transport import IPCKernelManager
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Execution:
 class Kernel:
     def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.cwd = cwd
-        self.km = KernelManager(kernel_name="python3")
+        self.km = IPCKernelManager(kernel_name="python3")
         self.km.start_kernel(cwd=str(cwd), env={**os.environ, **(env or {})})
         self.kc = self.km.client()
         self.kc.start_channels()
