@@ -31,7 +31,15 @@ from .models import (
     takes_over,
 )
 from .notebook import StepCell, code_hash, step_cells
-from .render import format_bytes, format_duration, format_elapsed, format_wake, format_when, table
+from .render import (
+    clip,
+    format_bytes,
+    format_duration,
+    format_elapsed,
+    format_wake,
+    format_when,
+    table,
+)
 from .store import Store, lease_free, owner_alive
 from .store.leases import this_host
 
@@ -368,7 +376,7 @@ def status_table(views: list[StepView]) -> str:
         durable = durable_summary(v)
         if durable:
             # The detail column is cut at 80 characters: keep the counts visible.
-            detail = f"{detail[: 78 - len(durable)]}; {durable}" if detail else durable
+            detail = f"{clip(detail, 78 - len(durable))}; {durable}" if detail else durable
         rows.append(
             [
                 _label(v),
@@ -377,7 +385,7 @@ def status_table(views: list[StepView]) -> str:
                 str(v.attempts),
                 format_bytes(v.checkpoint_bytes),
                 format_when(v.last_run),
-                (detail or "")[:80],
+                clip(detail or "", 80),
             ]
         )
     return table(

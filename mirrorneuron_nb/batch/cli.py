@@ -13,6 +13,10 @@ one line.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -94,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a YAML mapping of parameters (-p values override it)",
     )
     run.add_argument(
+        "--allow-unknown-params",
+        action="store_true",
+        help="inject parameters the cell tagged `parameters` does not define (by default "
+        "an unknown name is an error, exit 2: usually a typo)",
+    )
+    run.add_argument(
         "--fresh",
         action="store_true",
         help="ignore checkpoints: execute every step (new checkpoints are kept)",
@@ -112,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="wait at most S seconds for a step another kernel or run is executing, then "
         "stop with exit code 4 naming it (default: wait until it is done)",
+    )
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary of the run instead of lines and a table",
     )
     run.set_defaults(func=commands.run)
 
@@ -163,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("notebook", help=nb_help)
     reset.add_argument("steps", nargs="*", metavar="STEP", help="steps to reset")
     reset.add_argument("--all", action="store_true", help="reset every step")
+    reset.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
     reset.set_defaults(func=commands.reset)
 
     gc = _command(
@@ -187,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only delete unreferenced files older than S seconds (default 3600), "
         "so a checkpoint being written right now is never touched",
     )
+    gc.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
     gc.set_defaults(func=commands.gc)
 
     approve = _command(
@@ -201,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("step", help="the step awaiting approval")
     approve.add_argument("--reject", action="store_true", help="reject instead of approve")
     approve.add_argument("--note", metavar="TEXT", help="a note recorded with the decision")
+    approve.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
     approve.set_defaults(func=commands.approve)
 
     trust = _command(
@@ -269,12 +287,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_code(exc: BaseException) -> str:
+    """An error's `code` under --json: its class in snake_case (`unknown_step`,
+    `sidecar_damaged`...), as the HTTP API names them."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+def error_json(exc: MirrorNeuronError) -> str:
+    """An error under --json, on stdout: {"error": {"code", "message"}}."""
+    return json.dumps({"error": {"code": error_code(exc), "message": terminal_safe(str(exc))}})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # `mn-nb log NB | head`: the reader left. No traceback, and none at exit either
+        # (Python flushes stdout again then): point stdout at /dev/null.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
     except MirrorNeuronError as exc:
         code = exit_code(exc)
+        if getattr(args, "json", False):
+            # --json: stdout stays machine-readable; the exit code is the same.
+            print(error_json(exc))
         # Input errors read like argparse's; the text may quote what a sidecar stored.
         prefix = "mn-nb: error: " if code == EXIT_USAGE else "mn-nb: "
         print(prefix + terminal_safe(str(exc)), file=sys.stderr)

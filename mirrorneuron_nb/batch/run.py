@@ -19,6 +19,7 @@ from typing import Any
 from .. import config
 from ..errors import InvalidInput, one_line
 from ..notebook import read_notebook
+from ..render import clip
 from ..sidecar import sidecar_of
 
 ENGINE_NAME = "mirrorneuron"
@@ -118,7 +119,7 @@ def _failed_cell(output: Path) -> tuple[str, str | None]:
         source = "".join(source) if isinstance(source, list) else str(source)
         name = nbfile.step_name(source)
         first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
-        label = f"step {name!r}" if name else f"the cell `{first[:60]}`"
+        label = f"step {name!r}" if name else f"the cell `{clip(first, 60)}`"
         return label, cell_error(cell)
     return "a cell", None
 
@@ -156,6 +157,38 @@ def check_notebook(notebook: Path) -> None:
             f"{notebook} names no kernel (metadata.kernelspec.name): open it in Jupyter, "
             "choose a kernel and save it"
         )
+
+
+def check_parameters(notebook: Path, names: list[str]) -> None:
+    """Refuse parameter names the notebook's cell tagged `parameters` does not define
+    (papermill only warns and injects them: a typo runs with the default). A notebook whose
+    parameters papermill cannot inspect (no language recorded, a language it cannot parse)
+    is not checked."""
+    if not names:
+        return
+    import papermill
+    from papermill.iorw import load_notebook_node
+    from papermill.utils import find_first_tagged_cell_index
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            node = load_notebook_node(str(notebook))
+            known = list(papermill.inspect_notebook(str(notebook)))
+    except Exception:  # papermill raises ValueError and its own errors for what it cannot read
+        return
+    unknown = [n for n in names if n not in known]
+    if not unknown:
+        return
+    what = "parameter" if len(unknown) == 1 else "parameters"
+    if find_first_tagged_cell_index(node, "parameters") < 0:
+        where = f"{notebook.name} has no cell tagged `parameters`"
+    else:
+        where = f"the cell tagged `parameters` defines {', '.join(known) or 'nothing'}"
+    raise InvalidInput(
+        f"unknown {what} {', '.join(unknown)} ({where}); pass --allow-unknown-params to "
+        "inject them anyway"
+    )
 
 
 def run_notebook(
