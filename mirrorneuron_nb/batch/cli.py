@@ -279,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "run the demo: a run that fails midway and resumes",
         "Run notebooks/demo.ipynb: a batch run fails midway during a simulated API outage "
-        "and the next run resumes at the failed step; then a kernel is killed and a fresh "
-        "one gets its state back with %%mn_resume; the step table is printed.",
+        "and the next run resumes at the failed step; then a kernel restores the steps from "
+        "their checkpoints, runs an edited cell and is killed, and a fresh one gets its "
+        "state back with %%mn_resume; a table shows what each step did in each run.",
     )
     demo.add_argument("--dir", help="working directory (default: a new temporary one)")
     demo.set_defaults(func=commands.demo)
