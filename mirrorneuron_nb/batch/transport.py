@@ -2,16 +2,19 @@
 (Unix sockets) instead of TCP, so no port listens on the network and ipykernel has no
 unencrypted TCP to warn about (its `Kernel is running over TCP without encryption` line).
 
-The sockets live in a short private temporary directory: a Unix socket path is limited to
-about 100 bytes, which a connection file deep in a runtime or test directory can exceed.
+The sockets live in a short private temporary directory (one per process, removed at exit):
+a Unix socket path is limited to about 100 bytes, which a connection file deep in a runtime
+or test directory can exceed.
 Windows has no IPC transport in ZeroMQ: there the kernels keep TCP.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
+import uuid
 
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from traitlets import CaselessStrEnum
@@ -20,16 +23,17 @@ IPC_AVAILABLE = os.name == "posix"
 TRANSPORT = "ipc" if IPC_AVAILABLE else "tcp"
 
 
-def _socket_prefix(manager: KernelManager) -> str:
-    directory = tempfile.mkdtemp(prefix="mn-kernel-")
-    manager.__dict__["_mn_socket_dir"] = directory
-    return os.path.join(directory, "k")
+_socket_dir: str | None = None
 
 
-def _remove_socket_dir(manager: KernelManager) -> None:
-    directory = manager.__dict__.pop("_mn_socket_dir", None)
-    if directory is not None:
-        shutil.rmtree(directory, ignore_errors=True)
+def _socket_prefix() -> str:
+    """A fresh socket path prefix in this process's private directory (made on first use,
+    removed at exit: a kernel that dies is not always cleaned up by its manager)."""
+    global _socket_dir
+    if _socket_dir is None:
+        _socket_dir = tempfile.mkdtemp(prefix="mn-kernels-")
+        atexit.register(shutil.rmtree, _socket_dir, ignore_errors=True)
+    return os.path.join(_socket_dir, uuid.uuid4().hex[:12])
 
 
 class IPCKernelManager(KernelManager):
@@ -38,12 +42,7 @@ class IPCKernelManager(KernelManager):
     transport = CaselessStrEnum(["tcp", "ipc"], default_value=TRANSPORT, config=True)
 
     def _ip_default(self) -> str:
-        return _socket_prefix(self) if self.transport == "ipc" else super()._ip_default()
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
-        if not restart:
-            _remove_socket_dir(self)
+        return _socket_prefix() if self.transport == "ipc" else super()._ip_default()
 
 
 class AsyncIPCKernelManager(AsyncKernelManager):
@@ -52,9 +51,4 @@ class AsyncIPCKernelManager(AsyncKernelManager):
     transport = CaselessStrEnum(["tcp", "ipc"], default_value=TRANSPORT, config=True)
 
     def _ip_default(self) -> str:
-        return _socket_prefix(self) if self.transport == "ipc" else super()._ip_default()
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
-        if not restart:
-            _remove_socket_dir(self)
+        return _socket_prefix() if self.transport == "ipc" else super()._ip_default()
