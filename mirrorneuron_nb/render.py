@@ -29,6 +29,23 @@ def terminal_safe(text: str, *, keep_newlines: bool = False) -> str:
     return (_UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE).sub(_escape, text)
 
 
+ELLIPSIS = "…"
+
+
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` characters: whole when it fits, else cut at the last space
+    in the second half of the room (else mid-word) and ended with an ellipsis, so a reader
+    sees that something is missing."""
+    if len(text) <= width:
+        return text
+    room = max(width - len(ELLIPSIS), 0)
+    cut = text[:room]
+    space = cut.rfind(" ")
+    if space >= room // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + ELLIPSIS
+
+
 def format_bytes(n: int | None) -> str:
     if n is None:
         return "-"
@@ -109,19 +126,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 ELLIPSIS = "\u2026"
-
-
-def shorten(text: str, width: int) -> str:
-    """`text` in at most `width` characters: cut at a word boundary when one is near the
-    end, else mid-word, and always marked with an ellipsis when cut."""
-    if len(text) <= width:
-        return text
-    room = max(width - 1, 0)
-    cut = text[:room]
-    space = cut.rfind(" ")
-    if space >= room * 0.6:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:") + ELLIPSIS
 
 
 def html_safe(text: str) -> str:

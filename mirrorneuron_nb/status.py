@@ -33,12 +33,12 @@ from .models import (
 )
 from .notebook import StepCell, code_hash, step_cells
 from .render import (
+    clip,
     format_bytes,
     format_duration,
     format_elapsed,
     format_wake,
     format_when,
-    shorten,
     table,
 )
 from .store import Store, lease_free, owner_alive
@@ -379,7 +379,7 @@ def detail_of(v: StepView) -> str:
     if durable:
         # The detail column is cut: keep the counts visible.
         room = DETAIL_CHARS - len(durable) - 2
-        detail = f"{shorten(detail, room)}; {durable}" if detail else durable
+        detail = f"{clip(detail, room)}; {durable}" if detail else durable
     return detail or ""
 
 
@@ -402,7 +402,7 @@ def status_rows(views: list[StepView]) -> list[list[str]]:
 def status_table(views: list[StepView]) -> str:
     if not views:
         return NO_STEPS
-    rows = [[*row[:-1], shorten(row[-1], DETAIL_CHARS)] for row in status_rows(views)]
+    rows = [[*row[:-1], clip(row[-1], DETAIL_CHARS)] for row in status_rows(views)]
     return table(STATUS_HEADERS, rows)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from .render import format_duration, html_safe, shorten, terminal_safe
+from .render import clip, format_duration, html_safe, terminal_safe
 from .timeline import Bar, Outcome, RunTimeline, Timeline
 
 COLOURS: dict[Outcome, str] = {
@@ -85,7 +85,7 @@ def _run_plain(run: RunTimeline, now: float) -> str:
             track[lo:hi] = MARKS[bar.outcome] * (hi - lo)
         outcome = bars[-1].outcome
         lines.append(
-            f"{terminal_safe(shorten(step, NAME)):<{NAME}} |{''.join(track)}| "
+            f"{terminal_safe(clip(step, NAME)):<{NAME}} |{''.join(track)}| "
             f"{outcome:<9} {format_duration(_took(bars, now)):>8}"
         )
     lines.append("  ".join(f"{m} {o}" for o, m in MARKS.items()))

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from mirrorneuron_nb.models import StepStatus
-from mirrorneuron_nb.render import ELLIPSIS, shorten
+from mirrorneuron_nb.render import ELLIPSIS, clip
 from mirrorneuron_nb.status import StepView, status_table
 from mirrorneuron_nb.status_html import status_html, status_plain
 from mirrorneuron_nb.timeline import Bar, RunTimeline, Timeline
@@ -59,10 +59,10 @@ def test_status_html_is_a_fixed_width_table_with_ellipses() -> None:
 
 
 def test_shorten_never_cuts_without_an_ellipsis() -> None:
-    assert shorten("short", 10) == "short"
-    assert shorten("two words here", 10) == "two words" + ELLIPSIS
-    assert shorten("abcdefghijklmnop", 8) == "abcdefg" + ELLIPSIS
-    assert all(len(shorten("word " * 30, n)) <= n for n in range(1, 60))
+    assert clip("short", 10) == "short"
+    assert clip("two words here", 10) == "two words" + ELLIPSIS
+    assert clip("abcdefghijklmnop", 8) == "abcdefg" + ELLIPSIS
+    assert all(len(clip("word " * 30, n)) <= n for n in range(1, 60))
 
 
 def run_with(bars: list[Bar], restored: int = 0, saved: float = 0.0) -> Timeline:

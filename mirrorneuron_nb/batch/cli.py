@@ -13,7 +13,10 @@ one line.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a YAML mapping of parameters (-p values override it)",
     )
     run.add_argument(
+        "--allow-unknown-params",
+        action="store_true",
+        help="inject parameters the cell tagged `parameters` does not define (by default "
+        "an unknown name is an error, exit 2: usually a typo)",
+    )
+    run.add_argument(
         "--fresh",
         action="store_true",
         help="ignore checkpoints: execute every step (new checkpoints are kept)",
@@ -123,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="wait at most S seconds for a step another kernel or run is executing, then "
         "stop with exit code 4 naming it (default: wait until it is done)",
+    )
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary of the run instead of lines and a table",
     )
     run.set_defaults(func=commands.run)
 
@@ -174,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("notebook", help=nb_help)
     reset.add_argument("steps", nargs="*", metavar="STEP", help="steps to reset")
     reset.add_argument("--all", action="store_true", help="reset every step")
+    reset.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
     reset.set_defaults(func=commands.reset)
 
     gc = _command(
@@ -198,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only delete unreferenced files older than S seconds (default 3600), "
         "so a checkpoint being written right now is never touched",
     )
+    gc.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
     gc.set_defaults(func=commands.gc)
 
     approve = _command(
@@ -212,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("step", help="the step awaiting approval")
     approve.add_argument("--reject", action="store_true", help="reject instead of approve")
     approve.add_argument("--note", metavar="TEXT", help="a note recorded with the decision")
+    approve.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
     approve.set_defaults(func=commands.approve)
 
     trust = _command(
@@ -293,8 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "run the demo: a run that fails midway and resumes",
         "Run notebooks/demo.ipynb: a batch run fails midway during a simulated API outage "
-        "and the next run resumes at the failed step; then a kernel is killed and a fresh "
-        "one gets its state back with %%mn_resume; the step table is printed.",
+        "and the next run resumes at the failed step; then a kernel restores the steps from "
+        "their checkpoints, runs an edited cell and is killed, and a fresh one gets its "
+        "state back with %%mn_resume; a table shows what each step did in each run.",
     )
     demo.add_argument("--dir", help="working directory (default: a new temporary one)")
     demo.set_defaults(func=commands.demo)
@@ -385,13 +403,34 @@ def _apply_store_options(args: argparse.Namespace) -> None:
         open_blobs(Path("."))  # an unknown protocol is one line now, not mid-run
 
 
+def error_code(exc: BaseException) -> str:
+    """An error's `code` under --json: its class in snake_case (`unknown_step`,
+    `sidecar_damaged`...), as the HTTP API names them."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+def error_json(exc: MirrorNeuronError) -> str:
+    """An error under --json, on stdout: {"error": {"code", "message"}}."""
+    return json.dumps({"error": {"code": error_code(exc), "message": terminal_safe(str(exc))}})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _apply_store_options(args)
         return int(args.func(args))
+    except BrokenPipeError:
+        # `mn-nb log NB | head`: the reader left. No traceback, and none at exit either
+        # (Python flushes stdout again then): point stdout at /dev/null.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
     except MirrorNeuronError as exc:
         code = exit_code(exc)
+        if getattr(args, "json", False):
+            # --json: stdout stays machine-readable; the exit code is the same.
+            print(error_json(exc))
         # Input errors read like argparse's; the text may quote what a sidecar stored.
         prefix = "mn-nb: error: " if code == EXIT_USAGE else "mn-nb: "
         print(prefix + terminal_safe(str(exc)), file=sys.stderr)

@@ -10,14 +10,18 @@ import keyword
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from ..errors import UsageFailure
+from ..errors import UnknownStep, UsageFailure
 from ..models import ApprovalStatus
 from ..render import format_wake, terminal_safe
 from ..sidecar import sidecar_of
 from ..store import Store, open_store, run_output_dir, store_exists
+from .run import LEASE_HELD, BatchResult
+
+if TYPE_CHECKING:
+    from ..status import StepView
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -42,10 +46,24 @@ def _notebook(path: str) -> Path:
 def _open(notebook: Path, *, readonly: bool = True) -> Store:
     sidecar = sidecar_of(notebook)
     if not store_exists(sidecar, notebook):
+        from ..notebook import read_notebook
+
+        read_notebook(notebook)  # a file that is not a notebook: say that, not "no sidecar"
         raise UsageFailure(f"no sidecar for {notebook.name} yet ({sidecar}): run a step first")
     # Every command checks the database's pages as it opens: a damaged file is one line
     # (exit 3), never a traceback halfway through, and never written to.
     return open_store(sidecar, notebook=notebook, readonly=readonly, verify=True)
+
+
+def _known_steps(store: Store, names: list[str]) -> None:
+    """Refuse names the sidecar does not know, listing the ones it does (a typo is easy to
+    see next to the real names)."""
+    known = [s.name for s in store.steps()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        what = "step" if len(unknown) == 1 else "steps"
+        listed = ", ".join(known) if known else "none recorded yet"
+        raise UnknownStep(f"unknown {what} {', '.join(map(repr, unknown))} (steps: {listed})")
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -96,8 +114,9 @@ def _parameter_name(name: object, where: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..notebook import read_notebook, step_cells
-    from ..status import status_table, step_views
-    from .run import LEASE_HELD, CellOutcome, check_notebook, run_notebook
+    from ..status import step_views
+    from .reporting import RunReport
+    from .run import check_notebook, check_parameters, run_notebook
 
     max_sleep = None if args.max_sleep is None else limits.seconds("--max-sleep", args.max_sleep)
     lease_wait = (
@@ -118,77 +137,78 @@ def run(args: argparse.Namespace) -> int:
     if output.resolve() == notebook:
         raise UsageFailure("OUTPUT is the input notebook: choose another path")
     params = _parameters(args)
+    if not args.allow_unknown_params:
+        check_parameters(notebook, list(params))
     if args.lease_wait is not None:
         limits.seconds("--lease-wait", args.lease_wait)
     output.parent.mkdir(parents=True, exist_ok=True)
 
-    def progress(outcome: CellOutcome) -> None:
-        line = f"  {outcome.step:<24} {outcome.outcome:<9} {outcome.seconds:7.1f} s"
-        if outcome.error:
-            line += f"  {outcome.error}"
-        print(terminal_safe(line), flush=True)
-
+    report = RunReport(len(step_cells(notebook)), as_json=args.json)
     fresh = " (fresh)" if args.fresh else ""
-    print(terminal_safe(f"mn-nb run {notebook.name} -> {output}{fresh}"))
-    result = run_notebook(
-        notebook,
-        output,
-        params,
-        fresh=args.fresh,
-        progress=progress,
-        max_sleep=max_sleep,
-        lease_wait=lease_wait,
+    report.header(f"mn-nb run {notebook.name} -> {output}{fresh}")
+    try:
+        result = run_notebook(
+            notebook,
+            output,
+            params,
+            fresh=args.fresh,
+            progress=report.step,
+            max_sleep=max_sleep,
+            lease_wait=lease_wait,
+        )
+    finally:
+        report.close()
+    # A run that stopped before any step recorded anything (a cell the magic refused) has
+    # no sidecar yet: its steps are all pending.
+    store = (
+        open_store(sidecar, notebook=notebook, readonly=True)
+        if store_exists(sidecar, notebook)
+        else None
     )
-    store = open_store(sidecar, notebook=notebook, readonly=True)
     try:
         views = step_views(store, notebook)
     finally:
-        store.close()
-    print()
-    print(status_table(views))
+        if store is not None:
+            store.close()
+    report.table(views)
+    code, message = _run_ending(notebook, result, views)
+    report.summary(result, views, code, message)
+    if code == 0:
+        if not args.json:
+            print()
+            print(terminal_safe(message))
+    else:
+        print(terminal_safe(message), file=sys.stderr)
+    return code
+
+
+def _run_ending(notebook: Path, result: BatchResult, views: list[StepView]) -> tuple[int, str]:
+    """The exit code and the one line that ends a run."""
+    step = result.failed_step
     if not result.ok and result.outcome == "sleeping":
-        wake = next((v.wake_at for v in views if v.name == result.failed_step), None)
+        wake = next((v.wake_at for v in views if v.name == step), None)
         until = format_wake(wake) if wake is not None else "its wake-up time"
-        print(
-            terminal_safe(
-                f"mn-nb: step `{result.failed_step}` sleeps until {until}: run the same "
-                "command again after that"
-            ),
-            file=sys.stderr,
+        return EXIT_SLEEPING, (
+            f"mn-nb: step `{step}` sleeps until {until}: run the same command again after that"
         )
-        return EXIT_SLEEPING
     if not result.ok and result.outcome == "awaiting_approval":
-        print(
-            terminal_safe(
-                f"mn-nb: run paused at step {result.failed_step!r}, which awaits approval. "
-                f"Approve it with `mn-nb approve {notebook.name} {result.failed_step}` "
-                "(or --reject), then run the same command again."
-            ),
-            file=sys.stderr,
+        return EXIT_AWAITING_APPROVAL, (
+            f"mn-nb: run paused at step {step!r}, which awaits approval. "
+            f"Approve it with `mn-nb approve {notebook.name} {step}` "
+            "(or --reject), then run the same command again."
         )
-        return EXIT_AWAITING_APPROVAL
     if not result.ok and result.outcome == LEASE_HELD:
-        print(
-            terminal_safe(
-                f"mn-nb: run stopped at step {result.failed_step!r}: {result.error}. Run the "
-                "same command again when it is done: its checkpoint will be restored."
-            ),
-            file=sys.stderr,
+        return EXIT_LEASE_HELD, (
+            f"mn-nb: run stopped at step {step!r}: {result.error}. Run the "
+            "same command again when it is done: its checkpoint will be restored."
         )
-        return EXIT_LEASE_HELD
     if not result.ok:
-        where = f"step {result.failed_step!r}" if result.failed_step else "a cell"
-        print(
-            terminal_safe(
-                f"mn-nb: run failed at {where}: {result.error}. Fix it and run the same "
-                "command again: steps that succeeded will be restored, not re-run."
-            ),
-            file=sys.stderr,
+        where = f"step {step!r}" if step else result.cell
+        return EXIT_FAILED, (
+            f"mn-nb: run failed at {where}: {result.error}. Fix it and run the same "
+            "command again: steps that succeeded will be restored, not re-run."
         )
-        return EXIT_FAILED
-    print()
-    print(terminal_safe(f"mn-nb: run succeeded in {result.seconds:.1f} s; output: {output}"))
-    return 0
+    return 0, f"mn-nb: run succeeded in {result.seconds:.1f} s; output: {result.output}"
 
 
 # -- status, log ----------------------------------------------------------------------------
@@ -236,14 +256,14 @@ def plan(args: argparse.Namespace) -> int:
 
 
 def log(args: argparse.Namespace) -> int:
-    from ..render import table
+    from ..render import clip, table
 
     limits.count("--limit", args.limit)
     notebook = _notebook(args.notebook)
     store = _open(notebook)
     try:
-        if args.step is not None and store.step(args.step) is None:
-            raise UsageFailure(f"unknown step {args.step!r}")
+        if args.step is not None:
+            _known_steps(store, [args.step])
         events = store.events(step=args.step, limit=args.limit)
     finally:
         store.close()
@@ -256,7 +276,7 @@ def log(args: argparse.Namespace) -> int:
             e.step or "-",
             e.kind,
             (e.run_id or "-")[:8],
-            json.dumps(e.detail)[:70],
+            clip(json.dumps(e.detail), 70),
         ]
         for e in events
     ]
@@ -273,10 +293,15 @@ def reset(args: argparse.Namespace) -> int:
     notebook = _notebook(args.notebook)
     store = _open(notebook, readonly=False)
     try:
+        if not args.all:
+            _known_steps(store, args.steps)
         done = store.reset(None if args.all else args.steps)
     finally:
         store.close()
-    print(terminal_safe(f"mn-nb: dropped checkpoints of {', '.join(done) or 'no steps'}"))
+    if args.json:
+        print(json.dumps({"reset": list(done)}))
+    else:
+        print(terminal_safe(f"mn-nb: dropped checkpoints of {', '.join(done) or 'no steps'}"))
     return 0
 
 
@@ -295,6 +320,10 @@ def gc(args: argparse.Namespace) -> int:
         store.truncate_wal()
     finally:
         store.close()
+    if args.json:
+        dropped = plan.checkpoints_dropped
+        print(json.dumps({"checkpoints_dropped": dropped, "files": files, "bytes_freed": freed}))
+        return 0
     print(
         f"mn-nb: dropped {plan.checkpoints_dropped} checkpoint(s), deleted {files} blob "
         f"file(s), freed {format_bytes(freed)}"
@@ -315,6 +344,7 @@ def approve(args: argparse.Namespace) -> int:
     notebook = _notebook(args.notebook)
     store = _open(notebook, readonly=False)
     try:
+        _known_steps(store, [args.step])
         decision = store.decide(args.step, not args.reject, getpass.getuser(), args.note)
     finally:
         store.close()
@@ -325,7 +355,10 @@ def approve(args: argparse.Namespace) -> int:
         if approved
         else "it and later steps will not run (mn-nb reset to ask again)"
     )
-    print(terminal_safe(f"mn-nb: step {args.step!r} {verb} by {decision.decided_by}: {follow}"))
+    if args.json:
+        print(json.dumps(decision.model_dump(mode="json")))
+    else:
+        print(terminal_safe(f"mn-nb: step {args.step!r} {verb} by {decision.decided_by}: {follow}"))
     return 0
 
 

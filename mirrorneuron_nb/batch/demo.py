@@ -12,7 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..models import StepStatus
 from ..notebook import step_name
+from ..render import table
+from ..store import Store
 from .driver import Kernel
 
 OUTAGE_FLAG = "demo_outage.flag"
@@ -38,40 +41,66 @@ def _cells(notebook: Path) -> list[str]:
     ]
 
 
-def _label(code: str) -> str:
-    name = step_name(code)
-    return f"step {name}" if name else code.splitlines()[0]
+EDIT = ('.sort_values("gap").head()', '.sort_values("gap").head(3)')
+"""The edit made in the interactive kernel: the report step shows the 3 worst stores."""
 
 
-def _run_cells(kernel: Kernel, cells: list[str], say: Callable[[str], None]) -> int | None:
-    """Run cells in order; return the index of the first failing cell, or None."""
-    for index, code in enumerate(cells):
+def _outcome(sidecar: Path, name: str) -> str:
+    """What the step's last execution did, as the sidecar recorded it."""
+    store = Store(sidecar, readonly=True)
+    try:
+        step = store.step(name)
+    finally:
+        store.close()
+    if step is None:
+        return "?"
+    return "restored" if step.status is StepStatus.cached else "ran"
+
+
+def _attempts(sidecar: Path) -> dict[str, int]:
+    """Every execution of each step's body over all the runs, failed ones included."""
+    store = Store(sidecar, readonly=True)
+    try:
+        return {s.name: len(store.attempts(s.name)) for s in store.steps()}
+    finally:
+        store.close()
+
+
+def _run_cells(
+    kernel: Kernel, cells: list[str], sidecar: Path, say: Callable[[str], None]
+) -> dict[str, str] | None:
+    """Run cells in order, saying what each step did; None when a cell fails."""
+    outcomes: dict[str, str] = {}
+    for code in cells:
         began = time.perf_counter()
         result = kernel.run(code, check=False)
         took = time.perf_counter() - began
+        name = step_name(code)
         if result.error is not None:
-            say(
-                f"  x {_label(code)} failed after {took:.1f} s: "
-                f"{result.error['ename']}: {result.error['evalue']}"
-            )
-            return index
-        restored = "restored from checkpoint" in result.notes
-        verb = "restored" if restored else "ran"
-        if step_name(code) is not None:
-            say(f"  - {_label(code)}: {verb} in {took:.1f} s")
-    return None
+            label = f"step {name}" if name else code.splitlines()[0]
+            say(f"   x {label} failed: {result.error['ename']}: {result.error['evalue']}")
+            return None
+        if name is None:
+            continue
+        outcomes[name] = _outcome(sidecar, name)
+        edited = " (its cell was edited)" if EDIT[1] in code else ""
+        say(f"   {name:<10} {outcomes[name]:<9} {took:5.1f} s{edited}")
+    return outcomes
 
 
-def _batch(notebook: Path, say: Callable[[str], None]) -> bool:
+def _batch(notebook: Path, say: Callable[[str], None]) -> tuple[bool, dict[str, str]]:
     from .run import CellOutcome, run_notebook
 
+    outcomes: dict[str, str] = {}
+
     def progress(outcome: CellOutcome) -> None:
+        outcomes[outcome.step] = outcome.outcome
         detail = f"  {outcome.error}" if outcome.error else ""
         say(f"   {outcome.step:<10} {outcome.outcome:<9} {outcome.seconds:5.1f} s{detail}")
 
     result = run_notebook(notebook, notebook.with_name("demo.out.ipynb"), {}, progress=progress)
     say(f"   -> {'succeeded' if result.ok else 'failed'} in {result.seconds:.1f} s")
-    return result.ok
+    return result.ok, outcomes
 
 
 def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) -> int:
@@ -79,26 +108,33 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
     work.mkdir(parents=True, exist_ok=True)
     notebook = work / "demo.ipynb"
     shutil.copyfile(demo_notebook(), notebook)
-    shutil.rmtree(work / "demo.mn", ignore_errors=True)
+    sidecar = work / "demo.mn"
+    shutil.rmtree(sidecar, ignore_errors=True)
     cells = [c for c in _cells(notebook) if not c.startswith("%mn_status")]
     say(f"mirrorneuron_nb demo in {work}\n")
 
     (work / OUTAGE_FLAG).touch()
     say("1. A batch run (`mn-nb run demo.ipynb`, papermill underneath) during an API outage:")
-    if _batch(notebook, say):
+    ok, first = _batch(notebook, say)
+    if ok:
         say("the outage did not make the run fail: demo notebook changed?")
         return 1
     (work / OUTAGE_FLAG).unlink()
     say("\n2. The API is back. The same command again resumes at the failed step:")
-    if not _batch(notebook, say):
+    ok, second = _batch(notebook, say)
+    if not ok:
         return 1
 
-    say("\n3. Interactive: a kernel on the notebook runs its cells, then dies (SIGKILL),")
-    say("   as after an OOM kill. A fresh kernel gets its state back with %mn_resume:")
+    say("\n3. Interactive: a kernel opens the notebook and runs its cells. The steps come")
+    say("   back from the batch run's checkpoints; the report cell was edited, so it runs:")
+    edited = [c.replace(*EDIT) if step_name(c) == "report" else c for c in cells]
     kernel = Kernel(work, env={"JPY_SESSION_NAME": str(notebook)})
     try:
-        if _run_cells(kernel, cells, say) is not None:
+        third = _run_cells(kernel, edited, sidecar, say)
+        if third is None:
             return 1
+        say("\n4. The kernel is killed (SIGKILL, as after an OOM kill). A fresh kernel gets")
+        say("   every step's variables back with %mn_resume, without running a cell:")
         kernel.kill()
         kernel.revive()
         kernel.run("%load_ext mirrorneuron_nb")
@@ -108,10 +144,15 @@ def run_demo(workdir: Path | None = None, say: Callable[[str], None] = print) ->
         say(f"   (round trip {time.perf_counter() - began:.2f} s)")
         check = kernel.run("print(f'{len(targets)} targets, df has {len(df):,} rows')")
         say("   >>> after resume: " + check.stdout.strip())
-        say("\n4. The step table (mn-nb status demo.ipynb, or %mn_status in the notebook):\n")
-        say(kernel.run("%mn_status").notes.rstrip())
     finally:
         kernel.shutdown()
+    say("\n5. What each step did in each run, and how many times its body ran in all:\n")
+    attempts = _attempts(sidecar)
+    rows = [
+        [name, first.get(name, "-"), second.get(name, "-"), third.get(name, "-"), str(count)]
+        for name, count in attempts.items()
+    ]
+    say(table(["step", "run 1", "run 2", "kernel", "attempts"], rows))
     return 0
 
 

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.manager import KernelManager
-
 from ..kernel.banners import META_KEY
+from .transport import IPCKernelManager
 
 # What a graceful shutdown does first, without its seconds of grace: land the checkpoints
 # the kernel is still writing behind its cells (a silent request: no history, no count).
@@ -50,7 +49,7 @@ class Execution:
 class Kernel:
     def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.cwd = cwd
-        self.km = KernelManager(kernel_name="python3")
+        self.km = IPCKernelManager(kernel_name="python3")
         self.km.start_kernel(cwd=str(cwd), env={**os.environ, **(env or {})})
         self.kc = self.km.client()
         self.kc.start_channels()

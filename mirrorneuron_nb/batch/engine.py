@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nbclient.exceptions import DeadKernelError
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import Engine
 from papermill.utils import merge_kwargs, remove_args
@@ -22,13 +23,16 @@ from ..sidecar import sidecar_of
 from ..store import open_store
 from .run import (
     ENGINE_NAME,
+    KERNEL_DIED,
     LEASE_HELD,
     LOAD_EXT,
     CellOutcome,
     ProgressCallback,
     batch_environment,
+    cell_error,
     environ,
 )
+from .transport import AsyncIPCKernelManager
 
 __all__ = ["ENGINE_NAME", "MirrorNeuronEngine"]
 
@@ -46,6 +50,15 @@ class _Client(PapermillNotebookClient):  # type: ignore[misc]
         super().__init__(nb_man, **kwargs)
         self.sidecar = sidecar
         self.progress = progress
+        self.kernel_died = False
+
+    def execute_cell(self, cell: Any, cell_index: int, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().execute_cell(cell, cell_index, *args, **kwargs)
+        except DeadKernelError:
+            # Seen by cell_complete (papermill calls it in a `finally`) before it propagates.
+            self.kernel_died = True
+            raise
 
     def papermill_execute_cells(self) -> None:
         sources = ["".join(c.source) for c in self.nb.cells if c.cell_type == "code"]
@@ -72,7 +85,10 @@ class _Client(PapermillNotebookClient):  # type: ignore[misc]
         name = step_name("".join(cell.source)) if cell.cell_type == "code" else None
         if name is None:
             return
-        outcome = _outcome(self.sidecar, name, cell, seconds)
+        if self.kernel_died:
+            outcome: CellOutcome | None = CellOutcome(name, "failed", seconds, KERNEL_DIED)
+        else:
+            outcome = _outcome(self.sidecar, name, cell, seconds)
         if outcome is None:
             return
         cell.metadata["mirrorneuron"] = {"step": name, "outcome": outcome.outcome}
@@ -82,6 +98,7 @@ class _Client(PapermillNotebookClient):  # type: ignore[misc]
 
 def _outcome(sidecar: Path, name: str, cell: Any, duration: float) -> CellOutcome | None:
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    failure = cell_error(cell)
     try:
         store = open_store(sidecar, readonly=True)
     except SidecarError:
@@ -97,13 +114,15 @@ def _outcome(sidecar: Path, name: str, cell: Any, duration: float) -> CellOutcom
     if errors and errors[0].get("ename") == LeaseHeld.__name__:
         # Another process runs the step: this run stopped waiting (--lease-wait).
         return CellOutcome(name, LEASE_HELD, duration, str(errors[0].get("evalue", "")))
-    if errors or (step is not None and step.status is StepStatus.failed):
-        error = (
-            step.error
-            if step is not None and step.error
-            else (f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else None)
-        )
-        return CellOutcome(name, "failed", duration, error)
+    if failure is not None:
+        # A step's own exception is recorded with the step; a cell the magic refused (an
+        # invalid name or option, a duplicate name) records nothing, or left an older run's
+        # row: its reason is the cell's own (a UsageError on its stderr).
+        if errors and step is not None and step.status is StepStatus.failed and step.error:
+            failure = step.error
+        return CellOutcome(name, "failed", duration, failure)
+    if step is not None and step.status is StepStatus.failed:
+        return CellOutcome(name, "failed", duration, step.error)
     if step is None:
         return None
     return CellOutcome(name, "restored" if step.status is StepStatus.cached else "ran", duration)
@@ -144,5 +163,7 @@ class MirrorNeuronEngine(Engine):  # type: ignore[misc]
             stdout_file=stdout_file,
             stderr_file=stderr_file,
         )
+        # Our kernels talk over IPC: no TCP port, no unencrypted-TCP warning (transport.py).
+        final.setdefault("kernel_manager_class", AsyncIPCKernelManager)
         with environ(env):
             return _Client(nb_man, sidecar_of(notebook), progress, **final).execute()

@@ -19,12 +19,15 @@ from typing import Any
 from .. import config
 from ..errors import InvalidInput, one_line
 from ..notebook import read_notebook
+from ..render import clip
 from ..sidecar import sidecar_of
 
 ENGINE_NAME = "mirrorneuron"
 LEASE_HELD = "lease_held"
 """A step's outcome when another process was running it and this run stopped waiting."""
 LOAD_EXT = "%load_ext mirrorneuron_nb"
+KERNEL_DIED = "the kernel died while it ran (killed by a signal, out of memory, or os._exit)"
+USAGE_ERROR = "UsageError: "
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,55 @@ def batch_environment(
     )
 
 
+def cell_error(cell: Any) -> str | None:
+    """Why a cell of an executed notebook failed, in one line: its error output's
+    `ename: evalue`, else, for a cell papermill marked as failed, the UsageError IPython
+    printed on its stderr (a magic's refusal: an invalid name or option), else None."""
+    outputs = cell.get("outputs", [])
+    for output in outputs:
+        if output.get("output_type") == "error":
+            ename, evalue = str(output.get("ename", "Error")), first_line(output.get("evalue"))
+            return f"{ename}: {evalue}" if evalue else ename
+    if not cell.get("metadata", {}).get("papermill", {}).get("exception"):
+        return None
+    for output in reversed(outputs):
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            text = output.get("text", "")
+            text = "".join(text) if isinstance(text, list) else str(text)
+            usage = [line for line in text.splitlines() if line.startswith(USAGE_ERROR)]
+            if usage:
+                return usage[-1].strip()
+    return None
+
+
+def first_line(text: object) -> str:
+    lines = str(text or "").strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def _failed_cell(output: Path) -> tuple[str, str | None]:
+    """(a label, the reason) for the cell papermill marked as failed in the output notebook:
+    the step's name, else the cell's first line."""
+    from .. import notebook as nbfile
+
+    try:
+        cells = nbfile.read_notebook(output).get("cells", [])
+    except InvalidInput:
+        return "a cell", None
+    for cell in cells:
+        if not isinstance(cell, dict) or not cell.get("metadata", {}).get("papermill", {}).get(
+            "exception"
+        ):
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        name = nbfile.step_name(source)
+        first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+        label = f"step {name!r}" if name else f"the cell `{clip(first, 60)}`"
+        return label, cell_error(cell)
+    return "a cell", None
+
+
 @dataclass(frozen=True)
 class BatchResult:
     ok: bool
@@ -81,6 +133,8 @@ class BatchResult:
     error: str | None = None
     outcome: str | None = None
     """For a run that did not succeed: the stopping step's outcome."""
+    cell: str | None = None
+    """For a run that failed at a cell that is not a step: the cell's first line."""
 
 
 def check_notebook(notebook: Path) -> None:
@@ -105,6 +159,38 @@ def check_notebook(notebook: Path) -> None:
         )
 
 
+def check_parameters(notebook: Path, names: list[str]) -> None:
+    """Refuse parameter names the notebook's cell tagged `parameters` does not define
+    (papermill only warns and injects them: a typo runs with the default). A notebook whose
+    parameters papermill cannot inspect (no language recorded, a language it cannot parse)
+    is not checked."""
+    if not names:
+        return
+    import papermill
+    from papermill.iorw import load_notebook_node
+    from papermill.utils import find_first_tagged_cell_index
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            node = load_notebook_node(str(notebook))
+            known = list(papermill.inspect_notebook(str(notebook)))
+    except Exception:  # papermill raises ValueError and its own errors for what it cannot read
+        return
+    unknown = [n for n in names if n not in known]
+    if not unknown:
+        return
+    what = "parameter" if len(unknown) == 1 else "parameters"
+    if find_first_tagged_cell_index(node, "parameters") < 0:
+        where = f"{notebook.name} has no cell tagged `parameters`"
+    else:
+        where = f"the cell tagged `parameters` defines {', '.join(known) or 'nothing'}"
+    raise InvalidInput(
+        f"unknown {what} {', '.join(unknown)} ({where}); pass --allow-unknown-params to "
+        "inject them anyway"
+    )
+
+
 def run_notebook(
     notebook: Path,
     output: Path,
@@ -118,6 +204,7 @@ def run_notebook(
 ) -> BatchResult:
     """Execute a notebook with papermill through our engine; never raises for cell errors."""
     import papermill
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     began = time.perf_counter()
@@ -144,14 +231,33 @@ def run_notebook(
             mn_lease_wait=lease_wait,
         )
     except PapermillExecutionError as exc:
+        if failed and failed[0].error:
+            first = failed[0]
+            return BatchResult(
+                False, output, time.perf_counter() - began, first.step, first.error, first.outcome
+            )
+        # Not a step, or a failure the sidecar does not know: the output notebook says why.
+        label, reason = _failed_cell(output)
+        error = reason or (f"{exc.ename}: {first_line(exc.evalue)}" if exc.evalue else exc.ename)
         step = failed[0].step if failed else None
-        error = failed[0].error if failed and failed[0].error else f"{exc.ename}: {exc.evalue}"
         return BatchResult(
             False,
             output,
             time.perf_counter() - began,
             step,
             error,
-            failed[0].outcome if failed else "failed",
+            "failed",
+            None if step else label,
+        )
+    except DeadKernelError:
+        step = failed[0].step if failed else None
+        return BatchResult(
+            False,
+            output,
+            time.perf_counter() - began,
+            step,
+            KERNEL_DIED,
+            "failed",
+            None if step else "a cell",
         )
     return BatchResult(True, output, time.perf_counter() - began)

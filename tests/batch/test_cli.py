@@ -88,6 +88,7 @@ def test_status_json_matches_sidecar(workdir: Path) -> None:
 def test_demo_fails_midway_resumes_and_finishes(tmp_path: Path) -> None:
     result = mn("demo", "--dir", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "TCP" not in result.stdout + result.stderr  # no IPKernelApp transport warning
     first, second, interactive = (
         result.stdout.split("2. The API is back")[0],
         result.stdout.split("2. The API is back")[1].split("3. Interactive")[0],
@@ -96,9 +97,22 @@ def test_demo_fails_midway_resumes_and_finishes(tmp_path: Path) -> None:
     assert "fetch      failed" in first and "-> failed" in first
     assert "load       restored" in second and "features   restored" in second
     assert "fetch      ran" in second and "-> succeeded" in second
+    # The interactive kernel really runs something (the edited cell) before it is killed.
+    assert "report     ran" in interactive and "fetch      restored" in interactive
     assert "mn_resume: restored" in interactive and "prices" in interactive
     assert "after resume: 50 targets, df has 5,000,000 rows" in interactive
+    # The closing table tells the story: per run outcomes and bodies run in all.
+    table = result.stdout.split("5. What each step did")[1].splitlines()
+    rule = next(i for i, line in enumerate(table) if line.startswith("--------"))
+    rows = {line.split()[0]: line.split()[1:] for line in table[rule + 1 :] if line.strip()}
+    assert rows == {
+        "load": ["ran", "restored", "restored", "1"],
+        "features": ["ran", "restored", "restored", "1"],
+        "fetch": ["failed", "ran", "restored", "2"],
+        "report": ["-", "ran", "ran", "2"],
+    }, table
     with sqlite3.connect(tmp_path / "demo" / "demo.mn" / "state.sqlite") as db:
         attempts = dict(db.execute("SELECT step, COUNT(*) FROM attempts GROUP BY step"))
-    # load ran once in the whole demo; fetch failed once and succeeded once.
-    assert attempts == {"load": 1, "features": 1, "fetch": 2, "report": 1}
+    # load ran once in the whole demo; fetch failed once and succeeded once; report ran in
+    # the second batch run and again, edited, in the kernel.
+    assert attempts == {"load": 1, "features": 1, "fetch": 2, "report": 2}
