@@ -1,6 +1,7 @@
 """8 processes write steps to one PostgreSQL store at once, each its own steps and all of
-them one contended step: no error, and the rows add up (every attempt, checkpoint, lease
-and event accounted for)."""
+them one contended step: no error, the rows add up (every attempt, checkpoint, lease and
+event accounted for), and the writes were serialized as on SQLite (unique positions, one
+lease holder at a time)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,11 @@ def test_eight_writers(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
             checkpoint = store.checkpoint(step.checkpoint_id or 0)
             assert checkpoint is not None and checkpoint.step == name
             assert [v.name for v in store.variables(checkpoint.id)] == ["x"]
+        # Serialized like SQLite's writers: positions handed out once each, and the
+        # contended step's lease held by one run at a time (claimed, released, claimed...).
+        assert len({s.position for s in steps.values()}) == len(steps)
+        held = [e.kind for e in store.events("common") if e.kind in ("claimed", "released")]
+        assert held == ["claimed", "released"] * granted
         assert store.leases() == {} and store.lease_waiters() == {}
         events = store.events(limit=100_000)
         kinds = [e.kind for e in events]
