@@ -72,8 +72,8 @@ function Detail(props: { row: IStepRow; detail: IStepDetail }): JSX.Element {
   return (
     <>
       {failing && (
-        <Section title="Error">
-          <div className="mn-Drawer-error">{row.error}</div>
+        <Section title="Traceback">
+          {/* The error line itself is the row's, just above the drawer. */}
           <pre className="mn-Step-traceback">{detail.traceback ?? 'no traceback recorded'}</pre>
         </Section>
       )}
