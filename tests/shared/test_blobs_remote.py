@@ -13,6 +13,7 @@ from mirrorneuron_nb.store import open_blobs
 from mirrorneuron_nb.store.blobs_remote import RemoteBlobStore
 from mirrorneuron_nb.values.digest import digest
 
+from ..helpers import mn
 from .conftest import S3, free_port
 
 DATA = b"a checkpoint's bytes " * 1000
@@ -123,3 +124,13 @@ def test_fsspec_settings_reach_the_store(s3: S3, monkeypatch: pytest.MonkeyPatch
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "abc", done.stderr
+
+
+def test_blobs_option_with_an_unknown_protocol_is_one_line(tmp_path: Path) -> None:
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    done = mn("status", str(notebook), "--blobs", "nosuch://bucket/x", timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "mn-nb: error: MIRRORNEURON_BLOBS: unknown storage protocol 'nosuch' in nosuch://bucket/x\n"
+    )
