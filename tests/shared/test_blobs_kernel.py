@@ -106,7 +106,7 @@ def test_unreachable_object_store_fails_the_step_not_the_kernel(
         assert "store unavailable: blobs at s3://" in message
         # The kernel lives on, the values stay in memory, and nothing claims a checkpoint.
         assert value(k, "int(arr.sum())") == TOTAL
-        status = run(k, "%mn_status").stdout
+        status = run(k, "%mn_status").notes
         assert "failed" in status and "succeeded" not in status, status
     finally:
         k.shutdown()
