@@ -231,23 +231,21 @@ def run_notebook(
             mn_lease_wait=lease_wait,
         )
     except PapermillExecutionError as exc:
-        if failed and failed[0].error:
-            first = failed[0]
-            return BatchResult(
-                False, output, time.perf_counter() - began, first.step, first.error, first.outcome
-            )
-        # Not a step, or a failure the sidecar does not know: the output notebook says why.
-        label, reason = _failed_cell(output)
-        error = reason or (f"{exc.ename}: {first_line(exc.evalue)}" if exc.evalue else exc.ename)
-        step = failed[0].step if failed else None
+        # A step's outcome (failed, or stopped at a gate or a long sleep) comes from the
+        # sidecar; a reason it lacks, or a cell that is not a step, from the output notebook.
+        first = failed[0] if failed else None
+        label, reason = (None, None) if first and first.error else _failed_cell(output)
+        error = (first.error if first else None) or reason
+        if not error:
+            error = f"{exc.ename}: {first_line(exc.evalue)}" if exc.evalue else exc.ename
         return BatchResult(
             False,
             output,
             time.perf_counter() - began,
-            step,
+            first.step if first else None,
             error,
-            "failed",
-            None if step else label,
+            first.outcome if first else "failed",
+            None if first else label,
         )
     except DeadKernelError:
         step = failed[0].step if failed else None

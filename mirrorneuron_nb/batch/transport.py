@@ -44,6 +44,13 @@ class IPCKernelManager(KernelManager):
     def _ip_default(self) -> str:
         return _socket_prefix() if self.transport == "ipc" else super()._ip_default()
 
+    async def _async_interrupt_kernel(self) -> None:
+        # jupyter_client interrupts before every shutdown; an idle kernel handling a message
+        # then logs "KeyboardInterrupt caught in kernel." on our stderr. A shutdown of ours
+        # does not need it: a busy kernel is killed after the shutdown wait anyway.
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
+
 
 class AsyncIPCKernelManager(AsyncKernelManager):
     """The same for nbclient (papermill), which drives an AsyncKernelManager."""
@@ -52,3 +59,10 @@ class AsyncIPCKernelManager(AsyncKernelManager):
 
     def _ip_default(self) -> str:
         return _socket_prefix() if self.transport == "ipc" else super()._ip_default()
+
+    async def _async_interrupt_kernel(self) -> None:
+        # jupyter_client interrupts before every shutdown; an idle kernel handling a message
+        # then logs "KeyboardInterrupt caught in kernel." on our stderr. A shutdown of ours
+        # does not need it: a busy kernel is killed after the shutdown wait anyway.
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
