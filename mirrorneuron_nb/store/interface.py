@@ -33,13 +33,13 @@ from ..models import (
     StoredValue,
     VarEntry,
 )
-from .blobs import BlobStore
+from .blob_backend import Blobs
 
 
 class StoreAPI(Protocol):
     backend: str
     root: Path
-    blobs: BlobStore
+    blobs: Blobs
 
     def abandon_attempt(self, attempt: Attempt, previous: Step | None, reason: str) -> None: ...
     def all_checkpoints(self) -> list[tuple[Checkpoint, list[VarEntry]]]: ...
