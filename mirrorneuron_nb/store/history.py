@@ -56,7 +56,7 @@ class HistoryTable(Tables):
 
     def run_history(self, limit: int) -> RunHistory:
         rows = self.conn.execute(
-            "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
+            "SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?", (limit,)
         ).fetchall()
         runs = [Run(**{**dict(r), "parameters": json.loads(r["parameters"])}) for r in rows]
         if not runs:

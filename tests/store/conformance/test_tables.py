@@ -253,3 +253,23 @@ def test_nothing_beside_the_notebook(backend: str, opener: Opener, tmp_path: Pat
     beside = sorted(p.name for p in (tmp_path / "project").iterdir())
     assert beside == ([] if backend == "postgresql" else ["nb.mn"])
     assert st.supports("doctor") is (backend == "sqlite")
+
+
+def test_history_resume_checkpointing_and_corrupt_values(st: Store) -> None:
+    """What this session's features store (timeline, resume event, write-behind, lazy
+    resume's corrupt-blob event) reads and writes the same on both backends."""
+    attempt = st.begin_attempt("run1", start())
+    st.mark_checkpointing(attempt, ["x"])
+    step = st.step("a")
+    assert step is not None and step.status is StepStatus.checkpointing
+    cid = commit(st, attempt)
+    st.record_resume("run1", {"a": cid}, 1, [])
+    st.record_value_corrupt("run1", "a", "x", "c" * 32, "does not match its hash")
+    history = st.run_history(3)
+    assert [r.id for r in history.runs] == ["run1"]
+    assert [a.status for a in history.attempts] == ["succeeded"]
+    kinds = [e.kind for e in history.events]
+    assert "resumed" in kinds, kinds
+    assert history.durations == {cid: 1.5}
+    corrupt = [e for e in st.events() if e.kind == "value_corrupt"]
+    assert corrupt and corrupt[0].detail["name"] == "x"
