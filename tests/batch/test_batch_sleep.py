@@ -15,7 +15,8 @@ from mirrorneuron_nb.store.base import LEASE_EVENTS
 
 from ..helpers import mn
 
-SLEEP = 15  # long enough that the second run reaches the step well before the wake-up time
+SLEEP = 30  # long enough that the second run reaches the step well before the wake-up time,
+# even when two test workers share two cores (a first run took 12.6 s there)
 
 
 def _notebook(path: Path) -> None:

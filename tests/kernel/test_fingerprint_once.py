@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import ast
 
-from ..helpers import run
+from mirrorneuron_nb.batch.driver import Execution
+
+from ..helpers import run as run_settled
 from ..kernels import Kernel
 from ..messages import RESTORED
+
+
+def run(kernel: Kernel, code: str) -> Execution:
+    """A cell, without the silent flush after steps (a silent execution forgets every
+    known fingerprint, which is what these tests count)."""
+    return run_settled(kernel, code, settle=False)
+
 
 COUNTER = """\
 import mirrorneuron_nb.values.fingerprint as _fpm
@@ -37,13 +46,14 @@ EXPECTED = "float(arr.sum()) + float(np.mean(arr)) + len(dicts) + sum(d['i'] for
 
 
 def hashed(kernel: Kernel, code: str) -> tuple[list[str], str]:
-    """The types hashed while `code` ran, and its stderr. (The counting cells only read,
-    so they change nothing known themselves.)"""
+    """The types hashed while `code` ran, and its stderr with the kernel's own notes (the
+    restored banner). (The counting cells only read, so they change nothing known
+    themselves.)"""
     before = int(run(kernel, "print(len(_hashed))").stdout)
     out = run(kernel, code)
     shown = run(kernel, f"print(repr(_hashed[{before}:]))").stdout.strip()
     found: list[str] = ast.literal_eval(shown)
-    return found, out.stderr
+    return found, out.stderr + out.notes
 
 
 def check_total(kernel: Kernel) -> None:

@@ -15,12 +15,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mirrorneuron_nb.batch.driver import Execution
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values import codec
 from mirrorneuron_nb.values.signing import Binding
 
-from ..helpers import run, sidecar, value
+from ..helpers import run as run_settled
+from ..helpers import sidecar, value
 from ..kernels import Kernel
+
+
+def run(kernel: Kernel, code: str) -> Execution:
+    """A cell, without waiting for its checkpoint: these tests watch it being written."""
+    return run_settled(kernel, code, settle=False)
+
 
 pytestmark = pytest.mark.kernel
 
