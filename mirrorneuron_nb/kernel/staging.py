@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,21 +93,8 @@ class StagingBlobs(BlobStore):
         return True
 
     def _stage(self, key: str, chunks: Sequence[Any]) -> str:
-        target = self.path(key)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        except FileNotFoundError:  # the first blob of its directory
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return tmp
+        # Not fsynced here: the writer fsyncs it before the rename (writer.py).
+        return self._write_temp(self.path(key), chunks, fsync=False)
 
     def discard(self) -> None:
         """Drop what was frozen (the checkpoint will not be queued): temp files go."""

@@ -6,11 +6,13 @@ The table modules speak the SQL both backends accept (SQLite >= 3.35 and Postgre
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .blob_backend import Blobs
 
@@ -53,3 +55,34 @@ def event_txn(
         "INSERT INTO events(ts, run_id, step, kind, detail) VALUES (?,?,?,?,?)",
         (time.time(), run_id, step, kind, json.dumps(detail, default=repr)),
     )
+
+
+C = TypeVar("C", bound=type)
+
+
+def translating(
+    errors: Callable[[Any], contextlib.AbstractContextManager[None]],
+) -> Callable[[C], C]:
+    """A class decorator wrapping every public method in `errors(self)`, so no driver
+    error (sqlite3's, psycopg's) leaves a store untranslated."""
+
+    def decorate(cls: C) -> C:
+        for name in dir(cls):
+            if name.startswith("_"):
+                continue
+            method = getattr(cls, name)
+            if not callable(method) or isinstance(method, type):
+                continue
+
+            def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+                @functools.wraps(fn)
+                def translated(*args: Any, **kwargs: Any) -> Any:
+                    with errors(args[0] if args else None):
+                        return fn(*args, **kwargs)
+
+                return translated
+
+            setattr(cls, name, wrap(method))
+        return cls
+
+    return decorate

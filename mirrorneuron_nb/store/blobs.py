@@ -76,6 +76,18 @@ class BlobStore:
             with contextlib.suppress(OSError):
                 os.utime(target, follow_symlinks=False)
             return False
+        tmp = self._write_temp(target, chunks, fsync=fsync)
+        try:
+            os.replace(tmp, target)  # replaces a symlink or FIFO itself, never its target
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return True
+
+    @staticmethod
+    def _write_temp(target: Path, chunks: Sequence[Any], *, fsync: bool) -> str:
+        """The chunks in a new temp file beside `target` (removed again on any error)."""
         try:
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         except FileNotFoundError:  # the first blob of its directory
@@ -88,12 +100,11 @@ class BlobStore:
                 fh.flush()
                 if fsync:
                     os.fsync(fh.fileno())
-            os.replace(tmp, target)  # replaces a symlink or FIFO itself, never its target
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        return True
+        return tmp
 
     def sync_dirs(self, keys: Sequence[str]) -> None:
         """fsync the directories of new blobs so their renames survive a crash."""

@@ -10,19 +10,17 @@ answered here or refused by `supports`.
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import NothingStored
+from .base import translating
 from .blob_backend import Blobs
 from .maintenance import EXPORTED_TABLES, _plain
 from .postgres_conn import PgConnection, translate_pg_errors
 from .postgres_schema import NotebookKey, check_version, describe, migrate, registered
 from .sqlite import Store
-
-C = TypeVar("C", bound=type)
 
 _IDENTITIES = (
     ("attempts", "id"),
@@ -39,25 +37,8 @@ SQLITE_ONLY = frozenset({"doctor", "rebuild", "integrity", "vacuum", "wal"})
 pg_dump / pg_amcheck on the database instead."""
 
 
-def _pg_translating(cls: C) -> C:
-    """Wrap every public method so no psycopg error leaves the store untranslated."""
-    for name in dir(cls):
-        if name.startswith("_"):
-            continue
-        method = getattr(cls, name)
-        if not callable(method) or isinstance(method, type):
-            continue
-
-        def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-            @functools.wraps(fn)
-            def translated(*args: Any, **kwargs: Any) -> Any:
-                with translate_pg_errors():
-                    return fn(*args, **kwargs)
-
-            return translated
-
-        setattr(cls, name, wrap(method))
-    return cls
+_pg_translating = translating(lambda store: translate_pg_errors())
+"""No psycopg error leaves the store untranslated."""
 
 
 @_pg_translating

@@ -8,13 +8,12 @@ beneath them. Every public method translates sqlite3 errors into ours on the way
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 from ..errors import SidecarDamaged, SidecarError
 from .approvals import ApprovalsTable
+from .base import translating
 from .blob_backend import open_blobs
 from .checkpoints import CheckpointsTable
 from .connection import BUSY_TIMEOUT_MS, GuardedConnection, connect, translate_errors
@@ -29,8 +28,6 @@ from .schema import check_version, migrate
 from .sleeps import SleepsTable
 from .steps import StepsTable
 
-C = TypeVar("C", bound=type)
-
 
 def database_path(root: Path) -> Path:
     """The database file of a sidecar (readers watch its identity to notice a new one)."""
@@ -42,25 +39,8 @@ def sidecar_exists(root: Path) -> bool:
     return database_path(root).is_file()
 
 
-def _translating(cls: C) -> C:
-    """Wrap every public method so no sqlite3 error leaves the store untranslated."""
-    for name in dir(cls):
-        if name.startswith("_"):
-            continue
-        method = getattr(cls, name)
-        if not callable(method) or isinstance(method, type):
-            continue
-
-        def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-            @functools.wraps(fn)
-            def translated(*args: Any, **kwargs: Any) -> Any:
-                with translate_errors(getattr(args[0], "root", None) if args else None):
-                    return fn(*args, **kwargs)
-
-            return translated
-
-        setattr(cls, name, wrap(method))
-    return cls
+_translating = translating(lambda store: translate_errors(getattr(store, "root", None)))
+"""No sqlite3 error leaves the store untranslated."""
 
 
 @_translating
