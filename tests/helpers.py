@@ -13,16 +13,11 @@ from typing import Any
 from .kernels import Execution, Kernel
 
 
-def run(kernel: Kernel, code: str, *, settle: bool = True) -> Execution:
+def run(kernel: Kernel, code: str) -> Execution:
     """Run a cell that must succeed (a UsageError is not an iopub error: check stderr too).
-
-    After a step cell, wait for its checkpoint to land (`settle`): it is written behind
-    the cell, and tests read the sidecar from outside the kernel. Tests of write-behind
-    itself pass settle=False."""
+    After a step cell the test kernel waits for its checkpoint (tests/kernels.py)."""
     out = kernel.run(code)
     assert "UsageError" not in out.stderr, out.stderr
-    if settle and "%%mn_step" in code:
-        kernel.flush()
     return out
 
 

@@ -17,9 +17,10 @@ from ..messages import RESTORED
 
 
 def run(kernel: Kernel, code: str) -> Execution:
-    """A cell, without the silent flush after steps (a silent execution forgets every
-    known fingerprint, which is what these tests count)."""
-    return run_settled(kernel, code, settle=False)
+    """A cell, with no wait for its checkpoint after it (these tests watch it being
+    written, or count fingerprints, which the silent flush would forget)."""
+    kernel.settle = False
+    return run_settled(kernel, code)
 
 
 COUNTER = """\

@@ -26,8 +26,10 @@ from ..kernels import Kernel
 
 
 def run(kernel: Kernel, code: str) -> Execution:
-    """A cell, without waiting for its checkpoint: these tests watch it being written."""
-    return run_settled(kernel, code, settle=False)
+    """A cell, with no wait for its checkpoint after it (these tests watch it being
+    written, or count fingerprints, which the silent flush would forget)."""
+    kernel.settle = False
+    return run_settled(kernel, code)
 
 
 pytestmark = pytest.mark.kernel
