@@ -62,9 +62,13 @@ _JS = """([roots, iconSelector]) => {
         .filter(n => n.nodeType === Node.TEXT_NODE)
         .map(n => n.textContent.trim()).join(' ').trim();
     const out = [];
+    // An element inside two regions (the drawer is in a row) counts for the first named.
+    const seen = new Set();
     for (const [region, selector] of Object.entries(roots)) {
         for (const root of document.querySelectorAll(selector)) {
             for (const el of [root, ...root.querySelectorAll('*')]) {
+                if (seen.has(el)) continue;
+                seen.add(el);
                 const text = ownText(el);
                 const svg = el instanceof SVGGeometryElement;
                 if (!text && !svg) continue;
@@ -215,3 +219,25 @@ def status_samples(page: Page, statuses: list[str]) -> dict[str, Sample]:
         assert icon == word, f"{status}: icon {icon} but word {word}"
         out[status] = Sample("status", f"mn-status-{status}", status, tuple(word), tuple(bg), False)
     return out
+
+
+# Graphics that carry meaning by colour alone (a timeline bar against its track): 3:1.
+_FILLS_JS = """(selector) => {
+    ${HELPERS}
+    return [...document.querySelectorAll(selector)]
+        .filter(el => el.getClientRects().length > 0)
+        .map(el => [
+            el.className,
+            over(paint(getComputedStyle(el).backgroundColor), background(el.parentElement)),
+            background(el.parentElement),
+        ]);
+}""".replace("    ${HELPERS}\n", _HELPERS)
+
+
+def fills(page: Page, selector: str) -> list[Sample]:
+    """The background colour of each visible element matching `selector` (as a non-text
+    sample, 3:1) against what is behind it."""
+    return [
+        Sample("fill", element, "", tuple(fg[:3]), tuple(bg[:3]), True)
+        for element, fg, bg in page.evaluate(_FILLS_JS, selector)
+    ]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .contrast import delta_e, samples, status_samples, unreadable
+from .contrast import delta_e, fills, samples, status_samples, unreadable
 from .lab import Lab
 from .pages import (
     PANEL,
@@ -45,12 +45,13 @@ FAMILIES = {
 # CIE76: ~2.3 is just noticeable; two status colours must be plainly different.
 DISTINCT_DELTA_E = 20
 
+# The inner regions first: an element counts for the first region it is in.
 STEPS_VIEW = {
-    "rows": f"{PANEL} .mn-StepList",
     "badges": ".jp-Notebook .mn-CellBadge",
-    "header": f"{PANEL} .mn-Steps-header",
     "drawer": f"{PANEL} .mn-Step-drawer",
     "resume summary": f"{PANEL} .mn-Resume",
+    "rows": f"{PANEL} .mn-StepList",
+    "header": f"{PANEL} .mn-Steps-header",
     "tabs": f"{PANEL} .mn-Steps-tabs",
 }
 TIMELINE_VIEW = {"timeline": f"{PANEL} .mn-Timeline"}
@@ -120,3 +121,8 @@ def test_readable_at_220_px(lab: Lab, page: Page, theme: str) -> None:
     expect(page.locator(f"{PANEL} .mn-Timeline-run").first).to_be_visible()
     assert overflow(page) == []
     check_readable(page, TIMELINE_VIEW)
+    # Each bar stands out from its track (the waiting hatch is drawn, not filled).
+    bars = fills(page, f"{PANEL} .mn-Bar:not(.mn-bar-waiting)")
+    assert bars, "no bar drawn"
+    bad = unreadable(bars)
+    assert not bad, "\n".join(bad)
