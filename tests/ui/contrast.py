@@ -126,6 +126,11 @@ class Sample:
         )
 
 
+def _rgb(value: Any) -> tuple[float, float, float]:
+    r, g, b = value
+    return float(r), float(g), float(b)
+
+
 def _hex(rgb: tuple[float, float, float]) -> str:
     return "#" + "".join(f"{round(c):02x}" for c in rgb)
 
@@ -153,8 +158,8 @@ def samples(page: Page, regions: dict[str, str]) -> list[Sample]:
             region=r["region"],
             element=r["element"],
             text=r["text"],
-            fg=tuple(r["fg"]),  # type: ignore[arg-type]
-            bg=tuple(r["bg"]),  # type: ignore[arg-type]
+            fg=_rgb(r["fg"]),
+            bg=_rgb(r["bg"]),
             large=bool(r["large"]),
         )
         for r in raw
@@ -217,7 +222,7 @@ def status_samples(page: Page, statuses: list[str]) -> dict[str, Sample]:
     out: dict[str, Sample] = {}
     for status, icon, word, bg in page.evaluate(_STATUS_JS, statuses):
         assert icon == word, f"{status}: icon {icon} but word {word}"
-        out[status] = Sample("status", f"mn-status-{status}", status, tuple(word), tuple(bg), False)
+        out[status] = Sample("status", f"mn-status-{status}", status, _rgb(word), _rgb(bg), False)
     return out
 
 
@@ -238,6 +243,6 @@ def fills(page: Page, selector: str) -> list[Sample]:
     """The background colour of each visible element matching `selector` (as a non-text
     sample, 3:1) against what is behind it."""
     return [
-        Sample("fill", element, "", tuple(fg[:3]), tuple(bg[:3]), True)
+        Sample("fill", element, "", _rgb(fg[:3]), _rgb(bg[:3]), True)
         for element, fg, bg in page.evaluate(_FILLS_JS, selector)
     ]

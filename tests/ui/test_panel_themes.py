@@ -57,11 +57,19 @@ STEPS_VIEW = {
 TIMELINE_VIEW = {"timeline": f"{PANEL} .mn-Timeline"}
 
 
+def screenshot(page: Page) -> None:
+    """The README's picture of the dark panel, at a comfortable width (then back to 220)."""
+    target = os.environ.get("MIRRORNEURON_PANEL_DARK_SCREENSHOT")
+    if target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        set_sidebar_width(page, 340)
+        page.screenshot(path=target)
+        set_sidebar_width(page, 220)
+
+
 def set_theme(page: Page, theme: str) -> None:
     command(page, "apputils:change-theme", {"theme": theme})
-    page.wait_for_function(
-        "(theme) => document.body.dataset.jpThemeName === theme", arg=theme
-    )
+    page.wait_for_function("(theme) => document.body.dataset.jpThemeName === theme", arg=theme)
 
 
 def check_readable(page: Page, regions: dict[str, str]) -> None:
@@ -104,10 +112,8 @@ def test_readable_at_220_px(lab: Lab, page: Page, theme: str) -> None:
     set_sidebar_width(page, 220)
     assert overflow(page) == []
     check_readable(page, STEPS_VIEW)
-    screenshot = os.environ.get("MIRRORNEURON_PANEL_DARK_SCREENSHOT")
-    if screenshot and theme == "JupyterLab Dark":
-        Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=screenshot)
+    if theme == "JupyterLab Dark":
+        screenshot(page)
 
     statuses = status_samples(page, [s for family in FAMILIES.values() for s in family])
     bad = unreadable(list(statuses.values()))
