@@ -55,6 +55,7 @@ STEPS_VIEW = {
     "tabs": f"{PANEL} .mn-Steps-tabs",
 }
 TIMELINE_VIEW = {"timeline": f"{PANEL} .mn-Timeline"}
+PLAN_VIEW = {"plan": f"{PANEL} .mn-Plan"}
 
 
 def screenshot(page: Page) -> None:
@@ -132,3 +133,8 @@ def test_readable_at_220_px(lab: Lab, page: Page, theme: str) -> None:
     assert bars, "no bar drawn"
     bad = unreadable(bars)
     assert not bad, "\n".join(bad)
+
+    page.click(f"{PANEL} .mn-Steps-tab[data-view='plan']")
+    expect(page.locator(f"{PANEL} .mn-Plan-step").first).to_be_visible()
+    assert overflow(page) == []
+    check_readable(page, PLAN_VIEW)
