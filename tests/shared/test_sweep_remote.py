@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -77,7 +76,7 @@ def scheduler(tmp_path: Path) -> Iterator[str]:
         yield address
     finally:
         for p in reversed(procs):  # workers first: they would wait for the scheduler
-            p.send_signal(signal.SIGINT)
+            p.terminate()
         for p in reversed(procs):
             try:
                 p.wait(timeout=30)
@@ -118,3 +117,4 @@ def test_unreachable_scheduler_exits_2_with_one_line(workdir: Path) -> None:
     ), done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert counts(workdir) == {}
+    assert not (workdir / "nb_sweep").exists()  # an unreachable cluster changes nothing
