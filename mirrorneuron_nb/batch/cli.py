@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .. import config
-from ..errors import InvalidInput, MirrorNeuronError, NotFound, SidecarDamaged, SidecarError
+from ..errors import (
+    ClusterUnavailable,
+    InvalidInput,
+    MirrorNeuronError,
+    NotFound,
+    SidecarDamaged,
+    SidecarError,
+)
 from ..render import terminal_safe
 from ..store import open_blobs
 from . import commands, share_commands, sidecar_commands, sweep_command
@@ -32,6 +39,7 @@ from .commands import EXIT_DAMAGED, EXIT_FAILED, EXIT_SIDECAR, EXIT_USAGE
 # The first class in an error's MRO found here decides the exit code.
 EXIT_CODES: dict[type[BaseException], int] = {
     InvalidInput: EXIT_USAGE,
+    ClusterUnavailable: EXIT_USAGE,  # --dask: an address that answers nothing
     NotFound: EXIT_USAGE,
     SidecarDamaged: EXIT_DAMAGED,
     SidecarError: EXIT_SIDECAR,

@@ -38,6 +38,9 @@ __all__ = ["ENGINE_NAME", "MirrorNeuronEngine"]
 
 # A gate or a long wait stopped the step on purpose: the run pauses there.
 STOPPED = (StepStatus.awaiting_approval, StepStatus.rejected, StepStatus.sleeping)
+KERNEL_STDOUT = 2
+"""The file descriptor a batch run's kernel process writes its stdout to: the driver's
+stderr (a Dask worker's log on a cluster)."""
 
 
 class _Client(PapermillNotebookClient):  # type: ignore[misc]
@@ -166,4 +169,7 @@ class MirrorNeuronEngine(Engine):  # type: ignore[misc]
         # Our kernels talk over IPC: no TCP port, no unencrypted-TCP warning (transport.py).
         final.setdefault("kernel_manager_class", AsyncIPCKernelManager)
         with environ(env):
-            return _Client(nb_man, sidecar_of(notebook), progress, **final).execute()
+            client = _Client(nb_man, sidecar_of(notebook), progress, **final)
+            # The kernel process's own stdout (what a subprocess prints; the cell keeps a
+            # copy) goes to our stderr: stdout is the command's (--json, the sweep's table).
+            return client.execute(stdout=KERNEL_STDOUT)

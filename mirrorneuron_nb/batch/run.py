@@ -28,6 +28,8 @@ LEASE_HELD = "lease_held"
 LOAD_EXT = "%load_ext mirrorneuron_nb"
 KERNEL_DIED = "the kernel died while it ran (killed by a signal, out of memory, or os._exit)"
 USAGE_ERROR = "UsageError: "
+STORE_UNAVAILABLE = "store unavailable: "
+"""How a store that cannot be reached (database, object storage) starts its message."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,10 @@ def cell_error(cell: Any) -> str | None:
             text = "".join(text) if isinstance(text, list) else str(text)
             usage = [line for line in text.splitlines() if line.startswith(USAGE_ERROR)]
             if usage:
-                return usage[-1].strip()
+                line = usage[-1].strip()
+                # The store failed, not the user's input: IPython's label would mislead.
+                rest = line[len(USAGE_ERROR) :]
+                return rest if rest.startswith(STORE_UNAVAILABLE) else line
     return None
 
 

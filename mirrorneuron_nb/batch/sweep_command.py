@@ -40,7 +40,6 @@ def sweep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else notebook.with_name(f"{notebook.stem}_sweep")
     if out.exists() and not out.is_dir():
         raise UsageFailure(f"--out {out} is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
     combos = combinations(grid, notebook, out.resolve())
     workers = args.workers or max(1, min(len(combos), os.cpu_count() or 1))
     where = args.dask or f"a local Dask cluster of {workers} process(es)"
@@ -50,11 +49,10 @@ def sweep(args: argparse.Namespace) -> int:
                 f"mn-nb sweep {notebook.name}: {len(combos)} combination(s) on {where} -> {out}"
             )
         )
-    with (
-        sweep_dask.client(args.dask, workers) as dask,
-        view(combos, json_output=args.json) as shown,
-    ):
-        outcomes = sweep_dask.execute(dask, notebook, combos, fixed, shown.changed)
+    with sweep_dask.client(args.dask, workers) as dask:
+        out.mkdir(parents=True, exist_ok=True)  # only once a cluster is there to run
+        with view(combos, json_output=args.json) as shown:
+            outcomes = sweep_dask.execute(dask, notebook, combos, fixed, shown.changed)
     csv_path, json_path = write_summary(out, outcomes)
     if args.json:
         print(json.dumps(as_json(outcomes), indent=2, default=repr))

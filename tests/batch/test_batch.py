@@ -13,41 +13,31 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from .. import notebooks
 from ..helpers import mn
 from ..messages import RESTORED, output_text
-
-
-def _count(name: str) -> str:
-    return f"open('counts.txt', 'a').write('{name}\\n')\n"
+from ..notebooks import counts, step
 
 
 def write_notebook(path: Path) -> Path:
-    cells = [
-        new_code_cell("lr = 0.1\nepochs = 3", metadata={"tags": ["parameters"]}),
-        new_code_cell("%load_ext mirrorneuron_nb"),
-        new_code_cell(
-            "%%mn_step load\n"
-            + _count("load")
-            + "data = list(range(1000))\nraw = bytes(range(256)) * 1200\n"
-            + "print('loaded', len(data))"
-        ),
-        new_code_cell("%%mn_step prep\n" + _count("prep") + "scaled = [x * 2 for x in data]"),
-        new_code_cell(
-            "%%mn_step fit\nimport os\n" + _count("fit") + "if os.path.exists('outage.flag'):\n"
-            "    raise ConnectionError('API outage')\nmodel = sum(scaled) * lr"
-        ),
-        new_code_cell(
-            "%%mn_step report\n" + _count("report") + "print('model', model, 'epochs', epochs)"
-        ),
-    ]
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": kernelspec}), path)
-    return path
-
-
-def counts(workdir: Path) -> Counter[str]:
-    path = workdir / "counts.txt"
-    return Counter(path.read_text().split()) if path.exists() else Counter()
+    return notebooks.write_notebook(
+        path,
+        "lr = 0.1\nepochs = 3",
+        [
+            step(
+                "load",
+                "data = list(range(1000))\nraw = bytes(range(256)) * 1200\n"
+                "print('loaded', len(data))",
+            ),
+            step("prep", "scaled = [x * 2 for x in data]"),
+            step(
+                "fit",
+                "import os\nif os.path.exists('outage.flag'):\n"
+                "    raise ConnectionError('API outage')\nmodel = sum(scaled) * lr",
+            ),
+            step("report", "print('model', model, 'epochs', epochs)"),
+        ],
+    )
 
 
 @pytest.fixture

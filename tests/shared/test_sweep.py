@@ -4,56 +4,67 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
+from .. import notebooks
 from ..helpers import mn
+from ..notebooks import counts, step
 
 pytestmark = pytest.mark.kernel
 
 
-def _count(what: str) -> str:
-    # One line per body execution; O_APPEND lines from concurrent kernels do not mix.
-    return f"with open('counts.txt', 'a') as _fh:\n    _fh.write({what} + '\\n')\ndel _fh\n"
-
-
-def write_notebook(path: Path) -> Path:
-    cells = [
-        new_code_cell("lr = 0.1\ndepth = 3", metadata={"tags": ["parameters"]}),
-        new_code_cell("%load_ext mirrorneuron_nb"),
-        # reads no parameter: one cache key for every combination
-        new_code_cell("%%mn_step prepare\n" + _count("'prepare'") + "data = list(range(10))"),
-        new_code_cell(
-            "%%mn_step train\nimport os\n"
-            + _count("f'train {lr} {depth}'")
-            + "if lr == 0.01 and depth == 5 and not os.path.exists('fixed.flag'):\n"
-            "    raise ValueError('diverged')\n"
-            "model = sum(data) * lr * depth"
-        ),
-        new_code_cell(
-            "%%mn_step report\n" + _count("f'report {lr} {depth}'") + "score = model + 1"
-        ),
-    ]
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": kernelspec}), path)
-    return path
-
-
-def counts(workdir: Path) -> Counter[str]:
-    path = workdir / "counts.txt"
-    return Counter(path.read_text().splitlines()) if path.exists() else Counter()
+def write_notebook(path: Path, stop_database: str = "") -> Path:
+    """prepare (reads no parameter: one cache key for every combination), train (fails
+    for lr=0.01 depth=5 until fixed.flag exists), report. `stop_database`: lines `train`
+    runs first (the database-restart test)."""
+    return notebooks.write_notebook(
+        path,
+        "lr = 0.1\ndepth = 3",
+        [
+            step("prepare", "data = list(range(10))"),
+            step(
+                "train",
+                stop_database + "import os\n"
+                "if lr == 0.01 and depth == 5 and not os.path.exists('fixed.flag'):\n"
+                "    raise ValueError('diverged')\n"
+                "model = sum(data) * lr * depth",
+                "f'train {lr} {depth}'",
+            ),
+            step("report", "score = model + 1", "f'report {lr} {depth}'"),
+        ],
+    )
 
 
 GRID = ["-g", "lr=0.1,0.01", "-g", "depth=3,5", "--workers", "2"]
 COMBOS = ["0.1 3", "0.1 5", "0.01 3", "0.01 5"]
 
 
+# The PostgreSQL run takes 1-2 min more: opt-in (MN_SWEEP_PG=1). The default suite runs a
+# sweep on PostgreSQL anyway: test_sweep_restart.py.
+_PG = pytest.mark.skipif(
+    os.environ.get("MN_SWEEP_PG") != "1", reason="opt-in: MN_SWEEP_PG=1 (1-2 min more)"
+)
+
+
+@pytest.fixture(params=["sidecar", pytest.param("postgresql", marks=_PG)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where the sweep's combinations keep their steps: the notebook's SQLite sidecar, or a
+    real PostgreSQL (the sweep and its workers inherit the setting; blobs in this test's
+    cache dir)."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("MIRRORNEURON_STORE", request.getfixturevalue("pg_url"))
+        # the notebook's identity in the store: its own per test, not the folder's name
+        monkeypatch.setenv("MIRRORNEURON_PROJECT", "sweep-" + tmp_path.name)
+    return str(request.param)
+
+
 @pytest.mark.timeout(900)  # 8 kernels on 2 workers: past the default 300 s on a busy machine
-def test_sweep_fails_one_combination_then_resumes_only_it(workdir: Path) -> None:
+def test_sweep_fails_one_combination_then_resumes_only_it(workdir: Path, backend: str) -> None:
     write_notebook(workdir / "nb.ipynb")
     first = mn("sweep", "nb.ipynb", *GRID, cwd=workdir, timeout=600)
     assert first.returncode == 1, first.stdout + first.stderr
@@ -92,6 +103,8 @@ def test_sweep_fails_one_combination_then_resumes_only_it(workdir: Path) -> None
     printed = json.loads(second.stdout)
     assert [r["status"] for r in printed] == ["succeeded"] * 4
     assert [(r["ran"], r["restored"]) for r in printed] == [(0, 3), (0, 3), (0, 3), (2, 1)]
+    # a shared store writes nothing beside the notebook
+    assert (workdir / "nb.mn").exists() is (backend == "sidecar")
 
 
 @pytest.mark.parametrize(
