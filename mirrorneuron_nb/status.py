@@ -31,7 +31,7 @@ from .models import (
     VarEntry,
     takes_over,
 )
-from .notebook import StepCell, code_hash, step_cells
+from .notebook import StepCell, code_hash, step_cells, valid_cells
 from .render import (
     clip,
     format_bytes,
@@ -91,8 +91,10 @@ class StepView:
 def step_views(store: Store | None, notebook: Path | None = None) -> list[StepView]:
     """Every step of the notebook (and of the sidecar), in notebook order, as shown.
 
-    With no store (no step ran yet), the notebook's step cells, all pending."""
-    cells = step_cells(notebook) if notebook else []
+    With no store (no step ran yet), the notebook's step cells, all pending. A cell whose
+    name the magic refuses is no step (notebook.invalid_cells names those)."""
+    every_cell = step_cells(notebook) if notebook else []
+    cells = valid_cells(every_cell)
     code_by_name = {c.name: code_hash(c.body) for c in cells}
     position = {c.name: c.position for c in cells}
     if store is None:
@@ -155,7 +157,7 @@ def step_views(store: Store | None, notebook: Path | None = None) -> list[StepVi
                 last_run=s.ended_at or s.started_at,
                 error=s.error,
                 stale_reason=reason,
-                in_notebook=not cells or s.name in position,
+                in_notebook=not every_cell or s.name in position,
                 durable_recorded=calls.succeeded,
                 durable_failed=calls.failed,
                 durable_unsaved=calls.unsaved,
