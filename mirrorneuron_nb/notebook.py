@@ -122,7 +122,6 @@ def invalid_cells(cells: list[StepCell]) -> list[StepCell]:
     return [c for c in cells if not NAME_RE.match(c.name)]
 
 
-
 def read_notebook(path: Path) -> dict[str, Any]:
     """The notebook's JSON, checked to be a notebook (an object with a list of cells);
     InvalidInput naming what is wrong otherwise."""

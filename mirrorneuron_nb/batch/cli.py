@@ -50,8 +50,14 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad command line is one line (and exit 2) like every other input
     error, not a usage block: `mn-nb: error: MESSAGE (see mn-nb COMMAND --help)`."""
 
+    json_errors = False
+    """--json was on the command line: the error goes to stdout as JSON too."""
+
     def error(self, message: str) -> NoReturn:
-        print(f"mn-nb: error: {terminal_safe(message)} (see {self.prog} --help)", file=sys.stderr)
+        line = f"{terminal_safe(message)} (see {self.prog} --help)"
+        if self.json_errors:
+            print(json.dumps({"error": {"code": "usage_failure", "message": line}}))
+        print(f"mn-nb: error: {line}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
 
@@ -247,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     trust.add_argument(
         "--yes", action="store_true", help="sign without asking (needed without a terminal)"
     )
+    trust.add_argument(
+        "--json",
+        action="store_true",
+        help="print what was signed (and what is damaged) as JSON; needs --yes",
+    )
     trust.set_defaults(func=sidecar_commands.trust)
 
     export = _command(
@@ -301,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         share.add_argument(
             "--replace", action="store_true", help="overwrite what the destination records"
         )
+        share.add_argument("--json", action="store_true", help="print JSON instead of a sentence")
         share.set_defaults(func=func)
 
     _sweep_parser(sub, nb_help)
@@ -414,7 +426,15 @@ def error_json(exc: MirrorNeuronError) -> str:
     return json.dumps({"error": {"code": error_code(exc), "message": terminal_safe(str(exc))}})
 
 
+def wants_json(args: argparse.Namespace) -> bool:
+    """--json, or a command whose output is JSON already (export's default format)."""
+    return bool(getattr(args, "json", False)) or getattr(args, "format", None) == "json"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Subcommand parsers are made by argparse itself: tell their class.
+    _Parser.json_errors = "--json" in argv
     args = build_parser().parse_args(argv)
     try:
         _apply_store_options(args)
@@ -428,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except MirrorNeuronError as exc:
         code = exit_code(exc)
-        if getattr(args, "json", False):
+        if wants_json(args):
             # --json: stdout stays machine-readable; the exit code is the same.
             print(error_json(exc))
         # Input errors read like argparse's; the text may quote what a sidecar stored.

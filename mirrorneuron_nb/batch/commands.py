@@ -307,6 +307,7 @@ def reset(args: argparse.Namespace) -> int:
 
 def gc(args: argparse.Namespace) -> int:
     from ..render import format_bytes
+    from .progress import ItemBar
 
     # nan would delete files being written right now; a huge count overflows SQLite.
     if args.keep_runs is not None:
@@ -316,7 +317,8 @@ def gc(args: argparse.Namespace) -> int:
     store = _open(notebook, readonly=False)
     try:
         plan = store.gc(args.keep_runs)
-        files, freed = store.blobs.collect(plan.referenced, args.grace_seconds)
+        with ItemBar("checking blob files", "file", enabled=not args.json) as bar:
+            files, freed = store.blobs.collect(plan.referenced, args.grace_seconds, bar)
         store.truncate_wal()
     finally:
         store.close()
