@@ -73,14 +73,11 @@ def test_gc_draws_a_bar_on_a_terminal_only(nb: Path) -> None:
     assert piped.returncode == 0, piped.stderr
     assert "\r" not in piped.stderr and "checking" not in piped.stderr, piped.stderr
     assert "deleted 3 blob file(s)" in piped.stdout
-
-
-def test_gc_json_on_a_terminal_has_no_bar(nb: Path) -> None:
     unused_blobs(nb, 2)
-    proc, text = on_terminal("gc", str(nb), "--grace-seconds", "0", "--json")
-    assert proc.returncode == 0, proc.stdout + text
-    assert json.loads(proc.stdout)["files"] == 2
-    assert "checking" not in text and "|" not in text, text
+    as_json, text = on_terminal("gc", str(nb), "--grace-seconds", "0", "--json")
+    assert as_json.returncode == 0, as_json.stdout + text
+    assert json.loads(as_json.stdout)["files"] == 2
+    assert "checking" not in text and "|" not in text, text  # --json: no bar either
 
 
 def test_trust_draws_a_bar_on_a_terminal_only(nb: Path) -> None:
