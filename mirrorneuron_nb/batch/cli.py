@@ -42,8 +42,6 @@ def exit_code(exc: MirrorNeuronError) -> int:
     return next(EXIT_CODES[k] for k in type(exc).__mro__ if k in EXIT_CODES)
 
 
-
-
 def _apply_store_options(args: argparse.Namespace) -> None:
     """Through the environment: this process's stores and the kernels it starts see it."""
     store = getattr(args, "store", None)

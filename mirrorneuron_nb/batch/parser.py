@@ -11,7 +11,7 @@ import sys
 from typing import Any, NoReturn
 
 from ..render import terminal_safe
-from . import commands
+from . import commands, run_command
 from .commands import EXIT_USAGE
 
 
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON summary of the run instead of lines and a table",
     )
-    run.set_defaults(func=commands.run)
+    run.set_defaults(func=run_command.run)
 
     status = command(
         sub,

@@ -140,3 +140,18 @@ def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
     # every newline into \r\n, so look for the bar's own parts).
     assert "| 1/1 [" in text and "step" in text, text
     assert "use" in proc.stdout and "ran" in proc.stdout  # the step lines stay on stdout
+
+
+def test_status_does_not_count_a_cell_with_an_invalid_name(recorded: Path) -> None:
+    cells = ["%%mn_step a\nx = 1", "%%mn_step bad!\nz = 3", "%%mn_step c\ny = 2"]
+    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in cells]), recorded)
+    shown = mn("status", str(recorded), "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert [s["name"] for s in data["steps"] if s["in_notebook"]] == ["a", "c"]
+    (invalid,) = data["invalid_cells"]
+    assert (invalid["cell"], invalid["name"]) == (1, "bad!")
+    assert invalid["error"].startswith("invalid step name 'bad!'")
+    table = mn("status", str(recorded))
+    assert "bad!" not in table.stdout.split("mn-nb:")[0]  # not a row of the table
+    assert "mn-nb: cell 1 is not a step: invalid step name 'bad!'" in table.stdout
