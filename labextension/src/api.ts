@@ -100,11 +100,11 @@ export interface IStepsResponse {
   steps: IStepRow[] | null;
   deleted: IStepRow[] | null;
   summary: ISummary | null;
-  invalid_cells: IInvalidCell[] | null;
+  invalid_cells: IInvalidCellInfo[] | null;
 }
 
 /** A `%%mn_step` cell whose name the magic refuses: no step, a warning on the cell. */
-export interface IInvalidCell {
+export interface IInvalidCellInfo {
   cell: number;
   cell_id: string | null;
   name: string;

@@ -188,7 +188,7 @@ class Summary(ApiModel):
     text: str
 
 
-class InvalidCell(ApiModel):
+class InvalidCellInfo(ApiModel):
     """A `%%mn_step` cell whose name the magic refuses: no step, a warning on the cell."""
 
     cell: int = Field(description="the cell's index in the saved notebook (0-based)")
@@ -205,7 +205,7 @@ class StepsResponse(ApiModel):
     steps: list[StepRow] | None = None
     deleted: list[StepRow] | None = Field(default=None, description="in the sidecar, cell deleted")
     summary: Summary | None = None
-    invalid_cells: list[InvalidCell] | None = Field(
+    invalid_cells: list[InvalidCellInfo] | None = Field(
         default=None, description="step cells with a name the magic refuses (not counted)"
     )
 

@@ -27,7 +27,7 @@ from .api_models import (
     CheckpointInfo,
     EventInfo,
     EventsResponse,
-    InvalidCell,
+    InvalidCellInfo,
     LeaseOwnerInfo,
     LeaseWaiterInfo,
     MissingInputInfo,
@@ -103,10 +103,10 @@ def _pending_rows(nb: NotebookRef) -> list[StepRow]:
     return [_row(v) for v in step_views(None, nb.file)]
 
 
-def _invalid_cells(nb: NotebookRef) -> list[InvalidCell]:
+def _invalid_cells(nb: NotebookRef) -> list[InvalidCellInfo]:
     """Step cells whose name the magic refuses: listed apart, never counted as steps."""
     return [
-        InvalidCell(cell=c.cell, cell_id=c.cell_id, name=c.name, error=c.name_error or "")
+        InvalidCellInfo(cell=c.cell, cell_id=c.cell_id, name=c.name, error=c.name_error or "")
         for c in invalid_cells(step_cells(nb.file))
     ]
 
