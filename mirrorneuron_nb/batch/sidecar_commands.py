@@ -90,7 +90,10 @@ def _trust_json(notebook: Path, plan: TrustPlan, report: TrustReport) -> int:
         message = f"{len(report.damaged)} value(s) not signed, their data is damaged"
         out["error"] = {"code": "damaged_values", "message": message}
     print(json.dumps(out, indent=2))
-    return EXIT_FAILED if report.damaged else 0
+    if report.damaged:
+        print(f"mn-nb: {message} (re-run their steps to write them again)", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
 
 
 def _confirmed(question: str) -> bool:

@@ -116,6 +116,7 @@ def test_trust_json_lists_values_checkpoints_and_damage(nb: Path) -> None:
     assert damaged.returncode == 1, damaged.stderr
     report = json.loads(damaged.stdout)
     assert report["error"]["code"] == "damaged_values"
+    assert "value(s) not signed" in damaged.stderr.strip().splitlines()[-1], damaged.stderr
     assert report["damaged"] and "corrupted" in report["damaged"][0]["reason"]
     bad = [v for v in report["values"] if v["state"] == "damaged"]
     assert bad and all(v["reason"] for v in bad)
