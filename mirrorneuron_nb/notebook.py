@@ -28,6 +28,17 @@ class StepCell:
     body: str
     line: str = ""
     """The `%%mn_step` line's arguments: the name as written, then the options."""
+    cell: int = -1
+    """The cell's index among all the notebook's cells (0-based)."""
+
+    @property
+    def name_error(self) -> str | None:
+        """Why the magic refuses this cell's name (it is then no step), else None."""
+        try:
+            validate_name(self.name)
+        except InvalidInput as exc:
+            return str(exc)
+        return None
 
 
 def validate_name(name: str) -> str:
@@ -75,7 +86,7 @@ def _step_cells(path: Path, mtime_ns: int, size: int) -> tuple[StepCell, ...]:
     except InvalidInput:
         return ()
     out: list[StepCell] = []
-    for cell in cells:
+    for index, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
@@ -95,9 +106,20 @@ def _step_cells(path: Path, mtime_ns: int, size: int) -> tuple[StepCell, ...]:
                 cell_id if isinstance(cell_id, str) else None,
                 parsed[1],
                 parsed[0],
+                index,
             )
         )
     return tuple(out)
+
+
+def valid_cells(cells: list[StepCell]) -> list[StepCell]:
+    """The cells that are steps: an invalid name is refused by the magic, never a step."""
+    return [c for c in cells if NAME_RE.match(c.name)]
+
+
+def invalid_cells(cells: list[StepCell]) -> list[StepCell]:
+    """The `%%mn_step` cells whose name the magic refuses (each one's `name_error` says why)."""
+    return [c for c in cells if not NAME_RE.match(c.name)]
 
 
 def read_notebook(path: Path) -> dict[str, Any]:

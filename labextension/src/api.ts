@@ -100,6 +100,15 @@ export interface IStepsResponse {
   steps: IStepRow[] | null;
   deleted: IStepRow[] | null;
   summary: ISummary | null;
+  invalid_cells: IInvalidCellInfo[] | null;
+}
+
+/** A `%%mn_step` cell whose name the magic refuses: no step, a warning on the cell. */
+export interface IInvalidCellInfo {
+  cell: number;
+  cell_id: string | null;
+  name: string;
+  error: string;
 }
 
 export interface IVariableInfo {

@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 import json
 import keyword
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from .. import limits
 from ..errors import UnknownStep, UsageFailure
 from ..models import ApprovalStatus
-from ..render import format_wake, terminal_safe
+from ..notebook import step_cells
+from ..render import terminal_safe
 from ..sidecar import sidecar_of
-from ..store import Store, open_store, run_output_dir, store_exists
-from .run import LEASE_HELD, BatchResult
+from ..store import Store, open_store, store_exists
 
 if TYPE_CHECKING:
-    from ..status import StepView
+    pass
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -112,109 +111,11 @@ def _parameter_name(name: object, where: str) -> None:
         raise UsageFailure(f"{where}: {name!r} is not a valid parameter name")
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..notebook import read_notebook, step_cells
-    from ..status import step_views
-    from .reporting import RunReport
-    from .run import check_notebook, check_parameters, run_notebook
-
-    max_sleep = None if args.max_sleep is None else limits.seconds("--max-sleep", args.max_sleep)
-    lease_wait = (
-        None if args.lease_wait is None else limits.seconds("--lease-wait", args.lease_wait)
-    )
-    notebook = _notebook(args.notebook)
-    read_notebook(notebook)  # not a notebook at all: say so before anything else
-    if not step_cells(notebook):
-        raise UsageFailure(f"{notebook.name} has no %%mn_step cells: nothing would be checkpointed")
-    sidecar = sidecar_of(notebook)
-    if store_exists(sidecar, notebook):
-        # Refuses a newer schema or a damaged database before running.
-        open_store(sidecar, notebook=notebook, readonly=True, verify=True).close()
-    check_notebook(notebook)
-    output = (
-        Path(args.output) if args.output else run_output_dir(sidecar, notebook) / "last-run.ipynb"
-    )
-    if output.resolve() == notebook:
-        raise UsageFailure("OUTPUT is the input notebook: choose another path")
-    params = _parameters(args)
-    if not args.allow_unknown_params:
-        check_parameters(notebook, list(params))
-    if args.lease_wait is not None:
-        limits.seconds("--lease-wait", args.lease_wait)
-    output.parent.mkdir(parents=True, exist_ok=True)
-
-    report = RunReport(len(step_cells(notebook)), as_json=args.json)
-    fresh = " (fresh)" if args.fresh else ""
-    report.header(f"mn-nb run {notebook.name} -> {output}{fresh}")
-    try:
-        result = run_notebook(
-            notebook,
-            output,
-            params,
-            fresh=args.fresh,
-            progress=report.step,
-            max_sleep=max_sleep,
-            lease_wait=lease_wait,
-        )
-    finally:
-        report.close()
-    # A run that stopped before any step recorded anything (a cell the magic refused) has
-    # no sidecar yet: its steps are all pending.
-    store = (
-        open_store(sidecar, notebook=notebook, readonly=True)
-        if store_exists(sidecar, notebook)
-        else None
-    )
-    try:
-        views = step_views(store, notebook)
-    finally:
-        if store is not None:
-            store.close()
-    report.table(views)
-    code, message = _run_ending(notebook, result, views)
-    report.summary(result, views, code, message)
-    if code == 0:
-        if not args.json:
-            print()
-            print(terminal_safe(message))
-    else:
-        print(terminal_safe(message), file=sys.stderr)
-    return code
-
-
-def _run_ending(notebook: Path, result: BatchResult, views: list[StepView]) -> tuple[int, str]:
-    """The exit code and the one line that ends a run."""
-    step = result.failed_step
-    if not result.ok and result.outcome == "sleeping":
-        wake = next((v.wake_at for v in views if v.name == step), None)
-        until = format_wake(wake) if wake is not None else "its wake-up time"
-        return EXIT_SLEEPING, (
-            f"mn-nb: step `{step}` sleeps until {until}: run the same command again after that"
-        )
-    if not result.ok and result.outcome == "awaiting_approval":
-        return EXIT_AWAITING_APPROVAL, (
-            f"mn-nb: run paused at step {step!r}, which awaits approval. "
-            f"Approve it with `mn-nb approve {notebook.name} {step}` "
-            "(or --reject), then run the same command again."
-        )
-    if not result.ok and result.outcome == LEASE_HELD:
-        return EXIT_LEASE_HELD, (
-            f"mn-nb: run stopped at step {step!r}: {result.error}. Run the "
-            "same command again when it is done: its checkpoint will be restored."
-        )
-    if not result.ok:
-        where = f"step {step!r}" if step else result.cell
-        return EXIT_FAILED, (
-            f"mn-nb: run failed at {where}: {result.error}. Fix it and run the same "
-            "command again: steps that succeeded will be restored, not re-run."
-        )
-    return 0, f"mn-nb: run succeeded in {result.seconds:.1f} s; output: {result.output}"
-
-
 # -- status, log ----------------------------------------------------------------------------
 
 
 def status(args: argparse.Namespace) -> int:
+    from ..notebook import invalid_cells
     from ..status import status_table, step_views
 
     notebook = _notebook(args.notebook)
@@ -223,11 +124,19 @@ def status(args: argparse.Namespace) -> int:
         views = step_views(store, notebook)
     finally:
         store.close()
+    # A name the magic refuses is no step: not in the table, named apart.
+    invalid = [
+        {"cell": c.cell, "cell_id": c.cell_id, "name": c.name, "error": c.name_error}
+        for c in invalid_cells(step_cells(notebook))
+    ]
     if args.json:
         rows = [{**dataclasses.asdict(v), "status": v.status.value} for v in views]
-        print(json.dumps({"notebook": str(notebook), "steps": rows}, indent=2))
-    else:
-        print(status_table(views))
+        out = {"notebook": str(notebook), "steps": rows, "invalid_cells": invalid}
+        print(json.dumps(out, indent=2))
+        return 0
+    print(status_table(views))
+    for cell in invalid:
+        print(terminal_safe(f"mn-nb: cell {cell['cell']} is not a step: {cell['error']}"))
     return 0
 
 
@@ -307,6 +216,7 @@ def reset(args: argparse.Namespace) -> int:
 
 def gc(args: argparse.Namespace) -> int:
     from ..render import format_bytes
+    from .progress import ItemBar
 
     # nan would delete files being written right now; a huge count overflows SQLite.
     if args.keep_runs is not None:
@@ -316,7 +226,8 @@ def gc(args: argparse.Namespace) -> int:
     store = _open(notebook, readonly=False)
     try:
         plan = store.gc(args.keep_runs)
-        files, freed = store.blobs.collect(plan.referenced, args.grace_seconds)
+        with ItemBar("checking blob files", "file", enabled=not args.json) as bar:
+            files, freed = store.blobs.collect(plan.referenced, args.grace_seconds, bar)
         store.truncate_wal()
     finally:
         store.close()

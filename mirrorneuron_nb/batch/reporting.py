@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
-from typing import IO, Any
+from typing import Any
 
 from ..render import terminal_safe
 from ..status import StepView, status_table
+from .progress import bar_wanted
 from .run import BatchResult, CellOutcome
-
-
-def bar_wanted(stream: IO[str]) -> bool:
-    """A progress bar only for a person watching: a terminal, and not a CI job."""
-    ci = os.environ.get("CI", "").strip().lower()
-    return stream.isatty() and ci in ("", "0", "false", "no")
 
 
 class RunReport:

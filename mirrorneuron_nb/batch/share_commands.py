@@ -5,6 +5,7 @@ the copy in store/transfer.py."""
 from __future__ import annotations
 
 import argparse
+import json
 
 from .. import config
 from ..errors import UsageFailure
@@ -30,7 +31,7 @@ def push(args: argparse.Namespace) -> int:
             target.close()
     finally:
         source.close()
-    return _report(f"pushed {notebook.name} to {where}", counts)
+    return _report(args, "pushed", f"pushed {notebook.name} to {where}", where, counts)
 
 
 def pull(args: argparse.Namespace) -> int:
@@ -46,7 +47,8 @@ def pull(args: argparse.Namespace) -> int:
         where = getattr(source, "where", url)
     finally:
         source.close()
-    return _report(f"pulled {notebook.name} from {where} into {sidecar}", counts)
+    text = f"pulled {notebook.name} from {where} into {sidecar}"
+    return _report(args, "pulled", text, where, counts)
 
 
 def _url(command: str) -> str:
@@ -56,7 +58,14 @@ def _url(command: str) -> str:
     return url
 
 
-def _report(what: str, counts: dict[str, int]) -> int:
+def _report(
+    args: argparse.Namespace, done: str, what: str, where: str, counts: dict[str, int]
+) -> int:
+    if args.json:
+        rows = {table: n for table, n in counts.items() if table != "meta"}
+        out = {done: str(_notebook(args.notebook)), "store": terminal_safe(where), "rows": rows}
+        print(json.dumps(out))
+        return 0
     shown = ", ".join(f"{n} {table}" for table, n in counts.items() if n and table != "meta")
     print(terminal_safe(f"mn-nb: {what} ({shown or 'nothing recorded'})"))
     return 0

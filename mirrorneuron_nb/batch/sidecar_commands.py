@@ -17,15 +17,19 @@ from ..store import is_shared
 from .commands import EXIT_DAMAGED, EXIT_FAILED, _notebook, _open
 
 if TYPE_CHECKING:
+    from ..values.trust import TrustPlan, TrustReport
     from .doctor import DoctorReport
 
 
 def trust(args: argparse.Namespace) -> int:
     from ..values import trust as trusting
     from ..values.signing import check_key
+    from .progress import ItemBar
 
     notebook = _notebook(args.notebook)
     check_key()
+    if args.json and not args.yes:
+        raise UsageFailure("mn-nb trust --json does not ask before signing: pass --yes too")
     if not args.yes and not sys.stdin.isatty():
         raise UsageFailure(
             "mn-nb trust asks before signing and standard input is not a terminal: "
@@ -33,22 +37,26 @@ def trust(args: argparse.Namespace) -> int:
         )
     store = _open(notebook, readonly=False)
     try:
-        plan = trusting.plan_trust(store)
+        with ItemBar("checking values", "value", enabled=not args.json) as bar:
+            plan = trusting.plan_trust(store, bar)
         print(
             f"mn-nb: WARNING: trusting {store.root} lets its checkpoints run code in your "
             "kernels (they are unpickled) and its outputs show in your browser; only trust "
             "a sidecar that you, or someone you trust, wrote.",
             file=sys.stderr,
         )
-        print(f"mn-nb: to be signed with your key ({store.root}):")
-        for line in trusting.describe(plan):
-            print(f"  {line}")
+        if not args.json:
+            print(f"mn-nb: to be signed with your key ({store.root}):")
+            for line in trusting.describe(plan):
+                print(f"  {line}")
         if not args.yes and not _confirmed("sign all of this with your key? [y/N] "):
             print("mn-nb: not trusted; nothing was signed", file=sys.stderr)
             return EXIT_FAILED
         report = trusting.apply_trust(store, plan)
     finally:
         store.close()
+    if args.json:
+        return _trust_json(notebook, plan, report)
     print(
         f"mn-nb: signed {report.signed} value(s) with your key "
         f"({report.already} already were) and {report.checkpoints} checkpoint(s)' outputs; "
@@ -62,6 +70,28 @@ def trust(args: argparse.Namespace) -> int:
         )
         for label, reason in report.damaged:
             print(f"  {trusting.shown(label)}: {terminal_safe(reason)}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _trust_json(notebook: Path, plan: TrustPlan, report: TrustReport) -> int:
+    """What was signed, as one JSON object; damaged values are an `error` too (exit 1)."""
+    from ..values.trust import plan_json, shown
+
+    out = {
+        "notebook": str(notebook),
+        **plan_json(plan),
+        "signed": report.signed,
+        "already": report.already,
+        "checkpoints_signed": report.checkpoints,
+        "damaged": [{"value": shown(label), "reason": reason} for label, reason in report.damaged],
+    }
+    if report.damaged:
+        message = f"{len(report.damaged)} value(s) not signed, their data is damaged"
+        out["error"] = {"code": "damaged_values", "message": message}
+    print(json.dumps(out, indent=2))
+    if report.damaged:
+        print(f"mn-nb: {message} (re-run their steps to write them again)", file=sys.stderr)
         return EXIT_FAILED
     return 0
 

@@ -188,6 +188,15 @@ class Summary(ApiModel):
     text: str
 
 
+class InvalidCellInfo(ApiModel):
+    """A `%%mn_step` cell whose name the magic refuses: no step, a warning on the cell."""
+
+    cell: int = Field(description="the cell's index in the saved notebook (0-based)")
+    cell_id: str | None = Field(description="its nbformat cell id, when the notebook has ids")
+    name: str = Field(description="the name as written")
+    error: str = Field(description="the magic's error, one line")
+
+
 class StepsResponse(ApiModel):
     path: str
     token: str = Field(description="changes whenever anything this answer shows changes")
@@ -196,6 +205,9 @@ class StepsResponse(ApiModel):
     steps: list[StepRow] | None = None
     deleted: list[StepRow] | None = Field(default=None, description="in the sidecar, cell deleted")
     summary: Summary | None = None
+    invalid_cells: list[InvalidCellInfo] | None = Field(
+        default=None, description="step cells with a name the magic refuses (not counted)"
+    )
 
 
 class RunInfo(ApiModel):

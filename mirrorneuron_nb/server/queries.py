@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import NotFound, UnknownStep, UnsafeSidecar
 from ..models import GOOD_NAMES, Approval, StepStatus
-from ..notebook import read_notebook
+from ..notebook import invalid_cells, read_notebook, step_cells
 from ..planning import plan_notebook
 from ..status import StepView, step_views
 from ..store import Store, is_shared, open_store, store_exists
@@ -27,6 +27,7 @@ from .api_models import (
     CheckpointInfo,
     EventInfo,
     EventsResponse,
+    InvalidCellInfo,
     LeaseOwnerInfo,
     LeaseWaiterInfo,
     MissingInputInfo,
@@ -102,6 +103,14 @@ def _pending_rows(nb: NotebookRef) -> list[StepRow]:
     return [_row(v) for v in step_views(None, nb.file)]
 
 
+def _invalid_cells(nb: NotebookRef) -> list[InvalidCellInfo]:
+    """Step cells whose name the magic refuses: listed apart, never counted as steps."""
+    return [
+        InvalidCellInfo(cell=c.cell, cell_id=c.cell_id, name=c.name, error=c.name_error or "")
+        for c in invalid_cells(step_cells(nb.file))
+    ]
+
+
 def summarize(rows: list[StepRow]) -> Summary:
     total = len(rows)
     good = sum(1 for r in rows if r.status in GOOD_NAMES)
@@ -138,6 +147,7 @@ def steps_state(sidecars: Sidecars, nb: NotebookRef, since: str | None) -> Steps
                 steps=rows,
                 deleted=[],
                 summary=summarize(rows),
+                invalid_cells=_invalid_cells(nb),
             )
         token = ".".join(
             [
@@ -165,6 +175,7 @@ def steps_state(sidecars: Sidecars, nb: NotebookRef, since: str | None) -> Steps
         steps=rows,
         deleted=[_row(v, approvals.get(v.name)) for v in views if not v.in_notebook],
         summary=summarize(rows),
+        invalid_cells=_invalid_cells(nb),
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import config
-from .blobs import BlobStore
+from .blobs import BlobStore, Progress
 
 
 class Blobs(Protocol):
@@ -43,7 +43,10 @@ class Blobs(Protocol):
     def map(self, key: str, size: int, *, verify: bool = True, quarantine: bool = False) -> Any: ...
 
     def collect(
-        self, referenced: frozenset[str], grace_seconds: float = 3600
+        self,
+        referenced: frozenset[str],
+        grace_seconds: float = 3600,
+        progress: Progress | None = None,
     ) -> tuple[int, int]: ...
 
 

@@ -16,7 +16,7 @@ import re
 import stat
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -27,6 +27,10 @@ from ..values.digest import digest, digest_parts
 KEY_RE = re.compile(r"[0-9a-f]{32}")
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+Progress = Callable[[int, int], None]
+"""A per-item hook: (items done, items in all); the CLI draws a bar with it."""
 
 
 def is_key(key: object) -> TypeGuard[str]:
@@ -206,14 +210,24 @@ class BlobStore:
             finally:
                 os.close(dir_fd)
 
-    def collect(self, referenced: frozenset[str], grace_seconds: float = 3600) -> tuple[int, int]:
+    def collect(
+        self,
+        referenced: frozenset[str],
+        grace_seconds: float = 3600,
+        progress: Progress | None = None,
+    ) -> tuple[int, int]:
         """Delete blob files nothing references (and stale temp files) older than the grace
         period: a kernel writes blobs before it commits the rows that reference them.
         Returns (files deleted, bytes freed). Never follows a symlink: a link is removed
-        itself, what it points at is never touched."""
+        itself, what it points at is never touched. `progress(done, total)` is called after
+        each file is looked at."""
         cutoff = time.time() - grace_seconds
         files = freed = 0
-        for path, st in self.entries():
+        # Listed first, so progress knows the total.
+        found = list(self.entries())
+        for done, (path, st) in enumerate(found, 1):
+            if progress is not None:
+                progress(done, len(found))
             key = path.parent.name + path.name
             if key in referenced and not path.name.startswith(".tmp-"):
                 continue

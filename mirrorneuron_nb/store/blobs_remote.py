@@ -28,7 +28,7 @@ from ..errors import (
     one_line,
 )
 from ..values.digest import digest
-from .blobs import check_key
+from .blobs import Progress, check_key
 
 CORRUPT_DIR = ".corrupt"
 TMP_DIR = ".tmp"
@@ -160,7 +160,12 @@ class RemoteBlobStore:
                 self.fs.makedirs(f"{self._root}/{CORRUPT_DIR}", exist_ok=True)
             self.fs.mv(path, f"{self._root}/{CORRUPT_DIR}/{key}")
 
-    def collect(self, referenced: frozenset[str], grace_seconds: float = 3600) -> tuple[int, int]:
+    def collect(
+        self,
+        referenced: frozenset[str],
+        grace_seconds: float = 3600,
+        progress: Progress | None = None,
+    ) -> tuple[int, int]:
         """Never deletes: other notebooks' rows may point at any blob under the URL."""
         return 0, 0
 

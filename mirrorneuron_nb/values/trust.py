@@ -24,6 +24,7 @@ from ..errors import CheckpointUnavailable
 from ..models import STATE_VARIABLE, Checkpoint, Resigned, StoredValue, VarEntry
 from ..render import format_bytes, terminal_safe
 from ..store import Blobs, Store
+from ..store.blobs import Progress
 from .codec import DELETED, GROUP, member_label, read_stream
 from .signing import (
     Binding,
@@ -61,16 +62,22 @@ class TrustPlan:
     report: TrustReport = field(default_factory=TrustReport)
 
 
-def plan_trust(store: Store) -> TrustPlan:
-    """What trusting the sidecar signs; nothing is written, moved or deleted."""
+def plan_trust(store: Store, progress: Progress | None = None) -> TrustPlan:
+    """What trusting the sidecar signs; nothing is written, moved or deleted.
+    `progress(done, total)` is called after each value and each checkpoint is checked."""
     plan = TrustPlan(store.sidecar_id())
     checked: dict[str, str | None] = {}  # blob key -> why it is unusable (None: verified)
     renewed: dict[tuple[int, str], str] = {}  # (checkpoint, name) -> its new signature
-    for value in store.signed_values(DELETED):
+    values, checkpoints = store.signed_values(DELETED), store.all_checkpoints()
+    total, done = len(values) + len(checkpoints), 0
+    for value in values:
         state = _plan_value(plan, store.blobs, value, checked)
         if value.checkpoint_id is not None and plan.resigned and state == "sign":
             renewed[(value.checkpoint_id, value.entry.name)] = plan.resigned[-1].signature
-    for checkpoint, rows in store.all_checkpoints():
+        done += 1
+        if progress is not None:
+            progress(done, total)
+    for checkpoint, rows in checkpoints:
         rows = [
             v.model_copy(update={"signature": renewed.get((checkpoint.id, v.name), v.signature)})
             for v in rows
@@ -82,6 +89,9 @@ def plan_trust(store: Store) -> TrustPlan:
             plan.new_checkpoint_signatures.append((checkpoint.id, signature))
             plan.report.checkpoints += 1
         plan.checkpoints.append((checkpoint, rows, fresh))
+        done += 1
+        if progress is not None:
+            progress(done, total)
     return plan
 
 
@@ -158,6 +168,39 @@ def describe(plan: TrustPlan) -> list[str]:
         for value, state in values:
             lines.append("  " + _value_line(value, state))
     return lines
+
+
+def plan_json(plan: TrustPlan) -> dict[str, Any]:
+    """What `describe` lists, as data (`mn-nb trust --json`): each value with its state
+    ("sign", "already" or "damaged" and why) and each checkpoint's output MIME types."""
+    values = [
+        {
+            "step": value.step,
+            "name": value.entry.name,
+            "kind": "library_state"
+            if value.entry.name == STATE_VARIABLE
+            else "variable"
+            if value.checkpoint_id is not None
+            else "call_result",
+            "checkpoint": value.checkpoint_id,
+            "type": value.entry.type_name,
+            "size": value.entry.size,
+            "state": state if state in ("sign", "already") else "damaged",
+            "reason": None if state in ("sign", "already") else state,
+        }
+        for value, state in plan.values
+    ]
+    checkpoints = [
+        {
+            "step": checkpoint.step,
+            "id": checkpoint.id,
+            "outputs": _mime_types(checkpoint.outputs),
+            "active": [m for m in _mime_types(checkpoint.outputs) if _active(m)],
+            "state": "sign" if fresh else "already",
+        }
+        for checkpoint, _rows, fresh in plan.checkpoints
+    ]
+    return {"sidecar": plan.sidecar, "values": values, "checkpoints": checkpoints}
 
 
 def _value_line(value: StoredValue, state: str) -> str:

@@ -4,15 +4,8 @@ terminal. Real `mn-nb` processes."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
-import struct
-import subprocess
-import sys
-import termios
-import threading
 import time
 from pathlib import Path
 
@@ -24,6 +17,7 @@ from mirrorneuron_nb.models import Run, StepStart
 from mirrorneuron_nb.store import Store
 
 from ..helpers import mn
+from .terminal import on_terminal
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 LONG = "ValueError: " + " ".join(["the upstream service refused the request"] * 6)
@@ -140,42 +134,24 @@ def test_unknown_parameters_exit_2_unless_allowed_and_run_json(tmp_path: Path) -
 
 def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
     nb = str(parameters_notebook(tmp_path / "p.ipynb"))
-    primary, secondary = pty.openpty()
-    # A new pty is 0 columns wide, where tqdm draws nothing: give it a terminal's size.
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        # Read while the process runs: Linux drops what is unread once the terminal closes.
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:  # EIO: the other end is closed
-                return
-            if not chunk:
-                return
-            chunks.append(chunk)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "mirrorneuron_nb.batch.cli", "run", nb],
-            stdout=subprocess.PIPE,
-            stderr=secondary,
-            text=True,
-            timeout=240,
-            env=env,
-        )
-    finally:
-        os.close(secondary)
-        reader.join(timeout=10)
-        os.close(primary)
-    drawn = b"".join(chunks)
-    assert proc.returncode == 0, proc.stdout + drawn.decode(errors="replace")
-    text = drawn.decode(errors="replace")
+    proc, text = on_terminal("run", nb)
+    assert proc.returncode == 0, proc.stdout + text
     # tqdm's bar, e.g. "100%|██████| 1/1 [00:04<00:00, 4.1s/step]" (the pty itself turns
     # every newline into \r\n, so look for the bar's own parts).
     assert "| 1/1 [" in text and "step" in text, text
     assert "use" in proc.stdout and "ran" in proc.stdout  # the step lines stay on stdout
+
+
+def test_status_does_not_count_a_cell_with_an_invalid_name(recorded: Path) -> None:
+    cells = ["%%mn_step a\nx = 1", "%%mn_step bad!\nz = 3", "%%mn_step c\ny = 2"]
+    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in cells]), recorded)
+    shown = mn("status", str(recorded), "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert [s["name"] for s in data["steps"] if s["in_notebook"]] == ["a", "c"]
+    (invalid,) = data["invalid_cells"]
+    assert (invalid["cell"], invalid["name"]) == (1, "bad!")
+    assert invalid["error"].startswith("invalid step name 'bad!'")
+    table = mn("status", str(recorded))
+    assert "bad!" not in table.stdout.split("mn-nb:")[0]  # not a row of the table
+    assert "mn-nb: cell 1 is not a step: invalid step name 'bad!'" in table.stdout

@@ -101,6 +101,7 @@ async def test_unchanged_token_costs_nothing_and_any_change_shows(api: Any, nb: 
         "steps": None,
         "deleted": None,
         "summary": None,
+        "invalid_cells": None,
     }
     # A kernel starts a step: the very next poll sees it running.
     kernel.begin("features", STEPS["features"])

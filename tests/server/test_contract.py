@@ -124,6 +124,7 @@ def _ts_type(annotation: object) -> set[str]:
         ("IMissingInputInfo", api_models.MissingInputInfo),
         ("ISummary", api_models.Summary),
         ("IStepsResponse", api_models.StepsResponse),
+        ("IInvalidCellInfo", api_models.InvalidCellInfo),
         ("IVariableInfo", api_models.VariableInfo),
         ("IOutputInfo", api_models.OutputInfo),
         ("IAttemptInfo", api_models.AttemptInfo),
