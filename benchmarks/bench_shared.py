@@ -105,7 +105,7 @@ def trivial(sides: list[Side], count: int) -> dict[str, dict[str, float]]:
             "round_trip_ms": statistics.median(trips[s.label]) * 1e3,
             "inside_ms": statistics.median(inside) * 1e3,
             "inside_p90_ms": statistics.quantiles(inside, n=10)[-1] * 1e3,
-            # Every step durable: the cells' time plus the wait for the last commits.
+            # Every step durable: the cells' time plus the wait for the last commits (a mean).
             "durable_per_step_ms": (sum(trips[s.label]) + flush) / count * 1e3,
             "final_flush_ms": flush * 1e3,
         }
@@ -160,6 +160,18 @@ def resume(
     }
 
 
+def connections(url: str) -> int:
+    """Client connections the server holds now (the two PostgreSQL kernels'): the session's
+    store, the checkpoint writer's, the heartbeat's once a step ran long enough."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) - 1 FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        ).fetchone()
+    return int(row[0]) if row else -1
+
+
 def table(title: str, figures: dict[str, dict[str, float]], base: str = "sqlite") -> None:
     print(f"\n{title}")
     keys = list(next(iter(figures.values())))
@@ -208,9 +220,12 @@ def main() -> int:
             results["load_before"] = load()
             results["trivial"] = trivial(sides, args.trivial)
             results["load_trivial"] = load()
+            results["pg_connections_of_2_kernels"] = connections(pg)
             table(f"trivial step, ms (median of {args.trivial}; load {load()})", results["trivial"])
             results["big"] = big(sides, args.runs, args.n)
             results["load_big"] = load()
+            results["pg_connections_after_big"] = connections(pg)
+            print(f"PostgreSQL connections of the 2 kernels: {results['pg_connections_after_big']}")
             table(f"{args.n * 8 / 1e6:.0f} MB step, s (median of {args.runs})", results["big"])
             want = picked(sides[0].k.run(emit("float(a.sum())")).stdout)
             for s in sides:

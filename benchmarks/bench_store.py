@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -176,11 +177,13 @@ def check(notebooks: list[Path], url: str, expected: int) -> list[str]:
 
 
 def writers(url: str, n: int, per: int, scratch: Path, layout: str) -> dict[str, Any]:
+    # A shared store names a notebook by (project, path under its root: here its folder).
+    os.environ["MIRRORNEURON_PROJECT"] = f"bench-{layout}"
     top = scratch / f"writers-{layout}"
-    notebooks = [top / (f"nb{i}" if layout == "each" else "nb") / "nb.ipynb" for i in range(n)]
-    env = {**os.environ, "MIRRORNEURON_STORE": url, "MIRRORNEURON_PROJECT": f"bench-{layout}"}
+    top.mkdir()
+    notebooks = [top / (f"nb{i}.ipynb" if layout == "each" else "nb.ipynb") for i in range(n)]
+    env = {**os.environ, "MIRRORNEURON_STORE": url}
     for nb in dict.fromkeys(notebooks):
-        nb.parent.mkdir(parents=True)
         # The schema made once, so the writers measure steps, not the first migration.
         open_store(nb.with_suffix(".mn"), notebook=nb, url=url).close()
     procs = [
@@ -193,6 +196,19 @@ def writers(url: str, n: int, per: int, scratch: Path, layout: str) -> dict[str,
         )
         for i in range(n)
     ]
+    try:
+        return _measure(url, procs, per, notebooks, layout)
+    finally:
+        for p in procs:  # only if the driver was stopped early
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def _measure(
+    url: str, procs: list[subprocess.Popen[str]], per: int, notebooks: list[Path], layout: str
+) -> dict[str, Any]:
+    n = len(procs)
     for p in procs:  # every writer imported and connected: start them together
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     with psycopg.connect(url, autocommit=True) as conn:
@@ -239,6 +255,8 @@ def writers(url: str, n: int, per: int, scratch: Path, layout: str) -> dict[str,
 
 
 def main() -> None:
+    # Stopped by a signal, the temporary server is still stopped and deleted (finally).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--writers", type=int, default=16)
