@@ -40,7 +40,7 @@ def _count_s3_requests() -> None:
         CALLS[method] += 1
         return await inner(self, method, *args, **kwargs)
 
-    S3FileSystem._call_s3 = counted  # type: ignore[method-assign]
+    S3FileSystem._call_s3 = counted
 
 
 def _round(store: Any, data: bytes, calls: list[str]) -> tuple[float, float]:

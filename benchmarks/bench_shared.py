@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -186,6 +187,8 @@ def table(title: str, figures: dict[str, dict[str, float]], base: str = "sqlite"
 
 
 def main() -> int:
+    # Stopped by a signal, the servers, kernels and scratch files still go (finally).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trivial", type=int, default=120, help="trivial steps per store")
     parser.add_argument("--runs", type=int, default=3, help="200 MB rounds and resumes")
