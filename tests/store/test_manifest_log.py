@@ -10,7 +10,7 @@ from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.store.manifest import LOG_NAME, read_log
 from mirrorneuron_nb.store.rebuild import rebuild_database
 
-from .test_store import new_run, succeed
+from .helpers import new_run, succeed
 
 
 def test_reset_and_gc_are_reflected_and_a_rebuild_restores_the_newest(tmp_path: Path) -> None:

@@ -4,23 +4,23 @@ and the content-addressed blob store."""
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from mirrorneuron_nb.errors import CheckpointUnavailable, SchemaTooNew, SidecarError, UnknownStep
-from mirrorneuron_nb.models import Attempt, NewCheckpoint, Run, StepStart, StepStatus, VarEntry
+from mirrorneuron_nb.models import Attempt, StepStatus
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.store.blobs import BlobStore
 from mirrorneuron_nb.store.schema import SCHEMA_VERSION
 from mirrorneuron_nb.store.sqlite import DB_NAME
 from mirrorneuron_nb.values.digest import digest
+
+from .helpers import ckpt, new_run, start, succeed
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -35,55 +35,6 @@ def store(root: Path) -> Store:
     s = Store(root)
     yield s
     s.close()
-
-
-def new_run(
-    store: Store, run_id: str = "run1", pid: int | None = None, host: str | None = None
-) -> Run:
-    run = Run(
-        id=run_id,
-        kind="kernel",
-        status="running",
-        started_at=time.time(),
-        pid=os.getpid() if pid is None else pid,
-        host=socket.gethostname() if host is None else host,
-    )
-    store.start_run(run)
-    return run
-
-
-def start(name: str, key: str = "key1", code: str = "x = 1") -> StepStart:
-    return StepStart(
-        name=name,
-        cell_id=f"cell-{name}",
-        code=code,
-        code_hash=f"h-{code}",
-        cache_key=key,
-        options={},
-    )
-
-
-def var(name: str, fp: str = "fp") -> VarEntry:
-    return VarEntry(
-        name=name, type_name="int", fingerprint=fp, serializer="pickle", size=3, header=b"abc"
-    )
-
-
-def ckpt(key: str = "key1", *names: str, inputs: dict[str, str] | None = None) -> NewCheckpoint:
-    return NewCheckpoint(
-        cache_key=key,
-        code_hash="h",
-        duration=0.5,
-        inputs=inputs or {},
-        outputs=[{"output_type": "stream", "name": "stdout", "text": "hi\n"}],
-        variables=[var(n) for n in names],
-        new_blobs=[],
-    )
-
-
-def succeed(store: Store, run_id: str, name: str, key: str = "key1", *names: str) -> int:
-    attempt = store.begin_attempt(run_id, start(name, key))
-    return store.commit_checkpoint(attempt, ckpt(key, *names))
 
 
 def kinds(store: Store, step: str) -> list[str]:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from mirrorneuron_nb.models import Run
 from mirrorneuron_nb.store import Store, open_store
+
+from ..helpers import new_run
 
 Opener = Callable[..., Store]
 
@@ -41,21 +39,6 @@ def opener(backend: str, tmp_path: Path) -> Iterator[Opener]:
     yield open_
     for s in opened:
         s.close()
-
-
-def new_run(
-    store: Store, run_id: str = "run1", pid: int | None = None, host: str | None = None
-) -> Run:
-    run = Run(
-        id=run_id,
-        kind="kernel",
-        status="running",
-        started_at=time.time(),
-        pid=os.getpid() if pid is None else pid,
-        host=socket.gethostname() if host is None else host,
-    )
-    store.start_run(run)
-    return run
 
 
 @pytest.fixture

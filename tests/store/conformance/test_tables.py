@@ -24,7 +24,8 @@ from mirrorneuron_nb.models import (
 )
 from mirrorneuron_nb.store import Store
 
-from .conftest import Opener, new_run
+from ..helpers import new_run
+from .conftest import Opener
 
 
 def start(name: str = "a", key: str = "k1", position: int | None = 0) -> StepStart:
