@@ -10,6 +10,9 @@ Per repetition and tree (times from the driver, execute request to idle):
   step     the same body as `%%mn_step` (a fresh seed each time: new bytes to write)
   next     a plain cell `x = 1` right after it (does not touch `a`)
   settle   `%mn_status` right after: until every checkpoint is durable (old: nothing left)
+  hooks    inside the kernel, nothing pending: every pre_run_cell + post_run_cell hook
+           (the read barrier's among them) for a plain cell `x = 1`, per cell, the mean
+           of HOOK_CELLS triggers (what a plain cell pays for the extension)
   extra    peak memory of the kernel during the checkpoint beyond its RSS when the body
            ended (VmHWM after /proc/self/clear_refs), against the bytes written
 Reports medians and the ratios new/old. It asserts nothing.
@@ -30,6 +33,19 @@ from typing import Any
 from jupyter_client.manager import KernelManager
 
 MARK = "__WB__"
+HOOK_CELLS = 2000
+HOOKS = f"""import time as _t
+from IPython.core.interactiveshell import ExecutionInfo as _EI, ExecutionResult as _ER
+_ip = get_ipython()
+_info = _EI("x = 1", False, False, True, None)
+_res = _ER(_info)
+_began = _t.perf_counter()
+for _ in range({HOOK_CELLS}):
+    _ip.events.trigger("pre_run_cell", _info)
+    _ip.events.trigger("post_run_cell", _res)
+print("{MARK}" + str((_t.perf_counter() - _began) / {HOOK_CELLS}))
+del _t, _EI, _ER, _ip, _info, _res, _began
+"""
 
 
 class Kernel:
@@ -88,7 +104,16 @@ def repetition(k: Kernel, seed: int, n: int) -> dict[str, float]:
     settle, _ = k.run("%mn_status")
     _, printed = k.run(f"print('{MARK}' + str({status_kb('VmHWM')} - _rss0))")
     extra = int(printed.split(MARK)[1]) * 1024
-    return {"plain": plain, "step": step, "next": nxt, "settle": settle, "extra": extra}
+    _, printed = k.run(HOOKS)
+    hooks = float(printed.split(MARK)[1])
+    return {
+        "plain": plain,
+        "step": step,
+        "next": nxt,
+        "settle": settle,
+        "extra": extra,
+        "hooks": hooks,
+    }
 
 
 def main() -> int:
@@ -124,6 +149,9 @@ def main() -> int:
         old = statistics.median(r[key] for r in results["old"])
         new = statistics.median(r[key] for r in results["new"])
         print(f"{key:8} {old * 1000:8.1f}ms {new * 1000:8.1f}ms {new / old:8.2f}")
+    old = statistics.median(r["hooks"] for r in results["old"])
+    new = statistics.median(r["hooks"] for r in results["new"])
+    print(f"{'hooks':8} {old * 1e6:8.1f}us {new * 1e6:8.1f}us {new / old:8.2f}")
     for label in ("old", "new"):
         extra = statistics.median(r["extra"] for r in results[label])
         print(

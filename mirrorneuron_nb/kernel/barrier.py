@@ -113,9 +113,9 @@ class Barrier:
         # Looked up each time: the session replaces its writer when it finds the notebook.
         return (self.session.writer, lazy.VALUES)
 
-    def wait(self, raw_cell: str) -> None:
+    def wait(self, raw_cell: str, sources: tuple[Source, ...] | None = None) -> None:
         """Wait for what this cell touches; analyse it only when something is pending."""
-        pending = [(s, names) for s in self.sources() if (names := s.pending_names())]
+        pending = [(s, names) for s in sources or self.sources() if (names := s.pending_names())]
         if not pending:
             return
         touch = touched(self.session.shell, raw_cell)
@@ -124,14 +124,15 @@ class Barrier:
             if wanted is None or wanted:
                 source.wait_for(wanted)
 
-    def report(self) -> None:
-        for source in self.sources():
+    def report(self, sources: tuple[Source, ...] | None = None) -> None:
+        for source in sources or self.sources():
             for line in source.settle(self.session):
                 sys.stderr.write(terminal_safe(line) + "\n")
 
     def before(self, info: Any) -> None:
-        self.wait(getattr(info, "raw_cell", "") or "")
-        self.report()
+        sources = self.sources()
+        self.wait(info.raw_cell or "", sources)
+        self.report(sources)
 
     def after(self, result: Any) -> None:
         self.report()

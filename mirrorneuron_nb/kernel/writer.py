@@ -65,6 +65,7 @@ class Job:
         return self.attempt.step
 
 
+_NONE: frozenset[str] = frozenset()
 SPOOL_GRACE_SECONDS = 3600
 """Spool files older than this are left over by a killed kernel (as blobs' temp files)."""
 
@@ -170,9 +171,9 @@ class Writer:
 
     def pending_names(self) -> frozenset[str]:
         """The variables of the checkpoints not landed yet."""
+        if not self._queue:  # read without the lock: the hot path of every cell
+            return _NONE
         with self._cond:
-            if not self._queue:
-                return frozenset()
             return frozenset().union(*(j.names for j in self._queue))
 
     def wait_for(self, names: Collection[str] | None) -> None:
