@@ -274,6 +274,8 @@ class Writer:
                 frozen.data = None  # the memory goes as soon as it is stored
         for key, size in job.reused:
             if not blobs.exists(key, size):
+                with self._cond:  # (set aside as corrupt since, say): frozen next time
+                    self._landed.discard(key)
                 raise CheckpointUnavailable(key, f"blob {key} it reuses is gone")
         blobs.sync_dirs([f.key for f in job.frozen])
         store.commit_checkpoint(job.attempt, job.checkpoint)
