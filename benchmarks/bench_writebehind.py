@@ -4,6 +4,7 @@ Two code trees side by side in ONE driver process, repetitions interleaved (old,
 old, new...): each gets its own real kernel with that tree first on PYTHONPATH.
 
     .venv/bin/python benchmarks/bench_writebehind.py --old /work/main --new . --runs 5
+    ... --blobs file:///tmp/mn-blobs   # blobs at an fsspec URL (each tree its own prefix)
 
 Per repetition and tree (times from the driver, execute request to idle):
   plain    `a = rng.standard_normal(N)` as a plain cell (the body alone)
@@ -49,7 +50,7 @@ del _t, _EI, _ER, _ip, _info, _res, _began
 
 
 class Kernel:
-    def __init__(self, tree: Path, cwd: Path, home: Path) -> None:
+    def __init__(self, tree: Path, cwd: Path, home: Path, blobs: str | None = None) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": str(tree),
@@ -60,6 +61,8 @@ class Kernel:
             "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
             "MIRRORNEURON_SIDECAR": str(cwd / "nb.mn"),
         }
+        if blobs is not None:
+            env["MIRRORNEURON_BLOBS"] = blobs
         for sub in ("ipython", "jupyter_config", "jupyter_data", "runtime"):
             (home / sub).mkdir(parents=True, exist_ok=True)
         self.km = KernelManager(kernel_name="python3")
@@ -122,6 +125,7 @@ def main() -> int:
     parser.add_argument("--new", type=Path, required=True, help="the code tree after")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--n", type=int, default=25_000_000, help="float64 elements")
+    parser.add_argument("--blobs", help="an fsspec URL for the blobs (MIRRORNEURON_BLOBS)")
     args = parser.parse_args()
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
     results: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
@@ -130,7 +134,8 @@ def main() -> int:
         for label, tree in trees.items():
             work = Path(scratch) / label
             work.mkdir()
-            kernels[label] = Kernel(tree, work, Path(scratch) / f"home-{label}")
+            blobs = f"{args.blobs.rstrip('/')}/{label}" if args.blobs else None
+            kernels[label] = Kernel(tree, work, Path(scratch) / f"home-{label}", blobs)
             kernels[label].run("%load_ext mirrorneuron_nb")
         try:
             for k in kernels.values():  # first steps import and allocate: not counted
@@ -143,7 +148,8 @@ def main() -> int:
             for k in kernels.values():
                 k.shutdown()
     nbytes = args.n * 8
-    print(f"{args.runs} runs each, interleaved; {nbytes / 1e6:.0f} MB array; medians:")
+    where = f"blobs at {args.blobs}" if args.blobs else "local blobs"
+    print(f"{args.runs} runs each, interleaved; {nbytes / 1e6:.0f} MB array; {where}; medians:")
     print(f"{'':8} {'old':>10} {'new':>10} {'new/old':>8}")
     for key in ("plain", "step", "next", "settle"):
         old = statistics.median(r[key] for r in results["old"])

@@ -154,7 +154,7 @@ def test_a_step_returns_before_its_blobs_reach_the_bucket_and_readers_wait(
     then the bucket already held them when the step returned). The array waits in a local
     spool file; a cell that mutates it waits for the upload, which holds the step's value."""
     s3_kernel.settle = False
-    run(s3_kernel, "import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '3'\ndel os")
+    run(s3_kernel, "import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '8'\ndel os")
     run(s3_kernel, MAKE)
     assert _objects(s3, url) == {}  # control is back, nothing uploaded yet
     assert _stored(workdir, "make") == ("checkpointing", 0)
