@@ -22,6 +22,7 @@ from .attempts import Ran
 from .plan import StepPlan
 from .session import KernelSession
 from .staging import StagingBlobs
+from .writer import Job
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def commit(
         data, metadata = session.shell.display_formatter.format(ran.value)
         outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
     staged: StagingBlobs | None = None
+    waited: Job | None = None
     try:
         staged = session.writer.staging(store.blobs)  # any backend: local or remote
         target: Blobs = staged
@@ -109,6 +111,7 @@ def commit(
                 # step's outcome from the sidecar as its cell ends, and its kernel is
                 # stopped with a short grace period: there, each cell waits too.
                 job.done.wait()
+                waited = job
     except BaseException as exc:
         if staged is not None:
             session.writer.discard(staged)
@@ -130,6 +133,8 @@ def commit(
             file=sys.stderr,
         )
         return StepResult(name, cached=False, value=ran.value)
+    if waited is not None:
+        session.writer.reraise(waited)  # (recorded by the writer already)
     for members, reached in written.groups:
         session.sharing.record(members, reached)
     for var_name, reason in written.unsaved:

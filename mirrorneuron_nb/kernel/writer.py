@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
-from ..errors import CheckpointUnavailable, MirrorNeuronError, one_line
+from ..errors import CheckpointUnavailable, MirrorNeuronError, SidecarFull, one_line
 from ..models import Attempt, NewCheckpoint
 from ..render import format_bytes
 from ..store import Store, open_store
@@ -59,6 +59,8 @@ class Job:
     held: int
     done: threading.Event = field(default_factory=threading.Event)
     error: str | None = None
+    failure: BaseException | None = None
+    message: str | None = None
 
     @property
     def step(self) -> str:
@@ -166,6 +168,17 @@ class Writer:
 
     def drain(self) -> None:
         self.wait(None)
+
+    def reraise(self, job: Job) -> None:
+        """For a checkpoint its cell waited for (a batch run, or past the bound): one of
+        our errors (the store unavailable, say) fails the cell, as a write in the cell
+        would, and the next cell does not repeat it. A full disk does not (commit.py)."""
+        exc = job.failure
+        if isinstance(exc, MirrorNeuronError) and not isinstance(exc, SidecarFull):
+            with self._cond:
+                if job.message in self._failures:
+                    self._failures.remove(job.message)
+            raise exc
 
     # -- as a source of the read barrier (barrier.py) ---------------------------------
 
@@ -296,7 +309,7 @@ class Writer:
         # their type.
         ours = isinstance(exc, MirrorNeuronError) and str(exc).strip()
         reason = str(exc).strip().splitlines()[0] if ours else one_line(exc)
-        job.error = reason
+        job.error, job.failure = reason, exc
         self.heartbeat.drop(job.step)
         if store is not None:
             # A full disk may refuse these too: the next open then finds the step
@@ -309,12 +322,13 @@ class Writer:
                 )
             with contextlib.suppress(MirrorNeuronError, OSError):
                 store.release(job.step, job.attempt.run_id, "failed")
+        job.message = (
+            f"mn_step {job.step}: its checkpoint could not be written ({reason}); the "
+            "previous checkpoint is kept and its values are still in this kernel: re-run "
+            f"step {job.step!r} to checkpoint them"
+        )
         with self._cond:
-            self._failures.append(
-                f"mn_step {job.step}: its checkpoint could not be written ({reason}); the "
-                "previous checkpoint is kept and its values are still in this kernel: re-run "
-                f"step {job.step!r} to checkpoint them"
-            )
+            self._failures.append(job.message)
 
 
 def _sweep(spool: Path) -> None:

@@ -13,7 +13,7 @@ from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.values import codec
 from mirrorneuron_nb.values.signing import Binding
 
-from ..helpers import fresh, mn, not_restored, run, runs_of, sidecar, tick, value
+from ..helpers import fresh, mn, not_restored, run, runs_of, sidecar, tick, usage_error, value
 from ..kernels import Kernel
 from .conftest import S3, free_port
 
@@ -118,6 +118,27 @@ def test_unreachable_object_store_fails_the_step_not_the_kernel(
         assert "Traceback" not in out.stderr
         status = run(k, "%mn_status").notes
         assert "failed" in status and "succeeded" not in status, status
+        assert _stored(workdir, "make") == ("failed", 0)
+    finally:
+        k.shutdown()
+
+
+def test_unreachable_object_store_fails_a_batch_step_cell(
+    url: str, monkeypatch: pytest.MonkeyPatch, workdir: Path, hermetic: Path
+) -> None:
+    """A batch run's step cell waits for its upload: the failure is that cell's, in one
+    line, as when blobs were uploaded in the cell; the next cell does not repeat it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    k = Kernel(workdir, {"MIRRORNEURON_RUN_KIND": "batch"})
+    k.settle = False
+    try:
+        run(k, "%load_ext mirrorneuron_nb")
+        message = usage_error(k, MAKE)
+        assert message.startswith("store unavailable: blobs at s3://"), message
+        out = run(k, "print(int(arr.sum()))")
+        assert out.stdout.strip() == TOTAL
+        assert "could not be written" not in out.stderr, out.stderr
         assert _stored(workdir, "make") == ("failed", 0)
     finally:
         k.shutdown()
