@@ -36,6 +36,16 @@ CORRUPT_DIR = ".corrupt"
 TMP_DIR = ".tmp"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+"""What a new file gets (read once, as the module loads)."""
+
+
 class RemoteBlobStore:
     """Blobs at an fsspec URL. The filesystem is made on first use (opening a store for
     its rows, as the server does, contacts nothing)."""
@@ -125,9 +135,20 @@ class RemoteBlobStore:
         if key not in self._bad and self.exists(key, os.path.getsize(tmp)):
             os.unlink(tmp)
             return False
-        self._upload(key, path, lambda target: self.fs.put_file(tmp, target))
-        os.unlink(tmp)
+        self._upload(key, path, lambda target: self._put_file(tmp, target))
+        with contextlib.suppress(FileNotFoundError):  # (renamed into place)
+            os.unlink(tmp)
         return True
+
+    def _put_file(self, tmp: str, target: str) -> None:
+        if self._local:
+            with contextlib.suppress(OSError):  # another filesystem: copied, below
+                # A local URL on the same filesystem: a rename, no copy. With the mode a
+                # copy would get (a temp file is private; others may share the URL).
+                os.chmod(tmp, _FILE_MODE)
+                os.replace(tmp, target)
+                return
+        self.fs.put_file(tmp, target)
 
     def _upload(self, key: str, path: str, write: Callable[[str], object]) -> None:
         """`write(target)` makes the object: at `path` directly on an object store (a PUT
