@@ -4,12 +4,16 @@ Two code trees side by side in ONE driver process, repetitions interleaved (old,
 old, new...): each gets its own real kernel with that tree first on PYTHONPATH.
 
     .venv/bin/python benchmarks/bench_writebehind.py --old /work/main --new . --runs 5
+    ... --blobs file:///tmp/mn-blobs   # blobs at an fsspec URL (each tree its own prefix)
 
 Per repetition and tree (times from the driver, execute request to idle):
   plain    `a = rng.standard_normal(N)` as a plain cell (the body alone)
   step     the same body as `%%mn_step` (a fresh seed each time: new bytes to write)
   next     a plain cell `x = 1` right after it (does not touch `a`)
   settle   `%mn_status` right after: until every checkpoint is durable (old: nothing left)
+  hooks    inside the kernel, nothing pending: every pre_run_cell + post_run_cell hook
+           (the read barrier's among them) for a plain cell `x = 1`, per cell, the mean
+           of HOOK_CELLS triggers (what a plain cell pays for the extension)
   extra    peak memory of the kernel during the checkpoint beyond its RSS when the body
            ended (VmHWM after /proc/self/clear_refs), against the bytes written
 Reports medians and the ratios new/old. It asserts nothing.
@@ -30,10 +34,23 @@ from typing import Any
 from jupyter_client.manager import KernelManager
 
 MARK = "__WB__"
+HOOK_CELLS = 2000
+HOOKS = f"""import time as _t
+from IPython.core.interactiveshell import ExecutionInfo as _EI, ExecutionResult as _ER
+_ip = get_ipython()
+_info = _EI("x = 1", False, False, True, None)
+_res = _ER(_info)
+_began = _t.perf_counter()
+for _ in range({HOOK_CELLS}):
+    _ip.events.trigger("pre_run_cell", _info)
+    _ip.events.trigger("post_run_cell", _res)
+print("{MARK}" + str((_t.perf_counter() - _began) / {HOOK_CELLS}))
+del _t, _EI, _ER, _ip, _info, _res, _began
+"""
 
 
 class Kernel:
-    def __init__(self, tree: Path, cwd: Path, home: Path) -> None:
+    def __init__(self, tree: Path, cwd: Path, home: Path, blobs: str | None = None) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": str(tree),
@@ -44,6 +61,8 @@ class Kernel:
             "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
             "MIRRORNEURON_SIDECAR": str(cwd / "nb.mn"),
         }
+        if blobs is not None:
+            env["MIRRORNEURON_BLOBS"] = blobs
         for sub in ("ipython", "jupyter_config", "jupyter_data", "runtime"):
             (home / sub).mkdir(parents=True, exist_ok=True)
         self.km = KernelManager(kernel_name="python3")
@@ -88,7 +107,16 @@ def repetition(k: Kernel, seed: int, n: int) -> dict[str, float]:
     settle, _ = k.run("%mn_status")
     _, printed = k.run(f"print('{MARK}' + str({status_kb('VmHWM')} - _rss0))")
     extra = int(printed.split(MARK)[1]) * 1024
-    return {"plain": plain, "step": step, "next": nxt, "settle": settle, "extra": extra}
+    _, printed = k.run(HOOKS)
+    hooks = float(printed.split(MARK)[1])
+    return {
+        "plain": plain,
+        "step": step,
+        "next": nxt,
+        "settle": settle,
+        "extra": extra,
+        "hooks": hooks,
+    }
 
 
 def main() -> int:
@@ -97,6 +125,7 @@ def main() -> int:
     parser.add_argument("--new", type=Path, required=True, help="the code tree after")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--n", type=int, default=25_000_000, help="float64 elements")
+    parser.add_argument("--blobs", help="an fsspec URL for the blobs (MIRRORNEURON_BLOBS)")
     args = parser.parse_args()
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
     results: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
@@ -105,7 +134,8 @@ def main() -> int:
         for label, tree in trees.items():
             work = Path(scratch) / label
             work.mkdir()
-            kernels[label] = Kernel(tree, work, Path(scratch) / f"home-{label}")
+            blobs = f"{args.blobs.rstrip('/')}/{label}" if args.blobs else None
+            kernels[label] = Kernel(tree, work, Path(scratch) / f"home-{label}", blobs)
             kernels[label].run("%load_ext mirrorneuron_nb")
         try:
             for k in kernels.values():  # first steps import and allocate: not counted
@@ -118,12 +148,16 @@ def main() -> int:
             for k in kernels.values():
                 k.shutdown()
     nbytes = args.n * 8
-    print(f"{args.runs} runs each, interleaved; {nbytes / 1e6:.0f} MB array; medians:")
+    where = f"blobs at {args.blobs}" if args.blobs else "local blobs"
+    print(f"{args.runs} runs each, interleaved; {nbytes / 1e6:.0f} MB array; {where}; medians:")
     print(f"{'':8} {'old':>10} {'new':>10} {'new/old':>8}")
     for key in ("plain", "step", "next", "settle"):
         old = statistics.median(r[key] for r in results["old"])
         new = statistics.median(r[key] for r in results["new"])
         print(f"{key:8} {old * 1000:8.1f}ms {new * 1000:8.1f}ms {new / old:8.2f}")
+    old = statistics.median(r["hooks"] for r in results["old"])
+    new = statistics.median(r["hooks"] for r in results["new"])
+    print(f"{'hooks':8} {old * 1e6:8.1f}us {new * 1e6:8.1f}us {new / old:8.2f}")
     for label in ("old", "new"):
         extra = statistics.median(r["extra"] for r in results[label])
         print(

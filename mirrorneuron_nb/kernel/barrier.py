@@ -1,19 +1,32 @@
-"""Read barriers: a cell that touches a value whose checkpoint is still being written
-waits for that checkpoint to land first.
+"""The one read barrier: before a cell runs, wait for the background work on the values it
+touches; between cells, apply and report what that work finished.
 
-What a pending checkpoint writes is frozen already (staging.py), so no cell can corrupt
-it; the barrier orders the rest: a cell that reads or binds one of its variables (the AST
-says which: analysis.py) runs after it committed, so a kernel dying in that cell has the
-checkpoint; a cell the analysis cannot bound (opaque magics, `get_ipython()`, syntax it
-refuses) waits for every pending checkpoint, and so do `%mn_resume`, `%mn_status`,
-`%mn_reset` and the kernel's shutdown. A write that failed is reported by the next cell.
+Background work comes from sources (the `Source` protocol): the checkpoint writer
+(writer.py: checkpoints still being written behind their cells) and the lazy resume
+(lazy.py: restored values still being hashed or unpickled). Each says which global names
+it has pending and waits for some of them. The barrier analyses the cell once (the AST
+says which names it may read or bind: analysis.py), and only when some source has
+anything pending: a cell with nothing pending pays a few attribute lookups.
+
+A cell the analysis cannot bound (opaque magics, syntax it refuses) waits for every
+source whole. A cell that may reach any global through code (a function or method
+defined in the notebook, `globals()`, `eval`...) waits whole for the sources that say
+so (`through_code`): the lazy resume, whose values are not checked or not bound yet. The
+writer does not: what it writes is frozen already (staging.py), so no code can change it;
+it only orders a cell that names a pending value after that value's commit.
+`%mn_resume`, `%mn_status`, `%mn_reset`, `mn.flush()` and the kernel's shutdown wait for
+everything (`settle`).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ..render import terminal_safe
+from . import lazy
 from .analysis import analyze
 
 if TYPE_CHECKING:
@@ -22,63 +35,148 @@ if TYPE_CHECKING:
 STEP_MAGIC = "%%mn_step"
 SESSION_ATTR = "_mirrorneuron_session"
 """Where load_ipython_extension keeps the session on the shell (mirrorneuron_nb/__init__)."""
+# Names a cell can reach any global through.
+_REACH_ALL = frozenset({"globals", "vars", "locals", "eval", "exec", "get_ipython", "dir"})
 
 
-def touched(shell: Any, raw_cell: str) -> tuple[frozenset[str] | None, str | None]:
-    """(the global names a cell may read or bind, None when that cannot be known; the
-    step it runs, for a `%%mn_step` cell)."""
-    source, step = raw_cell, None
+class Source(Protocol):
+    """Background work on some of the kernel's global names."""
+
+    @property
+    def through_code(self) -> bool:
+        """Whether a cell that may reach globals through code waits for all of it."""
+        ...
+
+    def pending_names(self) -> frozenset[str]:
+        """The names it is still working on (cheap when there are none)."""
+        ...
+
+    def wait_for(self, names: Collection[str] | None) -> None:
+        """Return once the work on `names` (None: all of it) is done."""
+        ...
+
+    def settle(self, session: KernelSession) -> list[str]:
+        """Main thread, between cells: apply what finished; one line per failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class Touch:
+    """What a cell may touch, as far as the barrier cares."""
+
+    names: frozenset[str] | None
+    """Global names it may read or bind; None: any (it cannot be analysed)."""
+    through_code: bool = False
+    """It may read any global through code it calls, or through `globals()` & co."""
+
+    def wanted(self, pending: frozenset[str], source: Source) -> frozenset[str] | None:
+        """Which of a source's pending names this cell waits for (None: all)."""
+        if self.names is None or (self.through_code and source.through_code):
+            return None
+        return pending & self.names
+
+
+def touched(shell: Any, raw_cell: str) -> Touch:
+    """Analyse a cell (of a `%%mn_step` cell, its body: the magic line reads nothing; a
+    step's own pending checkpoint is waited for by the runner)."""
+    source = raw_cell
     stripped = raw_cell.lstrip()
     if stripped.startswith(STEP_MAGIC):
-        first, _, source = stripped.partition("\n")
-        words = first.split()
-        step = words[1] if len(words) > 1 and not words[1].startswith("-") else None
-        if step is None:
-            return None, None
+        source = stripped.partition("\n")[2]
     try:
         found = analyze(shell.transform_cell(source))
     except Exception:  # unparsable: the cell fails by itself, after waiting for all
-        return None, step
+        return Touch(None)
     if found.opaque:
-        return None, step
-    return found.reads | found.writes, step
+        return Touch(None)
+    namespace = shell.user_ns
+    code = bool(found.reads & _REACH_ALL) or any(
+        _notebook_code(namespace.get(n)) for n in found.reads
+    )
+    return Touch(found.reads | found.writes, code)
+
+
+def _notebook_code(value: Any) -> bool:
+    """A function, class or instance defined in the notebook: its code may read any global."""
+    if getattr(value, "__module__", None) == "__main__":
+        return True
+    return getattr(type(value), "__module__", None) == "__main__"
+
+
+class Barrier:
+    """pre_run_cell waits; pre_ and post_run_cell report."""
+
+    def __init__(self, session: KernelSession) -> None:
+        self.session = session
+
+    def sources(self) -> tuple[Source, ...]:
+        # Looked up each time: the session replaces its writer when it finds the notebook.
+        return (self.session.writer, lazy.VALUES)
+
+    def wait(self, raw_cell: str, sources: tuple[Source, ...] | None = None) -> None:
+        """Wait for what this cell touches; analyse it only when something is pending."""
+        pending = [(s, names) for s in sources or self.sources() if (names := s.pending_names())]
+        if not pending:
+            return
+        touch = touched(self.session.shell, raw_cell)
+        for source, names in pending:
+            wanted = touch.wanted(names, source)
+            if wanted is None or wanted:
+                source.wait_for(wanted)
+
+    def report(self, sources: tuple[Source, ...] | None = None) -> None:
+        for source in sources or self.sources():
+            for line in source.settle(self.session):
+                sys.stderr.write(terminal_safe(line) + "\n")
+
+    def before(self, info: Any) -> None:
+        sources = self.sources()
+        self.wait(info.raw_cell or "", sources)
+        self.report(sources)
+
+    def after(self, result: Any) -> None:
+        self.report()
+
+    def settle(self) -> None:
+        """Wait for every source whole, then report."""
+        for source in self.sources():
+            source.wait_for(None)
+        self.report()
 
 
 def install(session: KernelSession) -> None:
-    """Wait before each cell as it needs; report failed writes before and after it."""
-    shell = session.shell
-
-    def before(info: Any) -> None:
-        if not session.writer.idle():
-            names, step = touched(shell, getattr(info, "raw_cell", "") or "")
-            session.writer.wait(names, step)
-        report(session)
-
-    def after(result: Any) -> None:
-        report(session)
-
-    shell.events.register("pre_run_cell", before)
-    shell.events.register("post_run_cell", after)
+    """Register the barrier's hooks on the session's shell."""
+    barrier = Barrier(session)
+    session.shell.events.register("pre_run_cell", barrier.before)
+    session.shell.events.register("post_run_cell", barrier.after)
 
 
 def settle(session: KernelSession) -> None:
-    """Wait for every pending checkpoint (what reads the sidecar whole needs it)."""
-    session.writer.drain()
-    report(session)
+    """Wait for all background work (checkpoints being written, resumed values being
+    checked or loaded) and report it: what reads the sidecar or namespace whole needs it."""
+    Barrier(session).settle()
+
+
+def after_resume(session: KernelSession) -> None:
+    """The rest of the cell that ran `%mn_resume` waits as a next cell would: the barrier
+    ran before the resume bound anything."""
+    history = getattr(session.shell, "history_manager", None)
+    raw = history.input_hist_raw[-1] if history is not None and history.input_hist_raw else ""
+    rest = "\n".join(x for x in raw.splitlines() if not x.lstrip().startswith("%mn_resume"))
+    barrier = Barrier(session)
+    if rest.strip():
+        barrier.wait(rest)
+    barrier.report()
 
 
 def flush() -> None:
-    """Wait until every checkpoint this kernel is writing behind its cells has committed
-    (and show the ones that failed). Returns at once outside a kernel with the extension
-    loaded, or with nothing pending."""
+    """Wait until every checkpoint this kernel is writing behind its cells has committed,
+    and every value `%mn_resume` is still checking or loading is ready (and show what
+    failed). Returns at once outside a kernel with the extension loaded, or with nothing
+    pending."""
     from IPython import get_ipython
 
     shell = get_ipython()
     session = getattr(shell, SESSION_ATTR, None) if shell is not None else None
     if session is not None:
         settle(session)
-
-
-def report(session: KernelSession) -> None:
-    for message in session.writer.failures():
-        print(message, file=sys.stderr)

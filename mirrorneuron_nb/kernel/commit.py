@@ -13,7 +13,6 @@ from typing import Any
 from ..errors import InvalidInput, NotCheckpointable, SidecarFull, one_line
 from ..models import STATE_VARIABLE, NewCheckpoint, VarEntry
 from ..store.blob_backend import Blobs
-from ..store.blobs import BlobStore
 from ..values import codec, groups, libstate
 from ..values.canonical import BufferDigests
 from ..values.fingerprint import is_immutable
@@ -23,6 +22,7 @@ from .attempts import Ran
 from .plan import StepPlan
 from .session import KernelSession
 from .staging import StagingBlobs
+from .writer import Job
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,10 @@ def commit(
         data, metadata = session.shell.display_formatter.format(ran.value)
         outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
     staged: StagingBlobs | None = None
+    waited: Job | None = None
     try:
-        # Blobs in object storage are written through, in the cell: the writer freezes
-        # blobs as files beside their place, which only a local blob directory has.
-        local = store.blobs if isinstance(store.blobs, BlobStore) else None
-        staged = session.writer.staging(local.root) if local is not None else None
-        target: Blobs = staged if staged is not None else store.blobs
+        staged = session.writer.staging(store.blobs)  # any backend: local or remote
+        target: Blobs = staged
         place = Binding(store.sidecar_id(), name, "")
         names, snaps = _written_names(session, plan, before)
         written = _checkpoint_variables(session, target, place, names, snaps, plan.reads_only)
@@ -100,10 +98,9 @@ def commit(
             new_blobs=written.blobs,
             signature=signature,
         )
-        if staged is None or (not staged.frozen and session.writer.idle()):
+        if not staged.frozen and session.writer.idle():
             # Nothing new to make durable and nothing ahead of it: commit now.
-            if staged is not None:
-                session.writer.discard(staged)
+            session.writer.discard(staged)
             store.commit_checkpoint(ran.attempt, new)
             session.heartbeat.drop(name)  # the commit released the lease
         else:
@@ -114,6 +111,7 @@ def commit(
                 # step's outcome from the sidecar as its cell ends, and its kernel is
                 # stopped with a short grace period: there, each cell waits too.
                 job.done.wait()
+                waited = job
     except BaseException as exc:
         if staged is not None:
             session.writer.discard(staged)
@@ -135,6 +133,8 @@ def commit(
             file=sys.stderr,
         )
         return StepResult(name, cached=False, value=ran.value)
+    if waited is not None:
+        session.writer.reraise(waited)  # (recorded by the writer already)
     for members, reached in written.groups:
         session.sharing.record(members, reached)
     for var_name, reason in written.unsaved:

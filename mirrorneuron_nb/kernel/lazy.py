@@ -6,28 +6,23 @@ between cells. A cell that reads such a value (or binds its name) waits for it f
 hashes the blobs itself when the thread has not got to them), so no cell computes on
 unchecked bytes or misses a value. A blob that does not match is moved aside, and
 before the next cell its values are unbound, the store logs a `value_corrupt` event and
-one line says which step to re-run. `pending_names()` / `wait_for(names)` are the hooks
-a generic read barrier uses.
+one line says which step to re-run. `VALUES` is this work as one source of the kernel's
+read barrier (barrier.py).
 """
 
 from __future__ import annotations
 
-import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CheckpointUnavailable
-from ..render import terminal_safe
 from ..store import Store
 from ..store.blobs import BlobCheck
-from .analysis import analyze
 from .loader import BackgroundLoad
 
 EVENT = "value_corrupt"
-# Names a cell can reach any global through: the cell then waits for every value.
-_REACH_ALL = frozenset({"globals", "vars", "locals", "eval", "exec", "get_ipython", "dir"})
 
 
 @dataclass(frozen=True)
@@ -129,142 +124,92 @@ class Verification:
             blob.done.set()
 
 
-_active: list[Verification] = []
-_loads: list[BackgroundLoad] = []
+class LazyValues:
+    """The resumes' background work, as a source of the read barrier: a value not checked
+    or not bound yet may be reached through any code, so such a cell waits for all."""
+
+    through_code = True
+
+    def __init__(self) -> None:
+        self._active: list[Verification] = []
+        self._loads: list[BackgroundLoad] = []
+
+    def track(self, verification: Verification, load: BackgroundLoad | None = None) -> None:
+        """Register a resume's work; start() runs it (after the resume has printed its
+        report: until then the threads would only compete with it for the GIL)."""
+        self._active.append(verification)
+        if load is not None:
+            self._loads.append(load)
+
+    def start(self) -> None:
+        for verification in self._active:
+            verification.start()
+        for load in self._loads:
+            load.start()
+
+    def pending_names(self) -> frozenset[str]:
+        """Names a resume is still checking (bound) or unpickling (not bound yet)."""
+        if not self._active and not self._loads:
+            return frozenset()
+        return frozenset().union(
+            *(v.pending() for v in self._active), *(b.pending() for b in self._loads)
+        )
+
+    def wait_for(self, names: Collection[str] | None) -> None:
+        """Return once the blobs under `names` (None: all) are checked (checking them in
+        this thread when no one has started) and their pickles loaded; settle() then
+        binds and reports."""
+        if not self._active and not self._loads:
+            return
+        wanted = set(self.pending_names() if names is None else names)
+        self.start()  # (a no-op once started) waiting on a load never started never ends
+        for verification in list(self._active):
+            verification.wait_for(wanted)
+        for load in list(self._loads):
+            load.wait_for(wanted)
+
+    def settle(self, session: Any) -> list[str]:
+        """Main thread only, between cells: bind what background loads finished, unbind
+        what was found corrupt (logged in the store), and say what failed, one line each."""
+        if not self._active and not self._loads:
+            return []
+        lines: list[str] = []
+        namespace = session.shell.user_ns
+        for load in list(self._loads):
+            done = load.finished()  # before take(): nothing finishes unseen
+            loaded, failed = load.take()
+            for group in loaded:
+                namespace.update(group)
+                session.sharing.learn([group])
+            lines.extend(f.message() for f in failed)
+            if done:
+                self._loads.remove(load)
+        return lines + self._report_corrupt(namespace, session.store, session.run_id)
+
+    def _report_corrupt(
+        self, namespace: dict[str, Any], store: Store | None, run_id: str | None
+    ) -> list[str]:
+        """Unbind every value found corrupt since the last call, log it, and say so; forget
+        verifications that are over. Main thread only (the store is not shared)."""
+        lines: list[str] = []
+        for verification in [v for v in self._active if v.finished()]:
+            self._active.remove(verification)
+            for bad, value in verification.corrupt():
+                if namespace.get(bad.name) is value:  # not a value the user bound since
+                    del namespace[bad.name]
+                if store is not None:
+                    store.record_value_corrupt(run_id, bad.step, bad.name, bad.blob, bad.reason)
+                lines.append(bad.message())
+        return lines
+
+
+VALUES = LazyValues()
+"""The kernel's one (a kernel has one shell)."""
 
 
 def track(verification: Verification, load: BackgroundLoad | None = None) -> None:
-    """Register a resume's work; start() runs it (after the resume has printed its report:
-    until then the threads would only compete with it for the GIL)."""
-    _active.append(verification)
-    if load is not None:
-        _loads.append(load)
+    VALUES.track(verification, load)
 
 
 def start() -> None:
-    for verification in _active:
-        verification.start()
-    for load in _loads:
-        load.start()
-
-
-def pending_names() -> frozenset[str]:
-    """Names a resume is still checking (bound) or unpickling (not bound yet)."""
-    return frozenset().union(*(v.pending() for v in _active), *(b.pending() for b in _loads))
-
-
-def wait_for(names: Iterable[str]) -> None:
-    """Return once the blobs under `names` are checked (checking them in this thread when
-    no one has started) and their pickles loaded; then settle() binds and reports."""
-    wanted = set(names)
-    start()  # (a no-op once started) waiting on a load never started would never end
-    for verification in list(_active):
-        verification.wait_for(wanted)
-    for load in list(_loads):
-        load.wait_for(wanted)
-
-
-def settle(session: Any, *, wait: bool = False) -> list[str]:
-    """Main thread only, between cells: bind what background loads finished, unbind what
-    was found corrupt (logged in the store), and say what failed, one line each.
-    `wait`: first wait for everything pending (a new resume starts from a settled state)."""
-    if wait:
-        wait_for(pending_names())
-    lines: list[str] = []
-    namespace = session.shell.user_ns
-    for load in list(_loads):
-        done = load.finished()  # before take(): nothing finishes unseen
-        loaded, failed = load.take()
-        for group in loaded:
-            namespace.update(group)
-            session.sharing.learn([group])
-        lines.extend(f.message() for f in failed)
-        if done:
-            _loads.remove(load)
-    return lines + report_corrupt(namespace, session.store, session.run_id)
-
-
-def report_corrupt(namespace: dict[str, Any], store: Store | None, run_id: str | None) -> list[str]:
-    """Unbind every value found corrupt since the last call, log it, and say so; forget
-    verifications that are over. Main thread only (the store is not shared)."""
-    lines: list[str] = []
-    for verification in [v for v in _active if v.finished()]:
-        _active.remove(verification)
-        for bad, value in verification.corrupt():
-            if namespace.get(bad.name) is value:  # not a value the user bound since
-                del namespace[bad.name]
-            if store is not None:
-                store.record_value_corrupt(run_id, bad.step, bad.name, bad.blob, bad.reason)
-            lines.append(bad.message())
-    return lines
-
-
-def cell_names(shell: Any, raw_cell: str) -> frozenset[str] | None:
-    """Global names a cell may read or bind, or None when it may reach any of them."""
-    text = raw_cell
-    if text.lstrip().startswith("%%mn_step"):
-        text = text.lstrip().partition("\n")[2]  # the body: %%mn_step itself reads nothing
-    try:
-        found = analyze(shell.transform_cell(text))
-    except Exception:  # the cell will fail on its own; waiting for everything is safe
-        return None
-    if found.opaque or found.reads & _REACH_ALL:
-        return None
-    namespace = shell.user_ns
-    for name in found.reads:
-        if _notebook_code(namespace.get(name)):
-            return None  # a function or method may read any global
-    return found.reads | found.writes
-
-
-def _notebook_code(value: Any) -> bool:
-    if getattr(value, "__module__", None) == "__main__":
-        return True
-    return getattr(type(value), "__module__", None) == "__main__"
-
-
-class Barrier:
-    """pre_run_cell: wait for what the cell reads or binds; both hooks settle()."""
-
-    def __init__(self, session: Any) -> None:
-        self.session = session
-
-    def before(self, info: Any) -> None:
-        pending = pending_names()
-        if pending:
-            names = cell_names(self.session.shell, getattr(info, "raw_cell", "") or "")
-            wait_for(pending if names is None else pending & names)
-        self.after()
-
-    def after(self, *_: Any) -> None:
-        if not _active and not _loads:
-            return
-        for line in settle(self.session):
-            sys.stderr.write(terminal_safe(line) + "\n")
-
-
-def after_resume(session: Any) -> list[str]:
-    """The rest of the cell that ran `%mn_resume` waits as a next cell would: the barrier
-    ran before the resume bound anything. settle()'s lines."""
-    pending = pending_names()
-    history = getattr(session.shell, "history_manager", None)
-    raw = history.input_hist_raw[-1] if history is not None and history.input_hist_raw else ""
-    rest = "\n".join(x for x in raw.splitlines() if not x.lstrip().startswith("%mn_resume"))
-    if pending and rest.strip():
-        names = cell_names(session.shell, rest)
-        wait_for(pending if names is None else pending & names)
-    return settle(session)
-
-
-_installed: set[int] = set()
-
-
-def install(session: Any) -> None:
-    """Register the barrier's hooks on the session's shell, once."""
-    shell = session.shell
-    if id(shell) in _installed:
-        return
-    _installed.add(id(shell))
-    barrier = Barrier(session)
-    shell.events.register("pre_run_cell", barrier.before)
-    shell.events.register("post_run_cell", barrier.after)
+    VALUES.start()

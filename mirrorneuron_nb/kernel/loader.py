@@ -3,7 +3,7 @@
 A group whose stream is large (many small objects: unpickling costs seconds, mapping
 cannot help) is verified in the resume itself (signature, then the stream against its
 signed hash: nothing unverified is ever unpickled) and unpickled by a thread. Its names
-are bound by the main thread only, between cells (kernel/lazy.py's barrier): a cell that
+are bound by the main thread only, between cells (the read barrier, kernel/barrier.py): a cell that
 reads or writes one waits for it first, so no cell sees a half-restored namespace.
 """
 

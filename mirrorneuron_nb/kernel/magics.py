@@ -4,7 +4,6 @@ turn our errors into one-line UsageErrors. No logic lives here."""
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from ..status_html import status_html, status_plain
 from ..timeline import MAX_RUNS, timeline
 from ..timeline_view import timeline_html, timeline_plain
 from . import banners, lazy
-from .barrier import settle
+from .barrier import after_resume, settle
 from .policy import StepOptions
 from .resume import resume
 from .runner import arun_step, run_step
@@ -185,10 +184,7 @@ class MirrorNeuronMagics(Magics):
         with _usage_errors():
             if args.to is not None:
                 validate_name(args.to)
-            settle(self.session)  # every pending checkpoint lands first
-            lazy.install(self.session)  # the read barrier for values still being checked
-            for pending in lazy.settle(self.session, wait=True):  # a previous resume's
-                print(terminal_safe(pending), file=sys.stderr)
+            settle(self.session)  # pending checkpoints and a previous resume's values first
             report = resume(self.session.store, self.session.shell.user_ns, args.to)
             self.session.sharing.learn(report.groups)
             self.session.record_resume(
@@ -197,8 +193,7 @@ class MirrorNeuronMagics(Magics):
         print(terminal_safe(report.render(), keep_newlines=True))
         lazy.start()
         with _usage_errors():
-            for line in lazy.after_resume(self.session):
-                print(terminal_safe(line), file=sys.stderr)
+            after_resume(self.session)
 
     @magic_arguments()
     @argument("--timeline", action="store_true", help="draw the last run(s) on a time axis")

@@ -9,7 +9,15 @@ never sees it before that; a process killed before it leaves the previous checkp
 and the step `checkpointing`, which the next open recovers as interrupted.
 
 A write that fails is never silent: the attempt is recorded failed (an event in the log),
-the lease given back, and the message is shown by the next cell (barrier.py).
+the lease given back, and the message is shown by the next cell (barrier.py). The writer
+is one source of the kernel's read barrier: its pending names are the variables of the
+checkpoints queued.
+
+Blobs land through the store's own backend, local or remote (an upload, then), so remote
+blobs are written behind the cell as well. Big ones wait in temp files: beside their
+place for the local store, in a spool directory for a remote one (the sidecar's
+`spool/`, else one in the system's temp directory); a kernel killed meanwhile leaves its
+spool files, which the next writer to stage there deletes once they are an hour old.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -26,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
-from ..errors import CheckpointUnavailable, MirrorNeuronError, one_line
+from ..errors import CheckpointUnavailable, MirrorNeuronError, SidecarFull, one_line
 from ..models import Attempt, NewCheckpoint
 from ..render import format_bytes
 from ..store import Store, open_store
-from ..store.blobs import BlobStore
+from ..store.blob_backend import Blobs
 from .heartbeat import Heartbeat
 from .staging import Frozen, StagingBlobs
 
@@ -41,6 +50,8 @@ class Job:
 
     attempt: Attempt
     checkpoint: NewCheckpoint
+    blobs: Blobs
+    """The backend its blobs land through (the store's, in the kernel)."""
     frozen: list[Frozen]
     reused: list[tuple[str, int]]
     names: frozenset[str]
@@ -48,13 +59,24 @@ class Job:
     held: int
     done: threading.Event = field(default_factory=threading.Event)
     error: str | None = None
+    failure: BaseException | None = None
+    message: str | None = None
 
     @property
     def step(self) -> str:
         return self.attempt.step
 
 
+_NONE: frozenset[str] = frozenset()
+SPOOL_GRACE_SECONDS = 3600
+"""Spool files older than this are left over by a killed kernel (as blobs' temp files)."""
+
+
 class Writer:
+    through_code = False
+    """A source of the read barrier whose values are frozen already: code cannot reach
+    them, a cell waits only for the names it reads or binds (barrier.py)."""
+
     def __init__(self, root: Path, notebook: Path | None, heartbeat: Heartbeat) -> None:
         self.root, self.notebook = root, notebook
         self.heartbeat = heartbeat
@@ -68,18 +90,39 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._stop = False
         self._said = False
+        self._landed: set[str] = set()
+        """Keys this writer landed or found there (a remote store is not asked again)."""
+        self._spool: Path | None = None
 
     # -- the cell's side ------------------------------------------------------------------
 
-    def staging(self, blobs_root: Path) -> StagingBlobs:
-        """Where a step's checkpoint freezes its new blobs (the bound is read now)."""
+    def staging(self, blobs: Blobs) -> StagingBlobs:
+        """Where a step's checkpoint freezes its new blobs, for `blobs` (the store's
+        backend) to land later (the bound is read now)."""
         limit = config.pending_bytes()
-        return StagingBlobs(blobs_root, lambda n: self._room(n, limit), self._pending_key)
+        return StagingBlobs(
+            blobs, self.spool(), lambda n: self._room(n, limit), self._pending_key, self._landed
+        )
+
+    def spool(self) -> Path:
+        """The local directory a remote store's big blobs wait in (made on first use);
+        spool files a killed kernel left there are deleted the first time."""
+        if self._spool is None:
+            sidecar = self.root if self.root.is_dir() else None  # a database store has none
+            self._spool = (
+                sidecar / "spool"
+                if sidecar is not None
+                else Path(tempfile.gettempdir()) / f"mirrorneuron-spool-{os.getuid()}"
+            )
+            _sweep(self._spool)
+        return self._spool
 
     def submit(self, attempt: Attempt, checkpoint: NewCheckpoint, staged: StagingBlobs) -> Job:
         """Queue a checkpoint whose blobs are frozen; the writer lands it in order."""
         names = frozenset(v.name for v in checkpoint.variables)
-        job = Job(attempt, checkpoint, staged.frozen, staged.reused, names, staged.held)
+        job = Job(
+            attempt, checkpoint, staged.inner, staged.frozen, staged.reused, names, staged.held
+        )
         with self._cond:
             self._reserved -= staged.held
             self._queued += staged.held
@@ -126,8 +169,36 @@ class Writer:
     def drain(self) -> None:
         self.wait(None)
 
+    def reraise(self, job: Job) -> None:
+        """For a checkpoint its cell waited for (a batch run, or past the bound): one of
+        our errors (the store unavailable, say) fails the cell, as a write in the cell
+        would, and the next cell does not repeat it. A full disk does not (commit.py)."""
+        exc = job.failure
+        if isinstance(exc, MirrorNeuronError) and not isinstance(exc, SidecarFull):
+            with self._cond:
+                if job.message in self._failures:
+                    self._failures.remove(job.message)
+            raise exc
+
+    # -- as a source of the read barrier (barrier.py) ---------------------------------
+
+    def pending_names(self) -> frozenset[str]:
+        """The variables of the checkpoints not landed yet."""
+        if not self._queue:  # read without the lock: the hot path of every cell
+            return _NONE
+        with self._cond:
+            return frozenset().union(*(j.names for j in self._queue))
+
+    def wait_for(self, names: Collection[str] | None) -> None:
+        self.wait(names)
+
+    def settle(self, session: object) -> list[str]:
+        return self.failures()
+
     def failures(self) -> list[str]:
         """The messages of writes that failed since the last call."""
+        if not self._failures:  # read without the lock: the hot path of every cell
+            return []
         with self._cond:
             found, self._failures = self._failures, []
         return found
@@ -206,26 +277,25 @@ class Writer:
         delay = config.writer_delay()
         if delay:
             time.sleep(delay)
-        blobs = store.blobs
+        blobs = job.blobs
         for frozen in job.frozen:
             if frozen.tmp is not None:
-                # Temp files are staged only beside a local blob directory (commit.py).
-                assert isinstance(blobs, BlobStore)
-                fd = os.open(frozen.tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(frozen.tmp, blobs.path(frozen.key))
+                blobs.land(frozen.key, frozen.tmp)
                 frozen.tmp = None
             elif frozen.data is not None:
                 blobs.put(frozen.key, [frozen.data])
-                frozen.data = None  # the memory goes as soon as it is on disk
+                frozen.data = None  # the memory goes as soon as it is stored
         for key, size in job.reused:
             if not blobs.exists(key, size):
+                with self._cond:  # (set aside as corrupt since, say): frozen next time
+                    self._landed.discard(key)
                 raise CheckpointUnavailable(key, f"blob {key} it reuses is gone")
         blobs.sync_dirs([f.key for f in job.frozen])
         store.commit_checkpoint(job.attempt, job.checkpoint)
+        if blobs.remote:  # (a local blob is looked at again: gc may delete it)
+            with self._cond:
+                self._landed.update(f.key for f in job.frozen)
+                self._landed.update(k for k, _ in job.reused)
         self.heartbeat.drop(job.step)  # the commit released the lease
 
     def _failed(self, store: Store | None, job: Job, exc: BaseException) -> None:
@@ -235,8 +305,11 @@ class Writer:
             if frozen.tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(frozen.tmp)
-        reason = one_line(exc)
-        job.error = reason
+        # Our own errors say what failed already ("store unavailable: ..."); others get
+        # their type.
+        ours = isinstance(exc, MirrorNeuronError) and str(exc).strip()
+        reason = str(exc).strip().splitlines()[0] if ours else one_line(exc)
+        job.error, job.failure = reason, exc
         self.heartbeat.drop(job.step)
         if store is not None:
             # A full disk may refuse these too: the next open then finds the step
@@ -249,9 +322,20 @@ class Writer:
                 )
             with contextlib.suppress(MirrorNeuronError, OSError):
                 store.release(job.step, job.attempt.run_id, "failed")
+        job.message = (
+            f"mn_step {job.step}: its checkpoint could not be written ({reason}); the "
+            "previous checkpoint is kept and its values are still in this kernel: re-run "
+            f"step {job.step!r} to checkpoint them"
+        )
         with self._cond:
-            self._failures.append(
-                f"mn_step {job.step}: its checkpoint could not be written ({reason}); the "
-                "previous checkpoint is kept and its values are still in this kernel: re-run "
-                f"step {job.step!r} to checkpoint them"
-            )
+            self._failures.append(job.message)
+
+
+def _sweep(spool: Path) -> None:
+    """Delete spool files older than SPOOL_GRACE_SECONDS (a killed kernel's)."""
+    cutoff = time.time() - SPOOL_GRACE_SECONDS
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(spool):
+            with contextlib.suppress(OSError):
+                if entry.name.startswith(".tmp-") and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)

@@ -36,6 +36,17 @@ class Blobs(Protocol):
 
     def sync_dirs(self, keys: Sequence[str]) -> None: ...
 
+    def stage(self, key: str, chunks: Sequence[Any], spool: Path) -> str:
+        """Freeze a blob's bytes in a new local temp file (not fsynced) that `land` makes
+        the blob later: beside its place for a local store (landing is a rename), in the
+        local directory `spool` for a remote one. Returns the file's path."""
+        ...
+
+    def land(self, key: str, tmp: str) -> bool:
+        """Make the file `stage` wrote the blob `key` (fsync and rename, or upload); the
+        file is gone after a success. False: the blob was there already."""
+        ...
+
     def read(
         self, key: str, size: int, *, verify: bool = True, quarantine: bool = False
     ) -> bytes: ...

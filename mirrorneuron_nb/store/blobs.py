@@ -92,23 +92,23 @@ class BlobStore:
     @staticmethod
     def _write_temp(target: Path, chunks: Sequence[Any], *, fsync: bool) -> str:
         """The chunks in a new temp file beside `target` (removed again on any error)."""
+        return write_temp(target.parent, chunks, fsync=fsync)
+
+    def stage(self, key: str, chunks: Sequence[Any], spool: Path) -> str:
+        """The chunks in a temp file beside the blob's place, not fsynced, for `land`
+        (a rename, later; `spool` is for remote stores)."""
+        return self._write_temp(self.path(key), chunks, fsync=False)
+
+    def land(self, key: str, tmp: str) -> bool:
+        """Make a file `stage` wrote the blob: fsynced, then renamed into place (its
+        directory is fsynced by sync_dirs). The caller removes `tmp` if this fails."""
+        fd = os.open(tmp, os.O_RDONLY)
         try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        except FileNotFoundError:  # the first blob of its directory
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-                fh.flush()
-                if fsync:
-                    os.fsync(fh.fileno())
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return tmp
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path(key))
+        return True
 
     def sync_dirs(self, keys: Sequence[str]) -> None:
         """fsync the directories of new blobs so their renames survive a crash."""
@@ -298,6 +298,28 @@ class BlobCheck:
                 # the whole blob counted in the kernel's RSS (the page cache keeps them).
                 with contextlib.suppress(OSError, ValueError):
                     self._original.madvise(mmap.MADV_DONTNEED, start, size)
+
+
+def write_temp(directory: Path, chunks: Sequence[Any], *, fsync: bool) -> str:
+    """The chunks in a new temp file in `directory` (made if missing; the file is removed
+    again on any error)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    except FileNotFoundError:  # the first blob of its directory
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return tmp
 
 
 def _not_regular(key: str) -> CheckpointUnavailable:

@@ -15,8 +15,10 @@ objects. Keys are validated exactly as locally (blobs.check_key) before they nam
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from .. import config
@@ -28,10 +30,20 @@ from ..errors import (
     one_line,
 )
 from ..values.digest import digest
-from .blobs import Progress, check_key
+from .blobs import Progress, check_key, write_temp
 
 CORRUPT_DIR = ".corrupt"
 TMP_DIR = ".tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+"""What a new file gets (read once, as the module loads)."""
 
 
 class RemoteBlobStore:
@@ -108,22 +120,54 @@ class RemoteBlobStore:
         if key not in self._bad and self.exists(key, sum(memoryview(c).nbytes for c in chunks)):
             return False
         data = b"".join(memoryview(c).cast("B") for c in chunks)
+        self._upload(key, path, lambda target: self.fs.pipe_file(target, data))
+        return True
+
+    def stage(self, key: str, chunks: Sequence[Any], spool: Path) -> str:
+        """The chunks in a local temp file in `spool`, not fsynced, for `land`."""
+        check_key(key)
+        return write_temp(spool, chunks, fsync=False)
+
+    def land(self, key: str, tmp: str) -> bool:
+        """Upload a local file `stage` wrote as the blob (unless an object of its size is
+        there), then remove the file. The caller removes `tmp` if this fails."""
+        path = self._path(key)
+        if key not in self._bad and self.exists(key, os.path.getsize(tmp)):
+            os.unlink(tmp)
+            return False
+        self._upload(key, path, lambda target: self._put_file(tmp, target))
+        with contextlib.suppress(FileNotFoundError):  # (renamed into place)
+            os.unlink(tmp)
+        return True
+
+    def _put_file(self, tmp: str, target: str) -> None:
+        if self._local:
+            with contextlib.suppress(OSError):  # another filesystem: copied, below
+                # A local URL on the same filesystem: a rename, no copy. With the mode a
+                # copy would get (a temp file is private; others may share the URL).
+                os.chmod(tmp, _FILE_MODE)
+                os.replace(tmp, target)
+                return
+        self.fs.put_file(tmp, target)
+
+    def _upload(self, key: str, path: str, write: Callable[[str], object]) -> None:
+        """`write(target)` makes the object: at `path` directly on an object store (a PUT
+        appears whole), through a temporary name and a rename on a local filesystem."""
         with self._reaching():
             if self._local:
                 tmp = f"{self._root}/{TMP_DIR}/{uuid.uuid4().hex}"
                 self.fs.makedirs(f"{self._root}/{TMP_DIR}", exist_ok=True)
                 self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
                 try:
-                    self.fs.pipe_file(tmp, data)
+                    write(tmp)
                     self.fs.mv(tmp, path)  # a rename: the blob appears whole
                 except BaseException:
                     with contextlib.suppress(Exception):
                         self.fs.rm_file(tmp)
                     raise
             else:
-                self.fs.pipe_file(path, data)
+                write(path)
         self._bad.discard(key)
-        return True
 
     def sync_dirs(self, keys: Sequence[str]) -> None:
         """Nothing to sync: an uploaded object is durable once its PUT returned."""

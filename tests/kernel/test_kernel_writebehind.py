@@ -207,3 +207,37 @@ def test_flush_waits_for_every_pending_checkpoint(kernel: Kernel, workdir: Path)
     assert status(workdir, "load") == ("checkpointing", 0)
     run(kernel, "mn.flush()")
     assert status(workdir, "load") == ("succeeded", 1)
+
+
+# Counts the analyses the read barrier makes (other parts analyse cells for their own ends).
+SPY = (
+    "from mirrorneuron_nb.kernel import barrier as _barrier\n"
+    "_analysed = []\n"
+    "def _spy(code, _real=_barrier.analyze, _seen=_analysed):\n"
+    "    _seen.append(code)\n"
+    "    return _real(code)\n"
+    "_barrier.analyze = _spy\n"
+    "del _barrier\n"
+)
+
+
+def test_a_plain_cell_is_analysed_only_while_something_is_pending(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """The read barrier is on every cell's path: with nothing pending it analyses nothing;
+    with a checkpoint pending, each cell once."""
+    run(kernel, SPY)
+    for cell in ("y = 1", "z = y + 1", "print(z)"):
+        run(kernel, cell)
+    assert value(kernel, "len(_analysed)") == "0"
+    delay(kernel, 30)
+    run(kernel, ARRAY_STEP)
+    run(kernel, "_analysed.clear()")  # pending: analysed before it clears
+    run(kernel, "unrelated = 2")
+    assert value(kernel, "len(_analysed)") == "2"  # that cell and this one, once each
+    assert status(workdir, "load") == ("checkpointing", 0)
+    run(kernel, "import mirrorneuron_nb as mn\nmn.flush()")
+    run(kernel, "_analysed.clear()")
+    for cell in ("y = 3", "print(y)"):
+        run(kernel, cell)
+    assert value(kernel, "len(_analysed)") == "0"

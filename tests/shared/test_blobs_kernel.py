@@ -1,4 +1,5 @@
-"""A real kernel whose steps keep their blobs in a real S3-compatible server (moto)."""
+"""A real kernel whose steps keep their blobs in a real S3-compatible server (moto): they
+are uploaded behind the cell, like local blobs (kernel/writer.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import fresh, mn, not_restored, run, runs_of, tick, usage_error, value
+from mirrorneuron_nb.store import Store
+from mirrorneuron_nb.values import codec
+from mirrorneuron_nb.values.signing import Binding
+
+from ..helpers import fresh, mn, not_restored, run, runs_of, sidecar, tick, usage_error, value
 from ..kernels import Kernel
 from .conftest import S3, free_port
 
@@ -97,16 +102,107 @@ def test_checkpoints_in_s3_resume_after_restart_and_refuse_tampering(
 def test_unreachable_object_store_fails_the_step_not_the_kernel(
     url: str, monkeypatch: pytest.MonkeyPatch, workdir: Path, hermetic: Path
 ) -> None:
+    """The upload fails behind the cell: the next cell says so, in one line."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing there
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     k = Kernel(workdir)
+    k.settle = False  # the failure is the next cell's to show (a silent flush would eat it)
+    try:
+        run(k, "%load_ext mirrorneuron_nb")
+        run(k, MAKE)
+        out = run(k, "print(int(arr.sum()))")  # reads `arr`: waits for the failed upload
+        # The kernel lives on, the values stay in memory, and nothing claims a checkpoint.
+        assert out.stdout.strip() == TOTAL
+        said = [line for line in out.stderr.splitlines() if "could not be written" in line]
+        assert len(said) == 1 and "(store unavailable: blobs at s3://" in said[0], out.stderr
+        assert "Traceback" not in out.stderr
+        status = run(k, "%mn_status").notes
+        assert "failed" in status and "succeeded" not in status, status
+        assert _stored(workdir, "make") == ("failed", 0)
+    finally:
+        k.shutdown()
+
+
+def test_unreachable_object_store_fails_a_batch_step_cell(
+    url: str, monkeypatch: pytest.MonkeyPatch, workdir: Path, hermetic: Path
+) -> None:
+    """A batch run's step cell waits for its upload: the failure is that cell's, in one
+    line, as when blobs were uploaded in the cell; the next cell does not repeat it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    k = Kernel(workdir, {"MIRRORNEURON_RUN_KIND": "batch"})
+    k.settle = False
     try:
         run(k, "%load_ext mirrorneuron_nb")
         message = usage_error(k, MAKE)
-        assert "store unavailable: blobs at s3://" in message
-        # The kernel lives on, the values stay in memory, and nothing claims a checkpoint.
-        assert value(k, "int(arr.sum())") == TOTAL
-        status = run(k, "%mn_status").notes
-        assert "failed" in status and "succeeded" not in status, status
+        assert message.startswith("store unavailable: blobs at s3://"), message
+        out = run(k, "print(int(arr.sum()))")
+        assert out.stdout.strip() == TOTAL
+        assert "could not be written" not in out.stderr, out.stderr
+        assert _stored(workdir, "make") == ("failed", 0)
     finally:
         k.shutdown()
+
+
+def _stored(workdir: Path, step: str) -> tuple[str, int]:
+    """(the step's stored status, how many checkpoints it has), read by this process."""
+    store = Store(sidecar(workdir), readonly=True)
+    try:
+        row = store.step(step)
+        assert row is not None
+        count = store.conn.execute("SELECT COUNT(*) FROM checkpoints WHERE step=?", (step,))
+        return row.status.value, int(count.fetchone()[0])
+    finally:
+        store.close()
+
+
+def _checkpointed(workdir: Path, step: str, name: str) -> object:
+    """The value of `name` in the step's checkpoint, read back from the bucket here."""
+    store = Store(sidecar(workdir), readonly=True)
+    try:
+        row = store.step(step)
+        assert row is not None and row.checkpoint_id is not None, row
+        var = next(v for v in store.variables(row.checkpoint_id) if v.name == name)
+        return codec.load(store.blobs, var, {}, Binding(store.sidecar_id(), step, name))
+    finally:
+        store.close()
+
+
+def test_a_step_returns_before_its_blobs_reach_the_bucket_and_readers_wait(
+    s3: S3, url: str, s3_kernel: Kernel, workdir: Path
+) -> None:
+    """Remote blobs are written behind the cell too (they were uploaded in the cell before:
+    then the bucket already held them when the step returned). The array waits in a local
+    spool file; a cell that mutates it waits for the upload, which holds the step's value."""
+    s3_kernel.settle = False
+    run(s3_kernel, "import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '8'\ndel os")
+    run(s3_kernel, MAKE)
+    assert _objects(s3, url) == {}  # control is back, nothing uploaded yet
+    assert _stored(workdir, "make") == ("checkpointing", 0)
+    spool = list((workdir / "mirrorneuron.mn" / "spool").glob(".tmp-*"))
+    assert len(spool) == 1 and spool[0].stat().st_size == 300_000 * 8  # the frozen array
+    run(s3_kernel, "unrelated = 1")  # touches nothing being written: does not wait
+    assert _stored(workdir, "make") == ("checkpointing", 0)
+    out = run(s3_kernel, "arr[:] = 0\nprint(int(arr.sum()))")  # waits for the upload first
+    assert out.stdout.strip() == "0"
+    assert _stored(workdir, "make") == ("succeeded", 1)
+    assert max(_objects(s3, url).values()) >= 300_000 * 8
+    assert not list((workdir / "mirrorneuron.mn" / "spool").glob(".tmp-*"))
+    saved = _checkpointed(workdir, "make", "arr")
+    assert int(saved.sum()) == int(TOTAL)  # type: ignore[attr-defined]
+
+
+def test_a_kernel_killed_before_the_upload_leaves_the_previous_checkpoint(
+    s3: S3, url: str, s3_kernel: Kernel, workdir: Path
+) -> None:
+    run(s3_kernel, MAKE)
+    s3_kernel.settle = False
+    run(s3_kernel, "import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '60'\ndel os")
+    run(s3_kernel, MAKE.replace("np.arange(300_000)", "np.arange(300_000) * 2"))
+    assert _stored(workdir, "make") == ("checkpointing", 1)
+    s3_kernel.kill()
+    s3_kernel.revive()
+    run(s3_kernel, "%load_ext mirrorneuron_nb")
+    report = run(s3_kernel, "%mn_resume").stdout
+    assert "its last run is interrupted; restored its last good checkpoint" in report, report
+    assert value(s3_kernel, "int(arr.sum())") == TOTAL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,26 @@ def test_round_trip_is_content_addressed(remote: RemoteBlobStore) -> None:
     assert remote.read(key, len(DATA)) == DATA
     leftovers = [p for p in remote.fs.find(remote._root) if "/.tmp/" in p]
     assert leftovers == []
+
+
+def test_a_staged_file_lands_as_the_blob(remote: RemoteBlobStore, tmp_path: Path) -> None:
+    """What write-behind does (kernel/writer.py): the bytes frozen in a local spool file,
+    landed later (uploaded, or renamed on a local URL), the spool file gone."""
+    key = digest(DATA)
+    spool = tmp_path / "spool"
+    tmp = remote.stage(key, [memoryview(DATA)], spool)
+    assert Path(tmp).parent == spool and Path(tmp).read_bytes() == DATA
+    assert not remote.exists(key, len(DATA))
+    assert remote.land(key, tmp) is True
+    assert remote.read(key, len(DATA)) == DATA
+    assert list(spool.iterdir()) == []
+    again = remote.stage(key, [DATA], spool)
+    assert remote.land(key, again) is False  # there already: nothing uploaded
+    assert list(spool.iterdir()) == []
+    if remote.location.startswith("file:"):  # renamed, with the mode a copy would get
+        mask = os.umask(0o022)
+        os.umask(mask)
+        assert Path(_object(remote, key)).stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_tampered_blob_is_refused_and_set_aside(remote: RemoteBlobStore) -> None:
