@@ -32,7 +32,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     __tracebackhide__ = True
     check_key()  # an unusable signing key stops the step before anything runs
     session.notice_location()
-    config.pending_bytes()  # so does a bad bound on pending writes
+    config.check_pending_bytes()  # so does a bad bound on pending writes
     session.writer.wait((), step=name)  # its own pending checkpoint may serve it
     plan = make_plan(session, name, body, options)
     if plan.analysis.is_async:
@@ -64,7 +64,7 @@ async def arun_step(
     __tracebackhide__ = True
     check_key()
     session.notice_location()
-    config.pending_bytes()
+    config.check_pending_bytes()
     session.writer.wait((), step=name)
     plan = make_plan(session, name, body, options)
     claimed = _claimed(session, plan)
@@ -96,7 +96,8 @@ def _claimed(
         served, seen = _before_running(session, plan)
         if served is not None:
             return served
-        previous = session.store.step(plan.name)
+        # The row an abandoned attempt puts back: only --outputs can abandon one.
+        previous = session.store.step(plan.name) if plan.options.outputs is not None else None
         who = lease.claimant(session, plan, seen)
         first = lease.claim(session, plan, who)
         if first is not None:
