@@ -4,6 +4,7 @@ turn our errors into one-line UsageErrors. No logic lives here."""
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -52,6 +53,9 @@ def _names(text: str | None, option: str) -> tuple[str, ...]:
         raise UsageError(f"{option} needs a comma-separated list of names")
     return names
 
+
+_PLAIN_NAME = re.compile(r"\s*[A-Za-z0-9_][A-Za-z0-9_-]*\s*")
+"""A `%%mn_step` line that is only a step name, no option (nothing for shlex to unquote)."""
 
 PARSED_LINES = 1024
 """How many distinct `%%mn_step` lines a kernel keeps parsed."""
@@ -160,6 +164,10 @@ class MirrorNeuronMagics(Magics):
 
     def _parse(self, line: str) -> tuple[str, StepOptions]:
         parsed = self._parsed.get(line)
+        if parsed is None and _PLAIN_NAME.fullmatch(line):
+            # Just a name (most steps): what argparse would make of it, without argparse.
+            with _usage_errors():
+                parsed = validate_name(line.strip()), StepOptions()
         if parsed is None:
             parsed = self._parse_line(line)
             if len(self._parsed) >= PARSED_LINES:

@@ -85,13 +85,17 @@ class CheckpointsTable(SignedRows):
                 "UPDATE attempts SET status=?, ended_at=? WHERE id=?",
                 (StepStatus.succeeded.value, now, attempt.id),
             )
-            step = c.execute(
+            # The step's fields come back for the manifest log (no second look at them);
+            # without one, nothing is waited for (PostgreSQL's pipeline goes on).
+            fields = f" RETURNING {', '.join(STEP_FIELDS)}" if self.keeps_manifest else ""
+            updated = c.execute(
                 "UPDATE steps SET status=?, checkpoint_id=?, ended_at=?, duration=?, error=NULL,"
-                f" traceback=NULL, updated_at=? WHERE name=? RETURNING {', '.join(STEP_FIELDS)}",
+                f" traceback=NULL, updated_at=? WHERE name=?{fields}",
                 (StepStatus.succeeded.value, checkpoint_id, now, new.duration, now, attempt.step),
-            ).fetchall()
+            )
             # The rows again in the manifest log, for `mn-nb doctor --rebuild`.
             if self.keeps_manifest:
+                step = updated.fetchall()
                 if self._meta is None:
                     self._meta = read_meta(c)
                 write_manifest_txn(

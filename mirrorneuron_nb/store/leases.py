@@ -28,7 +28,7 @@ from ..models import (
     StepStart,
     StepStatus,
 )
-from .base import Conn, EventRow, Tables, event_txn, events_txn
+from .base import Conn, Cursor, EventRow, Tables, event_txn, events_txn
 from .connection import write_txn
 
 INTERRUPTED_ERROR = "the kernel stopped while this step was running"
@@ -165,18 +165,30 @@ class LeasesTable(Tables):
             )
 
 
+def leases_cursor(c: Conn, step: str) -> Cursor:
+    """The step's lease rows, for `claim_txn`."""
+    return c.execute("SELECT * FROM leases WHERE step=?", (step,))
+
+
 def claim_txn(
-    c: Conn, claimant: Claimant, start: StepStart, now: float, here: Any, events: list[EventRow]
+    c: Conn,
+    claimant: Claimant,
+    start: StepStart,
+    now: float,
+    here: Any,
+    held: list[Any],
+    events: list[EventRow],
 ) -> LeaseDenied | None:
     """Inside `begin_attempt`'s transaction: take the step's lease (or keep it: a retry),
     or say why not. A dead owner's lease is taken over; a --once step that succeeded (or
     a checkpoint with this key that appeared) meanwhile is served, never run. `here` is
-    the step's row as the transaction found it (steps.look_txn); the claim's event is
-    appended to `events`, which the caller writes with its own."""
+    the step's row and `held` its lease rows as the transaction found them
+    (steps.look_cursor, leases_cursor); the claim's event is appended to `events`, which
+    the caller writes with its own."""
     key = wanted_key(claimant, start)
     host, timeout = this_host(), config.lease_timeout()
     mine = False
-    for r in c.execute("SELECT * FROM leases WHERE step=?", (start.name,)).fetchall():
+    for r in held:
         if r["run_id"] == claimant.run_id:
             mine = True
             continue

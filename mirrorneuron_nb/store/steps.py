@@ -23,9 +23,9 @@ from ..models import (
     StepStart,
     StepStatus,
 )
-from .base import Conn, EventRow, Tables, event_txn, events_txn
+from .base import Conn, Cursor, EventRow, Tables, event_txn, events_txn
 from .connection import write_txn
-from .leases import claim_txn
+from .leases import claim_txn, leases_cursor
 
 INVALID = "invalid"
 """An attempt whose body ran but whose result its step's options refuse; also the event."""
@@ -78,9 +78,12 @@ class StepsTable(Tables):
         now = time.time()
         events: list[EventRow] = []
         with write_txn(self.conn) as c:
-            here = look_txn(c, start)
-            if claimant is not None:
-                denied = claim_txn(c, claimant, start, now, here, events)
+            # Both reads are sent before either is waited for (one round trip on PostgreSQL).
+            looked = look_cursor(c, start)
+            held = leases_cursor(c, start.name) if claimant is not None else None
+            here = looked.fetchone()
+            if claimant is not None and held is not None:
+                denied = claim_txn(c, claimant, start, now, here, held.fetchall(), events)
                 if denied is not None:
                     return denied
             # Retries within one run count up; anything else starts again at 1.
@@ -282,6 +285,10 @@ class StepsTable(Tables):
 
 
 def look_txn(c: Conn, start: StepStart) -> Any:
+    return look_cursor(c, start).fetchone()
+
+
+def look_cursor(c: Conn, start: StepStart) -> Cursor:
     """One row, in one statement: the step's row as it is (NULLs when it has none), the
     highest position of any step, and the id of the newest checkpoint with its key."""
     return c.execute(
@@ -291,7 +298,7 @@ def look_txn(c: Conn, start: StepStart) -> Any:
         " AS newest"
         " FROM (SELECT 1 AS one) AS here LEFT JOIN steps s ON s.name=?",
         (start.name, start.cache_key, start.name),
-    ).fetchone()
+    )
 
 
 def _position(start: StepStart, here: Any) -> int:
