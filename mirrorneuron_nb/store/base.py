@@ -83,6 +83,25 @@ def events_txn(c: Conn, rows: Sequence[EventRow]) -> None:
     )
 
 
+ROW_VALUES = 999
+"""Placeholders per multi-row INSERT (SQLite's most conservative limit)."""
+
+
+def insert_rows(c: Conn, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+    """`head VALUES (...),(...) tail`: many rows in few statements (on PostgreSQL an
+    executemany inside a pipelined transaction waits for the server twice more)."""
+    if not rows:
+        return
+    width = len(rows[0])
+    mark = "(" + ",".join("?" * width) + ")"
+    per = max(1, ROW_VALUES // width)
+    for i in range(0, len(rows), per):
+        chunk = rows[i : i + per]
+        c.execute(
+            f"{head} VALUES {','.join([mark] * len(chunk))}{tail}", [x for r in chunk for x in r]
+        )
+
+
 C = TypeVar("C", bound=type)
 
 

@@ -15,7 +15,7 @@ from ..models import (
     StepStatus,
     VarEntry,
 )
-from .base import EventRow, events_txn
+from .base import EventRow, events_txn, insert_rows
 from .connection import write_txn
 from .journal import close_journal_txn
 from .leases import release_txn
@@ -30,12 +30,12 @@ class CheckpointsTable(SignedRows):
         size = sum(v.size for v in new.variables)
         events: list[EventRow] = []
         with write_txn(self.conn) as c:
-            if new.new_blobs:
-                c.executemany(
-                    "INSERT INTO blobs(hash, size, created_at) VALUES (?,?,?)"
-                    " ON CONFLICT DO NOTHING",
-                    [(key, n, now) for key, n in new.new_blobs],
-                )
+            insert_rows(
+                c,
+                "INSERT INTO blobs(hash, size, created_at)",
+                [(key, n, now) for key, n in new.new_blobs],
+                " ON CONFLICT DO NOTHING",
+            )
             # The whole row comes back for the manifest log (no second look at it).
             checkpoint = c.execute(
                 "INSERT INTO checkpoints(step, cache_key, code_hash, run_id, attempt_id,"
@@ -56,31 +56,31 @@ class CheckpointsTable(SignedRows):
                 ),
             ).fetchall()[0]
             checkpoint_id = int(checkpoint["id"])
-            if new.variables:
-                c.executemany(
-                    "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, fingerprint,"
-                    " serializer, size, header, stream_blob, buffers, signature, error,"
-                    " stream_size, cosaved, stream_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        (
-                            checkpoint_id,
-                            v.name,
-                            v.type_name,
-                            v.fingerprint,
-                            v.serializer,
-                            v.size,
-                            v.header,
-                            v.stream_blob,
-                            json.dumps(v.buffers),
-                            v.signature,
-                            v.error,
-                            v.stream_size,
-                            int(v.cosaved),
-                            v.stream_hash,
-                        )
-                        for v in new.variables
-                    ],
-                )
+            insert_rows(
+                c,
+                "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, fingerprint,"
+                " serializer, size, header, stream_blob, buffers, signature, error,"
+                " stream_size, cosaved, stream_hash)",
+                [
+                    (
+                        checkpoint_id,
+                        v.name,
+                        v.type_name,
+                        v.fingerprint,
+                        v.serializer,
+                        v.size,
+                        v.header,
+                        v.stream_blob,
+                        json.dumps(v.buffers),
+                        v.signature,
+                        v.error,
+                        v.stream_size,
+                        int(v.cosaved),
+                        v.stream_hash,
+                    )
+                    for v in new.variables
+                ],
+            )
             c.execute(
                 "UPDATE attempts SET status=?, ended_at=? WHERE id=?",
                 (StepStatus.succeeded.value, now, attempt.id),

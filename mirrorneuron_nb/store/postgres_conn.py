@@ -24,6 +24,8 @@ from psycopg import sql as pgsql
 from ..errors import SidecarError, StoreUnavailable
 from .base import Cursor
 
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
 CONNECT_TIMEOUT = 10
 """Seconds to wait for a new connection before giving up (a refused one fails at once)."""
 
@@ -147,17 +149,25 @@ class PgConnection:
         """BEGIN; the notebook's advisory lock (released at COMMIT/ROLLBACK); the body.
 
         In pipeline mode: statements go out without waiting for each answer, and the
-        connection waits only where a result is read (a fetch, a rowcount) and at COMMIT.
-        A step's two transactions take 3 round trips each instead of one per statement.
-        An error surfaces at the next wait, and the whole transaction is rolled back."""
+        connection waits only where a result is read (a fetch, a rowcount) and once at
+        COMMIT. BEGIN and COMMIT are our own statements: psycopg's transaction() inside
+        a pipeline syncs twice more. An error surfaces at the next wait; then (or on any
+        error of the body) the transaction is rolled back."""
         raw = self.raw
-        with raw.pipeline() as pipeline, raw.transaction():
-            self._pipeline = pipeline
-            try:
+        committed = False
+        try:
+            with raw.pipeline() as pipeline:
+                self._pipeline = pipeline
+                raw.execute("BEGIN")
                 raw.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
                 yield
-            finally:
-                self._pipeline = None
+                raw.execute("COMMIT")
+            committed = True  # the pipeline's last sync returned: COMMIT succeeded
+        finally:
+            self._pipeline = None
+            idle = raw.closed or raw.broken or raw.info.transaction_status == _IDLE
+            if not committed and not idle:
+                raw.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[None]:

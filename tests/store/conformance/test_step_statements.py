@@ -9,6 +9,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from mirrorneuron_nb.models import (
     Attempt,
     Claimant,
@@ -106,3 +108,21 @@ def test_a_copy_brings_its_sidecar_id_to_an_open_store(opener: Opener, tmp_path:
         assert target.sidecar_id() == source.sidecar_id() != before
     finally:
         source.close()
+
+
+def test_a_failed_write_transaction_leaves_nothing_and_the_store_goes_on(st: Store) -> None:
+    """On PostgreSQL the statements are pipelined: an error surfaces later than the
+    statement that made it, and everything before it is rolled back all the same."""
+    from mirrorneuron_nb.store.connection import write_txn
+
+    event = "INSERT INTO events(ts, run_id, step, kind, detail) VALUES (?,?,?,?,?)"
+    with pytest.raises(Exception, match="no_such_table"), write_txn(st.conn) as c:
+        c.execute(event, (0.0, None, "lost", "x", "{}"))
+        c.execute("INSERT INTO no_such_table VALUES (1)")
+        c.execute(event, (0.0, None, "lost", "y", "{}"))
+    with pytest.raises(RuntimeError), write_txn(st.conn) as c:
+        c.execute(event, (0.0, None, "lost", "z", "{}"))
+        raise RuntimeError("the body failed")
+    assert st.events("lost") == []
+    trivial(st, begin(st, "after"))
+    assert [e.kind for e in st.events("after")][-2:] == ["succeeded", "released"]
