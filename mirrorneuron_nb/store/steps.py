@@ -74,7 +74,7 @@ class StepsTable(Tables):
     def _begin(
         self, run_id: str, start: StepStart, claimant: Claimant | None
     ) -> Attempt | LeaseDenied:
-        # Six statements (and BEGIN/COMMIT): on PostgreSQL each one is a round trip.
+        # Six statements (and BEGIN/COMMIT); PostgreSQL's pipeline waits for three answers.
         now = time.time()
         events: list[EventRow] = []
         with write_txn(self.conn) as c:
