@@ -4,7 +4,6 @@ turn our errors into one-line UsageErrors. No logic lives here."""
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -54,8 +53,17 @@ def _names(text: str | None, option: str) -> tuple[str, ...]:
     return names
 
 
-_PLAIN_NAME = re.compile(r"\s*[A-Za-z0-9_][A-Za-z0-9_-]*\s*")
-"""A `%%mn_step` line that is only a step name, no option (nothing for shlex to unquote)."""
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def _plain_name(line: str) -> str | None:
+    """The name, when a `%%mn_step` line is only a step name (no option, nothing for
+    shlex to unquote)."""
+    name = line.strip()
+    if name and name[0] != "-" and _NAME_CHARS.issuperset(name):
+        return name
+    return None
+
 
 PARSED_LINES = 1024
 """How many distinct `%%mn_step` lines a kernel keeps parsed."""
@@ -164,10 +172,11 @@ class MirrorNeuronMagics(Magics):
 
     def _parse(self, line: str) -> tuple[str, StepOptions]:
         parsed = self._parsed.get(line)
-        if parsed is None and _PLAIN_NAME.fullmatch(line):
+        plain = _plain_name(line) if parsed is None else None
+        if plain is not None:
             # Just a name (most steps): what argparse would make of it, without argparse.
             with _usage_errors():
-                parsed = validate_name(line.strip()), StepOptions()
+                parsed = validate_name(plain), StepOptions()
         if parsed is None:
             parsed = self._parse_line(line)
             if len(self._parsed) >= PARSED_LINES:
