@@ -4,7 +4,8 @@
 
 steps:   each notebook cell as a step (fresh sidecar), profiled separately
 resume:  %mn_resume of that sidecar in a fresh kernel
-trivial: 300 `%%mn_step pN / x = 1` magics in one cell (excludes IPython's run_cell)
+trivial: 300 `%%mn_step pN / x = 1` magics in one cell (excludes IPython's run_cell), then
+         the SQL statements a trivial step sends (SQLite's trace callback, 50 more steps)
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ _pr.disable()
 _s = _io.StringIO()
 _ps.Stats(_pr, stream=_s).sort_stats({sort!r}).print_stats({top})
 print(_s.getvalue())
+"""
+
+
+COUNTED = """\
+_mn = get_ipython()._mirrorneuron_session
+_seen = []
+_mn.store.conn.set_trace_callback(_seen.append)  # SQLite only: what a trivial step sends
+for _i in range(50):
+    get_ipython().run_cell_magic('mn_step', f'q{_i}', 'x = 1\\n')
+_mn.store.conn.set_trace_callback(None)
+print(f"=== SQL statements per trivial step: {len(_seen) / 50:.1f} (BEGIN/COMMIT included)")
 """
 
 
@@ -72,6 +84,7 @@ def main() -> None:
                 "    get_ipython().run_cell_magic('mn_step', f'p{_i}', 'x = 1\\n')"
             )
             profile(k, "300 trivial steps", body, args.top)
+            print(k.run(COUNTED).stdout.strip(), end="\n\n")
             bench.close(k)
     finally:
         bench.close_all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +231,27 @@ def pending_bytes() -> int:
     return limit
 
 
+def check_pending_bytes() -> None:
+    """Refuse a bad PENDING_BYTES_ENV up front (the default needs no check, nor reading)."""
+    if os.environ.get(PENDING_BYTES_ENV, "").strip():
+        pending_bytes()
+
+
+_DEFAULT_FOR = 1.0
+"""Seconds a reading of the available memory is used again (every step asks for it, and
+/proc/meminfo costs ~0.1 ms to read)."""
+_default_read: tuple[float, int] = (-_DEFAULT_FOR, 0)
+
+
 def _default_pending_bytes() -> int:
+    global _default_read
+    now = time.monotonic()
+    if now - _default_read[0] >= _DEFAULT_FOR:
+        _default_read = (now, _read_default_pending_bytes())
+    return _default_read[1]
+
+
+def _read_default_pending_bytes() -> int:
     """A quarter of the memory available now (MemAvailable, else physical memory), at
     least PENDING_BYTES_FLOOR and at most PENDING_BYTES_CAP."""
     available = None

@@ -238,6 +238,8 @@ def _library_state(
 ) -> tuple[VarEntry, list[tuple[str, int]]] | None:
     """The library state the body changed, as the checkpoint's state variable (None when it
     changed none). State that cannot be saved is named in the cell, never fatal."""
+    if not before:
+        return None  # not read: the body ran no code that could change any (runner.py)
     changes = libstate.changes_since(before)
     if not changes:
         return None

@@ -52,6 +52,21 @@ def _names(text: str | None, option: str) -> tuple[str, ...]:
     return names
 
 
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def _plain_name(line: str) -> str | None:
+    """The name, when a `%%mn_step` line is only a step name (no option, nothing for
+    shlex to unquote)."""
+    name = line.strip()
+    if name and name[0] != "-" and _NAME_CHARS.issuperset(name):
+        return name
+    return None
+
+
+PARSED_LINES = 1024
+"""How many distinct `%%mn_step` lines a kernel keeps parsed."""
+
 # How a rewritten awaiting cell (awaiting.py) reaches MirrorNeuronMagics.mn_step_async.
 ASYNC_TWIN = "get_ipython().magics_manager.registry['MirrorNeuronMagics'].mn_step_async"
 
@@ -61,6 +76,9 @@ class MirrorNeuronMagics(Magics):
     def __init__(self, shell: Any, session: KernelSession) -> None:
         super().__init__(shell)
         self.session = session
+        # Parsed `%%mn_step` lines: a cell re-run parses its line once (argparse costs
+        # ~0.1 ms a step). Only lines that parsed are kept; their options are frozen.
+        self._parsed: dict[str, tuple[str, StepOptions]] = {}
 
     @magic_arguments()
     @argument("name", help="step name: letters, digits, '_' and '-'")
@@ -152,6 +170,20 @@ class MirrorNeuronMagics(Magics):
         return result.value
 
     def _parse(self, line: str) -> tuple[str, StepOptions]:
+        parsed = self._parsed.get(line)
+        plain = _plain_name(line) if parsed is None else None
+        if plain is not None:
+            # Just a name (most steps): what argparse would make of it, without argparse.
+            with _usage_errors():
+                parsed = validate_name(plain), StepOptions()
+        if parsed is None:
+            parsed = self._parse_line(line)
+            if len(self._parsed) >= PARSED_LINES:
+                self._parsed.clear()
+            self._parsed[line] = parsed
+        return parsed
+
+    def _parse_line(self, line: str) -> tuple[str, StepOptions]:
         args = parse_argstring(self.mn_step, line)
         with _usage_errors():
             options = StepOptions(

@@ -18,6 +18,7 @@ from . import banners, gates, lease
 from .attempts import arun_attempts, run_attempts, user_traceback
 from .capture import replay
 from .commit import StepResult, commit
+from .inert import runs_no_code
 from .origins import check_inputs
 from .plan import StepPlan, make_plan
 from .policy import StepOptions
@@ -32,7 +33,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     __tracebackhide__ = True
     check_key()  # an unusable signing key stops the step before anything runs
     session.notice_location()
-    config.pending_bytes()  # so does a bad bound on pending writes
+    config.check_pending_bytes()  # so does a bad bound on pending writes
     session.writer.wait((), step=name)  # its own pending checkpoint may serve it
     plan = make_plan(session, name, body, options)
     if plan.analysis.is_async:
@@ -48,7 +49,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     outcome = "failed"
     try:
         before = {k: id(v) for k, v in session.shell.user_ns.items()}
-        state_before = libstate.read_all()
+        state_before = _library_state(session, plan)
         ran = run_attempts(session, plan, first, lambda: lease.again(session, plan, who), previous)
         result = commit(session, plan, ran, before, state_before)
         outcome = "ended"
@@ -64,7 +65,7 @@ async def arun_step(
     __tracebackhide__ = True
     check_key()
     session.notice_location()
-    config.pending_bytes()
+    config.check_pending_bytes()
     session.writer.wait((), step=name)
     plan = make_plan(session, name, body, options)
     claimed = _claimed(session, plan)
@@ -74,7 +75,7 @@ async def arun_step(
     outcome = "failed"
     try:
         before = {k: id(v) for k, v in session.shell.user_ns.items()}
-        state_before = libstate.read_all()
+        state_before = _library_state(session, plan)
         ran = await arun_attempts(
             session, plan, first, lambda: lease.again(session, plan, who), previous
         )
@@ -83,6 +84,12 @@ async def arun_step(
         return result
     finally:
         lease.release(session, plan, outcome)
+
+
+def _library_state(session: KernelSession, plan: StepPlan) -> libstate.Reading:
+    """The library state before the body; empty (not read, nor after it: commit.py) when
+    the body runs no code that could change it (inert.py)."""
+    return {} if runs_no_code(plan.code, session.shell.user_ns) else libstate.read_all()
 
 
 def _claimed(
@@ -96,7 +103,8 @@ def _claimed(
         served, seen = _before_running(session, plan)
         if served is not None:
             return served
-        previous = session.store.step(plan.name)
+        # The row an abandoned attempt puts back: only --outputs can abandon one.
+        previous = session.store.step(plan.name) if plan.options.outputs is not None else None
         who = lease.claimant(session, plan, seen)
         first = lease.claim(session, plan, who)
         if first is not None:

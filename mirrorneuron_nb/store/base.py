@@ -10,7 +10,7 @@ import contextlib
 import functools
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -45,6 +45,11 @@ class Tables:
     # The manifest log beside state.sqlite, for `mn-nb doctor --rebuild` (SQLite only: a
     # shared database has its own backups).
     keeps_manifest: bool = True
+    # The store's id once read (checkpoints.sidecar_id), "" until then; and its meta
+    # table as the manifest log copies it. Neither changes under an open store, except
+    # by copy_store (transfer.py), which forgets them.
+    _sidecar_id: str = ""
+    _meta: dict[str, Any] | None = None
 
 
 def event_txn(
@@ -55,6 +60,46 @@ def event_txn(
         "INSERT INTO events(ts, run_id, step, kind, detail) VALUES (?,?,?,?,?)",
         (time.time(), run_id, step, kind, json.dumps(detail, default=repr)),
     )
+
+
+EventRow = tuple[str | None, str | None, str, dict[str, Any]]
+"""(run_id, step, kind, detail): an event that `events_txn` appends."""
+
+
+def events_txn(c: Conn, rows: Sequence[EventRow]) -> None:
+    """Append several events in one statement (ids in the order given): a step's hot
+    path logs two per transaction, and on PostgreSQL each statement is a round trip."""
+    if not rows:
+        return
+    now = time.time()
+    marks = ",".join(["(?,?,?,?,?)"] * len(rows))
+    c.execute(
+        f"INSERT INTO events(ts, run_id, step, kind, detail) VALUES {marks}",
+        [
+            x
+            for run_id, step, kind, detail in rows
+            for x in (now, run_id, step, kind, json.dumps(detail, default=repr))
+        ],
+    )
+
+
+ROW_VALUES = 999
+"""Placeholders per multi-row INSERT (SQLite's most conservative limit)."""
+
+
+def insert_rows(c: Conn, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+    """`head VALUES (...),(...) tail`: many rows in few statements (on PostgreSQL an
+    executemany inside a pipelined transaction waits for the server twice more)."""
+    if not rows:
+        return
+    width = len(rows[0])
+    mark = "(" + ",".join("?" * width) + ")"
+    per = max(1, ROW_VALUES // width)
+    for i in range(0, len(rows), per):
+        chunk = rows[i : i + per]
+        c.execute(
+            f"{head} VALUES {','.join([mark] * len(chunk))}{tail}", [x for r in chunk for x in r]
+        )
 
 
 C = TypeVar("C", bound=type)

@@ -15,11 +15,11 @@ from ..models import (
     StepStatus,
     VarEntry,
 )
-from .base import event_txn
+from .base import EventRow, events_txn, insert_rows
 from .connection import write_txn
 from .journal import close_journal_txn
 from .leases import release_txn
-from .manifest import write_manifest_txn
+from .manifest import STEP_FIELDS, read_meta, write_manifest_txn
 from .signed import SignedRows
 
 
@@ -28,15 +28,19 @@ class CheckpointsTable(SignedRows):
         """Blobs are already on disk and fsynced: this makes the checkpoint visible, atomically."""
         now = time.time()
         size = sum(v.size for v in new.variables)
+        events: list[EventRow] = []
         with write_txn(self.conn) as c:
-            c.executemany(
-                "INSERT INTO blobs(hash, size, created_at) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+            insert_rows(
+                c,
+                "INSERT INTO blobs(hash, size, created_at)",
                 [(key, n, now) for key, n in new.new_blobs],
+                " ON CONFLICT DO NOTHING",
             )
-            cur = c.execute(
+            # The whole row comes back for the manifest log (no second look at it).
+            checkpoint = c.execute(
                 "INSERT INTO checkpoints(step, cache_key, code_hash, run_id, attempt_id,"
                 " created_at, duration, inputs, outputs, size, signature)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
                 (
                     attempt.step,
                     new.cache_key,
@@ -50,12 +54,13 @@ class CheckpointsTable(SignedRows):
                     size,
                     new.signature,
                 ),
-            )
-            checkpoint_id = int(cur.fetchall()[0][0])
-            c.executemany(
+            ).fetchall()[0]
+            checkpoint_id = int(checkpoint["id"])
+            insert_rows(
+                c,
                 "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, fingerprint,"
                 " serializer, size, header, stream_blob, buffers, signature, error,"
-                " stream_size, cosaved, stream_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " stream_size, cosaved, stream_hash)",
                 [
                     (
                         checkpoint_id,
@@ -76,18 +81,31 @@ class CheckpointsTable(SignedRows):
                     for v in new.variables
                 ],
             )
-            # The rows again in the manifest log, for `mn-nb doctor --rebuild`.
-            if self.keeps_manifest:
-                write_manifest_txn(c, self.root, checkpoint_id)
             c.execute(
                 "UPDATE attempts SET status=?, ended_at=? WHERE id=?",
                 (StepStatus.succeeded.value, now, attempt.id),
             )
-            c.execute(
+            # The step's fields come back for the manifest log (no second look at them);
+            # without one, nothing is waited for (PostgreSQL's pipeline goes on).
+            fields = f" RETURNING {', '.join(STEP_FIELDS)}" if self.keeps_manifest else ""
+            updated = c.execute(
                 "UPDATE steps SET status=?, checkpoint_id=?, ended_at=?, duration=?, error=NULL,"
-                " traceback=NULL, updated_at=? WHERE name=?",
+                f" traceback=NULL, updated_at=? WHERE name=?{fields}",
                 (StepStatus.succeeded.value, checkpoint_id, now, new.duration, now, attempt.step),
             )
+            # The rows again in the manifest log, for `mn-nb doctor --rebuild`.
+            if self.keeps_manifest:
+                step = updated.fetchall()
+                if self._meta is None:
+                    self._meta = read_meta(c)
+                write_manifest_txn(
+                    c,
+                    self.root,
+                    checkpoint_id,
+                    checkpoint=checkpoint,
+                    step=step[0] if step else None,
+                    meta=self._meta,
+                )
             # A successful run uses up the approval that let it through.
             c.execute(
                 "UPDATE approvals SET consumed=1 WHERE step=? AND status=?",
@@ -96,32 +114,41 @@ class CheckpointsTable(SignedRows):
             # The execution is over: its durable calls are kept but never replayed again,
             # so a forced or changed re-run starts an empty journal.
             close_journal_txn(c, attempt.step)
-            event_txn(
-                c,
-                attempt.run_id,
-                attempt.step,
-                "succeeded",
-                {
-                    "attempt": attempt.number,
-                    "checkpoint": checkpoint_id,
-                    "variables": [v.name for v in new.variables if v.saved],
-                    "unsaved": [v.name for v in new.variables if not v.saved],
-                    "bytes": size,
-                    "duration": new.duration,
-                },
+            events.append(
+                (
+                    attempt.run_id,
+                    attempt.step,
+                    "succeeded",
+                    {
+                        "attempt": attempt.number,
+                        "checkpoint": checkpoint_id,
+                        "variables": [v.name for v in new.variables if v.saved],
+                        "unsaved": [v.name for v in new.variables if not v.saved],
+                        "bytes": size,
+                        "duration": new.duration,
+                    },
+                )
             )
             # The execution is over: whoever waits for its lease is served this checkpoint.
-            release_txn(c, attempt.step, attempt.run_id, StepStatus.succeeded.value)
+            release_txn(c, attempt.step, attempt.run_id, StepStatus.succeeded.value, events)
+            events_txn(c, events)
         return checkpoint_id
 
     def sidecar_id(self) -> str:
         """The sidecar's random id, made with its database (schema 4), which signatures
-        bind values to; "" for a read-only sidecar from before it (nothing verifies)."""
+        bind values to; "" for a read-only sidecar from before it (nothing verifies).
+
+        Read once per store: the id never changes under an open database (a replaced file
+        is refused by the write guard), and every step asks for it twice."""
+        if self._sidecar_id:
+            return self._sidecar_id
         try:
             row = self.conn.execute("SELECT value FROM meta WHERE key='sidecar_id'").fetchone()
         except sqlite3.OperationalError:  # no meta table: a read-only, older sidecar
             return ""
-        return str(row[0]) if row else ""
+        found = str(row[0]) if row else ""
+        self._sidecar_id = found  # "" is not kept: a migration may add the id later
+        return found
 
     def find_checkpoint(self, step: str, cache_key: str) -> Checkpoint | None:
         row = self.conn.execute(

@@ -16,6 +16,7 @@ import os
 import socket
 import sqlite3
 import time
+from typing import Any
 
 from .. import config
 from ..models import (
@@ -27,7 +28,7 @@ from ..models import (
     StepStart,
     StepStatus,
 )
-from .base import Conn, Tables, event_txn
+from .base import Conn, Cursor, EventRow, Tables, event_txn, events_txn
 from .connection import write_txn
 
 INTERRUPTED_ERROR = "the kernel stopped while this step was running"
@@ -164,14 +165,30 @@ class LeasesTable(Tables):
             )
 
 
-def claim_txn(c: Conn, claimant: Claimant, start: StepStart, now: float) -> LeaseDenied | None:
+def leases_cursor(c: Conn, step: str) -> Cursor:
+    """The step's lease rows, for `claim_txn`."""
+    return c.execute("SELECT * FROM leases WHERE step=?", (step,))
+
+
+def claim_txn(
+    c: Conn,
+    claimant: Claimant,
+    start: StepStart,
+    now: float,
+    here: Any,
+    held: list[Any],
+    events: list[EventRow],
+) -> LeaseDenied | None:
     """Inside `begin_attempt`'s transaction: take the step's lease (or keep it: a retry),
     or say why not. A dead owner's lease is taken over; a --once step that succeeded (or
-    a checkpoint with this key that appeared) meanwhile is served, never run."""
+    a checkpoint with this key that appeared) meanwhile is served, never run. `here` is
+    the step's row and `held` its lease rows as the transaction found them
+    (steps.look_cursor, leases_cursor); the claim's event is appended to `events`, which
+    the caller writes with its own."""
     key = wanted_key(claimant, start)
     host, timeout = this_host(), config.lease_timeout()
     mine = False
-    for r in c.execute("SELECT * FROM leases WHERE step=?", (start.name,)).fetchall():
+    for r in held:
         if r["run_id"] == claimant.run_id:
             mine = True
             continue
@@ -196,29 +213,26 @@ def claim_txn(c: Conn, claimant: Claimant, start: StepStart, now: float) -> Leas
             (now, start.name, claimant.run_id),
         )
         return None
-    if _changed_txn(c, claimant, start, now):
+    if _changed_txn(c, claimant, start, now, here):
         return LeaseDenied(None)
     c.execute(
         "INSERT INTO leases(step, cache_key, run_id, kind, host, pid, started, heartbeat)"
         " VALUES (?,?,?,?,?,?,?,?)",
         (start.name, key, claimant.run_id, claimant.kind, claimant.host, claimant.pid, now, now),
     )
-    event_txn(c, claimant.run_id, start.name, "claimed", {"cache_key": key})
+    events.append((claimant.run_id, start.name, "claimed", {"cache_key": key}))
     return None
 
 
-def _changed_txn(c: Conn, claimant: Claimant, start: StepStart, now: float) -> bool:
+def _changed_txn(c: Conn, claimant: Claimant, start: StepStart, now: float, here: Any) -> bool:
     """Whether what the runner decided before claiming no longer holds: the step must be
     looked at again rather than run."""
     if claimant.once:
-        row = c.execute(
-            "SELECT status, checkpoint_id, run_id FROM steps WHERE name=?", (start.name,)
-        ).fetchone()
-        if row is None:
-            return False
-        if row["checkpoint_id"] is not None and row["status"] in ("succeeded", "cached"):
+        if here["status"] is None:
+            return False  # the step has no row yet
+        if here["checkpoint_id"] is not None and here["status"] in ("succeeded", "cached"):
             return True  # it ran elsewhere since: served, never run twice
-        if row["status"] in IN_FLIGHT_NAMES and row["run_id"] != claimant.run_id:
+        if here["status"] in IN_FLIGHT_NAMES and here["run_id"] != claimant.run_id:
             # Left running by an owner that is gone (no live lease excludes us): its side
             # effect may have happened, so it is interrupted and needs --force.
             c.execute(
@@ -226,23 +240,27 @@ def _changed_txn(c: Conn, claimant: Claimant, start: StepStart, now: float) -> b
                 (StepStatus.interrupted.value, now, INTERRUPTED_ERROR, start.name),
             )
             event_txn(
-                c, claimant.run_id, start.name, "interrupted", {"previous_run": row["run_id"]}
+                c, claimant.run_id, start.name, "interrupted", {"previous_run": here["run_id"]}
             )
             return True
         return False
     if claimant.serve_newer_than is None:
         return False
-    found = c.execute(
-        "SELECT id FROM checkpoints WHERE step=? AND cache_key=? ORDER BY id DESC LIMIT 1",
-        (start.name, start.cache_key),
-    ).fetchone()
-    return found is not None and int(found[0]) > claimant.serve_newer_than
+    newest = here["newest"]
+    return newest is not None and int(newest) > claimant.serve_newer_than
 
 
-def release_txn(c: Conn, step: str, run_id: str, outcome: str) -> None:
+def release_txn(
+    c: Conn, step: str, run_id: str, outcome: str, events: list[EventRow] | None = None
+) -> None:
+    """Give the lease back; its event goes to `events` when the caller writes them."""
     gone = c.execute("DELETE FROM leases WHERE step=? AND run_id=?", (step, run_id)).rowcount
     if gone:
-        event_txn(c, run_id, step, "released", {"outcome": outcome})
+        event: EventRow = (run_id, step, "released", {"outcome": outcome})
+        if events is None:
+            events_txn(c, [event])
+        else:
+            events.append(event)
 
 
 def _owner(r: sqlite3.Row) -> LeaseOwner:

@@ -59,13 +59,26 @@ def log_path(root: Path) -> Path:
     return Path(root) / LOG_NAME
 
 
-def write_manifest_txn(c: Conn, root: Path, checkpoint_id: int) -> None:
+def write_manifest_txn(
+    c: Conn,
+    root: Path,
+    checkpoint_id: int,
+    *,
+    checkpoint: Any = None,
+    step: Any = None,
+    meta: dict[str, Any] | None = None,
+) -> None:
     """Append the manifest of a checkpoint inserted in the caller's transaction (under its
-    write lock, so lines are in commit order and gc's rewrite cannot lose one)."""
-    ckpt = c.execute("SELECT * FROM checkpoints WHERE id=?", (checkpoint_id,)).fetchone()
-    step = c.execute(
-        f"SELECT {', '.join(STEP_FIELDS)} FROM steps WHERE name=?", (ckpt["step"],)
-    ).fetchone()
+    write lock, so lines are in commit order and gc's rewrite cannot lose one).
+    `checkpoint`, `step` (its STEP_FIELDS) and `meta`: what the caller already has from
+    its own statements (else they are read here)."""
+    ckpt = checkpoint
+    if ckpt is None:
+        ckpt = c.execute("SELECT * FROM checkpoints WHERE id=?", (checkpoint_id,)).fetchone()
+    if step is None:
+        step = c.execute(
+            f"SELECT {', '.join(STEP_FIELDS)} FROM steps WHERE name=?", (ckpt["step"],)
+        ).fetchone()
     rows = c.execute(
         "SELECT * FROM checkpoint_vars WHERE checkpoint_id=? ORDER BY name", (checkpoint_id,)
     ).fetchall()
@@ -73,7 +86,7 @@ def write_manifest_txn(c: Conn, root: Path, checkpoint_id: int) -> None:
         root,
         {
             "version": 1,
-            "meta": _meta(c),
+            "meta": _meta(c) if meta is None else meta,
             "step": _plain(step) if step is not None else {"name": ckpt["step"]},
             "checkpoint": _plain(ckpt),
             "variables": [_plain(r) for r in rows],
@@ -183,6 +196,10 @@ def _parse(body: Any) -> Manifest:
         variables=[{k: _scalar(v) for k, v in r.items()} for r in rows],
         meta={k: _scalar(v) for k, v in meta.items()},
     )
+
+
+def read_meta(c: Conn) -> dict[str, Any]:
+    return _meta(c)
 
 
 def _meta(c: Conn) -> dict[str, Any]:

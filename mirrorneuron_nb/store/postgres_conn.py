@@ -24,6 +24,8 @@ from psycopg import sql as pgsql
 from ..errors import SidecarError, StoreUnavailable
 from .base import Cursor
 
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
 CONNECT_TIMEOUT = 10
 """Seconds to wait for a new connection before giving up (a refused one fails at once)."""
 
@@ -81,12 +83,35 @@ def translate_pg_errors() -> Iterator[None]:
         raise classify(exc) from exc
 
 
+class _Piped:
+    """A cursor of a pipelined statement: its rows make psycopg wait for them; its rowcount
+    is known only once the pipeline is synced, which reading it does."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any], pipeline: psycopg.Pipeline) -> None:
+        self._cursor, self._pipeline = cursor, pipeline
+
+    @property
+    def rowcount(self) -> int:
+        self._pipeline.sync()
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cursor)
+
+
 class PgConnection:
     """One connection bound to a notebook's schema (search_path) and lock key."""
 
     def __init__(self, url: str, schema: str, lock_key: int, *, readonly: bool) -> None:
         self.url, self.schema, self.lock_key, self.readonly = url, schema, lock_key, readonly
         self._raw: psycopg.Connection[Any] | None = None
+        self._pipeline: psycopg.Pipeline | None = None
 
     @property
     def raw(self) -> psycopg.Connection[Any]:
@@ -111,7 +136,8 @@ class PgConnection:
         return raw
 
     def execute(self, query: str, parameters: Any = (), /) -> Cursor:
-        return self.raw.execute(translate(query), tuple(parameters))
+        cur = self.raw.execute(translate(query), tuple(parameters))
+        return cur if self._pipeline is None else _Piped(cur, self._pipeline)
 
     def executemany(self, query: str, seq_of_parameters: Iterable[Any], /) -> Cursor:
         cur = self.raw.cursor()
@@ -120,11 +146,28 @@ class PgConnection:
 
     @contextlib.contextmanager
     def write_transaction(self) -> Iterator[None]:
-        """BEGIN; the notebook's advisory lock (released at COMMIT/ROLLBACK); the body."""
+        """BEGIN; the notebook's advisory lock (released at COMMIT/ROLLBACK); the body.
+
+        In pipeline mode: statements go out without waiting for each answer, and the
+        connection waits only where a result is read (a fetch, a rowcount) and once at
+        COMMIT. BEGIN and COMMIT are our own statements: psycopg's transaction() inside
+        a pipeline syncs twice more. An error surfaces at the next wait; then (or on any
+        error of the body) the transaction is rolled back."""
         raw = self.raw
-        with raw.transaction():
-            raw.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
-            yield
+        committed = False
+        try:
+            with raw.pipeline() as pipeline:
+                self._pipeline = pipeline
+                raw.execute("BEGIN")
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+                yield
+                raw.execute("COMMIT")
+            committed = True  # the pipeline's last sync returned: COMMIT succeeded
+        finally:
+            self._pipeline = None
+            idle = raw.closed or raw.broken or raw.info.transaction_status == _IDLE
+            if not committed and not idle:
+                raw.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[None]:

@@ -10,6 +10,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from ..models import (
     INPUTS_MISSING,
@@ -22,9 +23,9 @@ from ..models import (
     StepStart,
     StepStatus,
 )
-from .base import Conn, Tables, event_txn
+from .base import Conn, Cursor, EventRow, Tables, event_txn, events_txn
 from .connection import write_txn
-from .leases import claim_txn
+from .leases import claim_txn, leases_cursor
 
 INVALID = "invalid"
 """An attempt whose body ran but whose result its step's options refuse; also the event."""
@@ -73,42 +74,52 @@ class StepsTable(Tables):
     def _begin(
         self, run_id: str, start: StepStart, claimant: Claimant | None
     ) -> Attempt | LeaseDenied:
+        # Six statements (and BEGIN/COMMIT); PostgreSQL's pipeline waits for three answers.
         now = time.time()
+        events: list[EventRow] = []
         with write_txn(self.conn) as c:
-            if claimant is not None:
-                denied = claim_txn(c, claimant, start, now)
+            # Both reads are sent before either is waited for (one round trip on PostgreSQL).
+            looked = look_cursor(c, start)
+            held = leases_cursor(c, start.name) if claimant is not None else None
+            here = looked.fetchone()
+            if claimant is not None and held is not None:
+                denied = claim_txn(c, claimant, start, now, here, held.fetchall(), events)
                 if denied is not None:
                     return denied
-            previous = c.execute(
-                "SELECT run_id, status, attempts FROM steps WHERE name=?", (start.name,)
-            ).fetchone()
-            _upsert_step_txn(c, run_id, start, StepStatus.running, now)
             # Retries within one run count up; anything else starts again at 1.
-            retried = (
-                previous is not None
-                and previous["run_id"] == run_id
-                and previous["status"] in (StepStatus.failed.value, StepStatus.retrying.value)
+            retried = here["run_id"] == run_id and here["status"] in (
+                StepStatus.failed.value,
+                StepStatus.retrying.value,
             )
-            c.execute(
-                "UPDATE steps SET attempts=?, started_at=?, ended_at=NULL, duration=NULL,"
-                " traceback=NULL WHERE name=?",
-                (previous["attempts"] + 1 if retried else 1, now, start.name),
+            _upsert_step_txn(
+                c,
+                run_id,
+                start,
+                StepStatus.running,
+                now,
+                position=_position(start, here),
+                attempts=int(here["attempts"]) + 1 if retried else 1,
             )
-            number = (
-                c.execute(
-                    "SELECT COUNT(*) FROM attempts WHERE step=? AND run_id=?", (start.name, run_id)
-                ).fetchone()[0]
-                + 1
-            )
-            cur = c.execute(
+            # The attempt's number counts this step's attempts in this run, in the INSERT.
+            row = c.execute(
                 "INSERT INTO attempts(run_id, step, number, cache_key, status, started_at)"
-                " VALUES (?,?,?,?,?,?) RETURNING id",
-                (run_id, start.name, number, start.cache_key, StepStatus.running.value, now),
+                " SELECT ?, ?, COUNT(*) + 1, ?, ?, ? FROM attempts WHERE step=? AND run_id=?"
+                " RETURNING id, number",
+                (
+                    run_id,
+                    start.name,
+                    start.cache_key,
+                    StepStatus.running.value,
+                    now,
+                    start.name,
+                    run_id,
+                ),
+            ).fetchall()[0]
+            attempt_id, number = int(row[0]), int(row[1])
+            events.append(
+                (run_id, start.name, "running", {"attempt": number, "cache_key": start.cache_key})
             )
-            attempt_id = int(cur.fetchall()[0][0])
-            event_txn(
-                c, run_id, start.name, "running", {"attempt": number, "cache_key": start.cache_key}
-            )
+            events_txn(c, events)
         return Attempt(
             id=attempt_id,
             run_id=run_id,
@@ -273,28 +284,64 @@ class StepsTable(Tables):
             )
 
 
+def look_txn(c: Conn, start: StepStart) -> Any:
+    return look_cursor(c, start).fetchone()
+
+
+def look_cursor(c: Conn, start: StepStart) -> Cursor:
+    """One row, in one statement: the step's row as it is (NULLs when it has none), the
+    highest position of any step, and the id of the newest checkpoint with its key."""
+    return c.execute(
+        "SELECT s.run_id, s.status, s.attempts, s.position, s.checkpoint_id,"
+        " (SELECT MAX(position) FROM steps) AS top,"
+        " (SELECT id FROM checkpoints WHERE step=? AND cache_key=? ORDER BY id DESC LIMIT 1)"
+        " AS newest"
+        " FROM (SELECT 1 AS one) AS here LEFT JOIN steps s ON s.name=?",
+        (start.name, start.cache_key, start.name),
+    )
+
+
+def _position(start: StepStart, here: Any) -> int:
+    """The notebook's position, if known; else the one the step had; else after the last."""
+    if start.position is not None:
+        return start.position
+    if here["position"] is not None:
+        return int(here["position"])
+    return 0 if here["top"] is None else int(here["top"]) + 1
+
+
 def _upsert_step_txn(
-    c: Conn, run_id: str, start: StepStart, status: StepStatus, now: float
+    c: Conn,
+    run_id: str,
+    start: StepStart,
+    status: StepStatus,
+    now: float,
+    *,
+    position: int | None = None,
+    attempts: int | None = None,
 ) -> None:
     """The one way a step's row is written: its identity and new status, error cleared.
 
-    Position: the notebook's, if known; else the one the step had; else after the last."""
-    position = start.position
+    Position: the notebook's, if known; else the one the step had; else after the last
+    (`position`: already found so). `attempts`: an attempt begins: its count, and the
+    times, duration and traceback of the previous one are cleared."""
     if position is None:
-        found = c.execute("SELECT position FROM steps WHERE name=?", (start.name,)).fetchone()
-        if found is not None and found[0] is not None:
-            position = int(found[0])
-        else:
-            top = c.execute("SELECT MAX(position) FROM steps").fetchone()[0]
-            position = 0 if top is None else int(top) + 1
+        position = _position(start, look_txn(c, start))
+    begins = attempts is not None
     c.execute(
         "INSERT INTO steps(name, position, cell_id, code, code_hash, status, options, run_id,"
-        " attempts, updated_at) VALUES (?,?,?,?,?,?,?,?,0,?)"
+        " attempts, started_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(name) DO UPDATE SET status=excluded.status,"
         " position=excluded.position,"
         " cell_id=COALESCE(excluded.cell_id, steps.cell_id), code=excluded.code,"
         " code_hash=excluded.code_hash, options=excluded.options, run_id=excluded.run_id,"
-        " error=NULL, updated_at=excluded.updated_at",
+        " error=NULL, updated_at=excluded.updated_at"
+        + (
+            ", attempts=excluded.attempts, started_at=excluded.started_at, ended_at=NULL,"
+            " duration=NULL, traceback=NULL"
+            if begins
+            else ""
+        ),
         (
             start.name,
             position,
@@ -304,6 +351,8 @@ def _upsert_step_txn(
             status.value,
             json.dumps(start.options),
             run_id,
+            attempts if begins else 0,
+            now if begins else None,
             now,
         ),
     )

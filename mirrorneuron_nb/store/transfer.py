@@ -60,6 +60,7 @@ def copy_store(source: Tables, target: Tables, *, replace: bool) -> dict[str, in
         if target.keeps_manifest:
             for r in rows["checkpoints"]:
                 write_manifest_txn(c, target.root, int(r["id"]))
+    target._sidecar_id, target._meta = "", None  # the copy brought the source's id
     counts = {t: len(rows[t]) for t in TABLES}
     counts["blob files"] = files
     return counts

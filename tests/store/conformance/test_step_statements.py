@@ -1,0 +1,128 @@
+"""A trivial step's store work (issues 13 and 15): how many statements it sends, counted
+on the connection on both backends (never timed), and that the folded statements still
+record what the separate ones did: attempt numbers, positions, events in order."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from mirrorneuron_nb.models import (
+    Attempt,
+    Claimant,
+    LeaseDenied,
+    NewCheckpoint,
+    StepStart,
+    StepStatus,
+)
+from mirrorneuron_nb.store import Store
+
+from .conftest import Opener
+from .test_tables import commit, var
+
+STATEMENTS = 14
+"""Statements of one claimed attempt plus its commit, BEGIN/COMMIT not counted (the SQLite
+sidecar adds one: the manifest log's read of the variable rows). Before: 25 and more."""
+
+
+def claimant(run_id: str = "run1", serve_newer_than: int | None = 0) -> Claimant:
+    return Claimant(run_id, "kernel", socket.gethostname(), os.getpid(), False, serve_newer_than)
+
+
+def begin(st: Store, name: str, position: int | None = None, newer_than: int | None = 0) -> Attempt:
+    start = StepStart(name, None, "x = 1", "h-" + name, "k-" + name, {}, position)
+    began = st.claim_attempt("run1", start, claimant("run1", newer_than))
+    assert isinstance(began, Attempt)
+    return began
+
+
+def counting(st: Store) -> list[str]:
+    """Every statement the store's connection runs from now on (not BEGIN/COMMIT)."""
+    seen: list[str] = []
+    conn: Any = st.conn
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(sql: str, *args: Any) -> Any:
+            if sql.split()[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+                seen.append(sql)
+            return method(sql, *args)
+
+        return counted
+
+    conn.execute = wrap(conn.execute)
+    conn.executemany = wrap(conn.executemany)
+    return seen
+
+
+def trivial(st: Store, attempt: Attempt) -> int:
+    """`x = 1`: one variable inline in its row, no new blob."""
+    new = NewCheckpoint("k-" + attempt.step, "h", 0.001, {}, [], [var("x")], [], "sig")
+    return st.commit_checkpoint(attempt, new)
+
+
+def test_a_trivial_step_sends_a_fixed_small_number_of_statements(st: Store) -> None:
+    trivial(st, begin(st, "warm"))  # the first step creates the manifest log, etc.
+    seen = counting(st)
+    trivial(st, begin(st, "t1"))
+    limit = STATEMENTS + (1 if st.keeps_manifest else 0)
+    assert len(seen) <= limit, "\n".join(seen)
+
+
+def test_folded_claim_numbers_attempts_and_places_new_steps_last(st: Store) -> None:
+    first = begin(st, "a", position=3)
+    st.fail_attempt(first, "boom", "")
+    second = begin(st, "a", position=3)  # a retry in the same run counts up
+    assert (first.number, second.number) == (1, 2)
+    step = st.step("a")
+    assert step is not None and step.attempts == 2 and step.status is StepStatus.running
+    assert step.ended_at is None and step.traceback is None
+    commit(st, second, key="k-a")
+    fresh = begin(st, "b")  # no position known: after the last step
+    # Its checkpoint serves it now: a claim that may be served is denied ...
+    denied = st.claim_attempt("run1", StepStart("a", None, "x = 1", "h-a", "k-a", {}), claimant())
+    assert isinstance(denied, LeaseDenied) and denied.owner is None
+    kept = begin(st, "a", newer_than=None)  # ... a forced one starts again at 1
+    b, a = st.step("b"), st.step("a")
+    assert b is not None and b.position == 4
+    assert a is not None and a.position == 3 and a.attempts == 1
+    assert fresh.number == 1 and kept.number == 3  # numbers count the run's attempts
+    kinds = [e.kind for e in st.events("b")]
+    assert kinds == ["claimed", "running"]  # in the order they happened, one INSERT
+    kinds = [e.kind for e in st.events("a")]
+    assert kinds[-4:] == ["succeeded", "released", "claimed", "running"]
+
+
+def test_a_copy_brings_its_sidecar_id_to_an_open_store(opener: Opener, tmp_path: Any) -> None:
+    from mirrorneuron_nb.store.sqlite import Store as SqliteStore
+    from mirrorneuron_nb.store.transfer import copy_store
+
+    target = opener()
+    before = target.sidecar_id()  # read (and kept) before the copy
+    source = SqliteStore(tmp_path / "other.mn")
+    try:
+        copy_store(source, target, replace=True)
+        assert target.sidecar_id() == source.sidecar_id() != before
+    finally:
+        source.close()
+
+
+def test_a_failed_write_transaction_leaves_nothing_and_the_store_goes_on(st: Store) -> None:
+    """On PostgreSQL the statements are pipelined: an error surfaces later than the
+    statement that made it, and everything before it is rolled back all the same."""
+    from mirrorneuron_nb.store.connection import write_txn
+
+    event = "INSERT INTO events(ts, run_id, step, kind, detail) VALUES (?,?,?,?,?)"
+    with pytest.raises(Exception, match="no_such_table"), write_txn(st.conn) as c:
+        c.execute(event, (0.0, None, "lost", "x", "{}"))
+        c.execute("INSERT INTO no_such_table VALUES (1)")
+        c.execute(event, (0.0, None, "lost", "y", "{}"))
+    with pytest.raises(RuntimeError), write_txn(st.conn) as c:
+        c.execute(event, (0.0, None, "lost", "z", "{}"))
+        raise RuntimeError("the body failed")
+    assert st.events("lost") == []
+    trivial(st, begin(st, "after"))
+    assert [e.kind for e in st.events("after")][-2:] == ["succeeded", "released"]
