@@ -284,8 +284,13 @@ def _walks(kind: type) -> bool:
 
 def _walkable(kind: type) -> bool:
     """Classes and enum members are the same objects after a restore (by reference, or
-    by cloudpickle's class tracking), as are numpy dtypes: never walked into."""
+    by cloudpickle's class tracking), as are numpy dtypes: never walked into. Nor are
+    pandas dtypes, immutable values pandas caches (two frames' string column labels share
+    one: no reason to save the frames together)."""
     if issubclass(kind, (type, enum.Enum)):
+        return False
+    base = sys.modules.get("pandas.core.dtypes.base")
+    if base is not None and issubclass(kind, base.ExtensionDtype):
         return False
     return not getattr(kind, "__module__", "").startswith("numpy.dtypes")
 
