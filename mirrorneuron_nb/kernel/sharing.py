@@ -257,7 +257,9 @@ def reach(values: Iterable[Any], budget: int = WALK_BUDGET) -> frozenset[int]:
                 deeper.extend(obj.__defaults__ or ())
                 deeper.extend((obj.__kwdefaults__ or {}).values())
                 continue
-            deeper.extend(gc.get_referents(obj)[: budget - walked])
+            room = budget - walked
+            # A list's referents are its items, last first: sliced, not a huge list copied.
+            deeper.extend(obj[: -room - 1 : -1] if kind is list else gc.get_referents(obj)[:room])
         level, depth = deeper, depth + 1
     return frozenset(found)
 
