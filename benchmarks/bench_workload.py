@@ -159,6 +159,12 @@ def report(runs: list[dict[str, Any]], sz: dict[str, Any]) -> None:
             s = med(r[label][name] for r in runs)
             row += f" {s * 1e3:>8.1f}ms {(s - p) * 1e3:>+8.1f}ms"
         print(row)
+    if len(runs) > 1:  # every run's figure: one slow cell in one kernel shows here
+        print("\nper run (ms): " + ", ".join(["plain", *steps]))
+        for name in names:
+            cols = [[round(r[label][name] * 1e3) for r in runs] for label in ["plain", *steps]]
+            print(f"{name:<10} " + "  ".join(str(c) for c in cols))
+        print()
     for label in steps:
         whole = [sum(r[label][n] for n in names) / sum(r["plain"][n] for n in names) for r in runs]
         print(

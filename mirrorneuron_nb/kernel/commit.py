@@ -196,27 +196,29 @@ def _checkpoint_variables(
     present = [n for n in names if n in ns]
     partners, reaches = session.sharing.partners(present, ns)
     members = present + sorted(n for n in partners if not session.hidden(n))
-    # One group per set of values that share objects: a value shares a stream (and a
-    # damaged blob's fate) only with what it must.
-    dumps: list[groups.GroupDump] = []
-    failed: dict[str, str] = {}
-    sets = session.sharing.components({n: reaches[n] for n in members}, ns)
-    for names_ in sets:
-        made, why = groups.dump_saveable({n: ns[n] for n in names_}, codec.too_large)
-        dumps.extend(made)
-        failed.update(why)
-    unsaved = [(n, failed[n]) for n in members if n in failed]
-    variables.extend(codec.unsaved(n, type_name(ns[n]), why) for n, why in unsaved)
-    saved = [n for n in members if n not in failed]
+    # Fingerprints first: what they find decides how a value is saved (groups.dump).
     known: BufferDigests = {}
     prints: dict[str, str] = {}
-    for name in saved:
+    for name in members:
         fp, digests = taken.get(name, (None, None))
         if fp is None or digests is None:
             fp = session.known.after_body(name, ns[name], known, reads_only=plan_reads_only)
         else:
             known.update(digests)
         prints[name] = fp
+    # One group per set of values that share objects: a value shares a stream (and a
+    # damaged blob's fate) only with what it must.
+    dumps: list[groups.GroupDump] = []
+    failed: dict[str, str] = {}
+    sets = session.sharing.components({n: reaches[n] for n in members}, ns)
+    for names_ in sets:
+        plain = [n for n in names_ if session.known.plain(n, ns[n])]
+        made, why = groups.dump_saveable({n: ns[n] for n in names_}, codec.too_large, plain)
+        dumps.extend(made)
+        failed.update(why)
+    unsaved = [(n, failed[n]) for n in members if n in failed]
+    variables.extend(codec.unsaved(n, type_name(ns[n]), why) for n, why in unsaved)
+    saved = [n for n in members if n not in failed]
     used: list[tuple[str, int]] = []
     made_groups: list[tuple[dict[str, Any], frozenset[int]]] = []
     for dumped in dumps:

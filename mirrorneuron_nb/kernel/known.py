@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..values.canonical import BufferDigests
+from ..values.canonical import BufferDigests, Traits
 from ..values.fingerprint import fingerprint, is_immutable
 from .readonly import effects
 
@@ -36,6 +36,8 @@ class _Known:
     """The object fingerprinted: held, so identity is exact (no reused id)."""
     layout: tuple[Any, ...] | None
     fingerprint: str
+    plain: bool
+    """Exact builtin containers and atoms only (canonical.Traits): marshal saves it."""
     # Not the array digests the fingerprint took: a library's canonical form may hash a
     # temporary copy, which they would keep alive. A reused fingerprint leaves the blob
     # keys of a value saved again to be hashed by the snapshot.
@@ -85,6 +87,19 @@ class KnownFingerprints:
         self._verified.add(name)
         return fp
 
+    def plain(self, name: str, value: Any) -> bool:
+        """After the body: `name`'s value, whose fingerprint holds now (after_body or
+        holds said so), is plain data (canonical.Traits), so marshal can save it. Not
+        while a thread the notebook started runs (it could add any object meanwhile)."""
+        found = self._known.get(name)
+        return (
+            name in self._verified
+            and found is not None
+            and found.value is value
+            and found.plain
+            and not self._foreign_threads()
+        )
+
     def holds(self, name: str, value: Any) -> bool:
         """After a body that only reads: the input's fingerprint from before still holds."""
         if self._plans == 1 and self._get(name, value) is not None:
@@ -96,11 +111,12 @@ class KnownFingerprints:
 
     def _take(self, name: str, value: Any, digests: BufferDigests | None) -> str:
         own: BufferDigests = {}
-        fp = fingerprint(value, own)
+        traits = Traits()
+        fp = fingerprint(value, own, traits)
         if digests is not None:
             digests.update(own)
         if not is_immutable(value):  # immutables are cheap to fingerprint: not kept
-            self._known[name] = _Known(value, _layout(value), fp)
+            self._known[name] = _Known(value, _layout(value), fp, traits.plain)
         return fp
 
     def _get(self, name: str, value: Any) -> _Known | None:

@@ -13,9 +13,6 @@ anywhere, aliases included: the answer is then "anything may have changed".
 from __future__ import annotations
 
 import ast
-import builtins
-import sys
-import types
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -23,23 +20,7 @@ from typing import Any
 from ..errors import MirrorNeuronError
 from . import pure_ops as ops
 from .analysis import analyze
-
-
-@dataclass(frozen=True)
-class Link:
-    """One attribute of a chain from a global name: `.name`, called or only read."""
-
-    name: str
-    called: bool
-    positional: int = 0
-
-
-@dataclass(frozen=True)
-class Chain:
-    """`root.a.b(...)[k].c(...)`: the links from the root (subscripts are reads)."""
-
-    root: str
-    links: tuple[Link, ...]
+from .readonly_calls import Chain, Link, calls_code, chain_mutation, loaded
 
 
 @dataclass(frozen=True)
@@ -63,13 +44,13 @@ class CellEffects:
         if shadowed:
             return f"{shadowed[0]} is not the builtin"
         for module, name in self.imports:
-            if not _loaded(module, name):
+            if not loaded(module, name):
                 return f"import {module} runs its code"
         for name in self.passed:
-            if _calls_code(ns.get(name)):
+            if calls_code(ns.get(name)):
                 return f"{name} is code a call may run"
         for chain in self.chains:
-            why = _chain_mutation(chain, ns)
+            why = chain_mutation(chain, ns)
             if why is not None:
                 return why
         return None
@@ -86,7 +67,7 @@ def effects(code: str) -> CellEffects:
         tree = ast.parse(code)
     except (MirrorNeuronError, SyntaxError, ValueError):
         return EVERYTHING
-    walker = _Walker(binds)
+    walker = _Walker(binds, _imported_modules(tree))
     try:
         for stmt in tree.body:
             walker.statement(stmt)
@@ -116,8 +97,9 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 class _Walker:
-    def __init__(self, binds: frozenset[str]) -> None:
+    def __init__(self, binds: frozenset[str], modules: dict[str, str]) -> None:
         self.binds = binds
+        self.modules = modules
         self.locals: list[set[str]] = []
         self.builtins: set[str] = set()
         self.chains: list[Chain] = []
@@ -264,9 +246,10 @@ class _Walker:
             return  # a method of a str or bytes literal
         if not isinstance(current, ast.Name) or self.is_local(current.id):
             raise _Impure("a method of a computed value")
-        if current.id in self.binds:
+        module = self.modules.get(current.id)
+        if current.id in self.binds and module is None:
             raise _Impure(f"a method of {current.id}, which the cell binds")
-        self.chains.append(Chain(current.id, tuple(reversed(links))))
+        self.chains.append(Chain(current.id, tuple(reversed(links)), module))
 
     def builtin_call(self, name: str, node: ast.Call) -> None:
         if self.is_local(name) or name in self.binds or name not in ops.PURE_BUILTINS:
@@ -303,87 +286,31 @@ class _Walker:
             self.expr(value)
 
 
+def _imported_modules(tree: ast.Module) -> dict[str, str]:
+    """Names the cell binds only by `import X` / `import X as Y`, all to one module: the
+    module each is bound to. A name bound any other way, or to two modules, is left out."""
+    modules: dict[str, str] = {}
+    other: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                name = alias.asname or alias.name.partition(".")[0]
+                path = alias.name if alias.asname else name
+                if modules.setdefault(name, path) != path:
+                    other.add(name)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            other.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            other.add(node.name)
+        elif isinstance(node, ast.ImportFrom):
+            other.update(alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            other.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            other.add(node.rest)
+    return {name: path for name, path in modules.items() if name not in other}
+
+
 def _no_writing_keywords(node: ast.Call) -> None:
     if any(k.arg is None or k.arg in ops.WRITING_KEYWORDS for k in node.keywords):
         raise _Impure("a call with **kwargs, inplace= or out=")
-
-
-def _loaded(module: str, name: str | None) -> bool:
-    found = sys.modules.get(module)
-    if found is None:
-        return False
-    return name is None or f"{module}.{name}" in sys.modules or name in vars(found)
-
-
-def _calls_code(value: Any) -> bool:
-    """A function or callable object a method could call (a type or builtin is data)."""
-    if value is None or isinstance(value, (type, types.BuiltinFunctionType)):
-        return False
-    return callable(value)
-
-
-def _chain_mutation(chain: Chain, ns: dict[str, Any]) -> str | None:
-    if chain.root in ns:
-        value = ns[chain.root]
-    elif hasattr(builtins, chain.root):
-        value = getattr(builtins, chain.root)  # `list.append(x, 1)`: a builtin type's method
-    else:
-        return None  # the call fails with a NameError: nothing changes
-    called = [lk for lk in chain.links if lk.called]
-    if isinstance(value, types.ModuleType):
-        return _function_mutation(value, chain)
-    family, numpy = _family(value)
-    if family is None:
-        return f"{chain.root} ({type(value).__name__}) has no method known not to write"
-    for link in called:
-        if family is not _ANY and link.name not in family:
-            return f"{chain.root}...{link.name}() may write"
-        if numpy and link.positional > ops.NUMPY_MORE_POSITIONAL.get(
-            link.name, ops.NUMPY_POSITIONAL
-        ):
-            return f"{chain.root}...{link.name}() may be given out="
-    return None
-
-
-_ANY: frozenset[str] = frozenset()
-
-
-def _family(value: Any) -> tuple[frozenset[str] | None, bool]:
-    """The read-only methods of the value's exact type, and whether they are numpy's."""
-    kind = type(value)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and kind is numpy.ndarray:
-        return ops.NDARRAY_METHODS, True
-    pandas = sys.modules.get("pandas")
-    if pandas is not None and kind in (pandas.DataFrame, pandas.Series):
-        return ops.PANDAS_METHODS, False
-    if kind in (str, bytes, int, float, complex, bool):
-        return _ANY, False  # immutable, and so is what their methods return
-    if kind in (tuple, list):
-        return ops.LIST_METHODS, False
-    if kind is dict:
-        return ops.DICT_METHODS, False
-    if kind in (set, frozenset):
-        return ops.SET_METHODS, False
-    return None, False
-
-
-def _function_mutation(module: types.ModuleType, chain: Chain) -> str | None:
-    """`np.mean(a)`, `np.linalg.norm(a).sum()`: a listed function, then ndarray methods."""
-    path: list[str] = [module.__name__]
-    links = list(chain.links)
-    while links and not links[0].called:
-        path.append(links.pop(0).name)
-    if not links:
-        return None  # only attribute reads
-    first = links.pop(0)
-    name = ".".join([*path, first.name])
-    if name not in ops.PURE_FUNCTIONS:
-        return f"{name}() may write"
-    limit = ops.NUMPY_MORE_POSITIONAL.get(name, ops.NUMPY_POSITIONAL)
-    if path[0] == "numpy" and first.positional > limit:
-        return f"{name}() may be given out="
-    rest = [lk for lk in links if lk.called]
-    if rest and (path[0] != "numpy" or any(lk.name not in ops.NDARRAY_METHODS for lk in rest)):
-        return f"{name}(){rest[0].name}() may write"
-    return None

@@ -257,7 +257,9 @@ def reach(values: Iterable[Any], budget: int = WALK_BUDGET) -> frozenset[int]:
                 deeper.extend(obj.__defaults__ or ())
                 deeper.extend((obj.__kwdefaults__ or {}).values())
                 continue
-            deeper.extend(gc.get_referents(obj)[: budget - walked])
+            room = budget - walked
+            # A list's referents are its items, last first: sliced, not a huge list copied.
+            deeper.extend(obj[: -room - 1 : -1] if kind is list else gc.get_referents(obj)[:room])
         level, depth = deeper, depth + 1
     return frozenset(found)
 
@@ -284,8 +286,13 @@ def _walks(kind: type) -> bool:
 
 def _walkable(kind: type) -> bool:
     """Classes and enum members are the same objects after a restore (by reference, or
-    by cloudpickle's class tracking), as are numpy dtypes: never walked into."""
+    by cloudpickle's class tracking), as are numpy dtypes: never walked into. Nor are
+    pandas dtypes, immutable values pandas caches (two frames' string column labels share
+    one: no reason to save the frames together)."""
     if issubclass(kind, (type, enum.Enum)):
+        return False
+    base = sys.modules.get("pandas.core.dtypes.base")
+    if base is not None and issubclass(kind, base.ExtensionDtype):
         return False
     return not getattr(kind, "__module__", "").startswith("numpy.dtypes")
 

@@ -28,6 +28,7 @@ import pickle
 import sys
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped]
@@ -78,6 +79,8 @@ class Context:
         self.drops: dict[type, bool] = {}
         self.forms: dict[type, Form | None] = {}
         self.buffers: BufferDigests | None = None
+        self.plain = True
+        """No hook was called: the value is exact builtin containers and atoms (Traits)."""
 
     def digest(self, value: Any) -> str:
         # Protocol 3 saves an exact set through a reduce naming the `set` type, which
@@ -108,6 +111,7 @@ class Context:
             if "fast mode" not in str(exc) and not isinstance(exc.__cause__, RecursionError):
                 raise
             hasher.reset()
+            self.plain = False  # a cycle
             pickler = _MEMO_MODE[kind](_Sink(hasher), self)
             pickler.dump(value)
 
@@ -143,15 +147,36 @@ class Context:
 BufferDigests = dict[tuple[int, int], tuple[str, Any]]
 
 
-def content_digest(value: Any, array_digests: BufferDigests | None = None) -> str | None:
+@dataclass
+class Traits:
+    """What a fingerprint learnt of a value beside its digest."""
+
+    plain: bool = False
+    """A list, dict or tuple of only exact lists, dicts, tuples, str, bytes, int, float,
+    bool and None, with no cycle: what marshal saves as it is (groups.py), several times
+    faster than pickle's memo of every object."""
+
+
+_PLAIN_TOPS = (list, dict, tuple)
+
+
+def content_digest(
+    value: Any, array_digests: BufferDigests | None = None, traits: Traits | None = None
+) -> str | None:
     """The digest of a value's content, or None when it cannot be pickled.
-    `array_digests` collects the digests of the large contiguous arrays it hashed."""
+    `array_digests` collects the digests of the large contiguous arrays it hashed;
+    `traits` is told what else the pass found."""
     ctx = Context()
     ctx.buffers = array_digests
     try:
-        return ctx.digest(value)
+        found = ctx.digest(value)
     except Exception:  # unpicklable, a broken __reduce__, too deep
         return None
+    if traits is not None:
+        # The C pickler saves exact containers and atoms itself: any other object, a set
+        # included (protocol 3 reduces it), went through reducer_override.
+        traits.plain = ctx.plain and type(value) in _PLAIN_TOPS
+    return found
 
 
 class _MetSet(Exception):
@@ -167,8 +192,9 @@ class _Canonical(cloudpickle.Pickler):  # type: ignore[misc]
         self.ctx = ctx
 
     def reducer_override(self, obj: Any) -> Any:
-        # Never called for exact dicts, lists, tuples, sets, str, bytes and numbers.
+        # Never called for exact dicts, lists, tuples, str, bytes, int, float, bool, None.
         ctx = self.ctx
+        ctx.plain = False
         if ctx.ndarray is not None and isinstance(obj, ctx.ndarray):
             return _array(obj, ctx)
         if isinstance(obj, type):

@@ -13,7 +13,7 @@ import types
 from typing import Any
 
 from ..models import UNSTABLE_FINGERPRINT
-from .canonical import BufferDigests, content_digest
+from .canonical import BufferDigests, Traits, content_digest
 from .code_content import code_parts
 from .digest import digest_parts
 from .serializers import type_name
@@ -33,19 +33,24 @@ def special_fingerprint(value: Any) -> str | None:
     return None
 
 
-def stable_fingerprint(value: Any, array_digests: BufferDigests | None = None) -> str | None:
+def stable_fingerprint(
+    value: Any, array_digests: BufferDigests | None = None, traits: Traits | None = None
+) -> str | None:
     """A content fingerprint that survives a kernel restart, or None if there is none.
-    `array_digests` collects the digests of the large arrays hashed (see canonical.py)."""
+    `array_digests` collects the digests of the large arrays hashed (see canonical.py);
+    `traits` what else hashing the content found."""
     special = special_fingerprint(value)
     if special is not None:
         return special
-    return content_digest(value, array_digests)
+    return content_digest(value, array_digests, traits)
 
 
-def fingerprint(value: Any, array_digests: BufferDigests | None = None) -> str:
+def fingerprint(
+    value: Any, array_digests: BufferDigests | None = None, traits: Traits | None = None
+) -> str:
     """A digest that changes when the value's content changes; stable across processes."""
     # Not serializable: identity is all we can compare, so a restart always re-runs.
-    found = stable_fingerprint(value, array_digests)
+    found = stable_fingerprint(value, array_digests, traits)
     return found or f"{UNSTABLE_FINGERPRINT}{type_name(value)}:{id(value)}"
 
 

@@ -78,6 +78,18 @@ def test_read_only_step_after_producer_hashes_nothing(kernel: Kernel) -> None:
     assert again == []
 
 
+def test_a_step_that_imports_and_calls_a_clock_keeps_fingerprints(kernel: Kernel) -> None:
+    """Issue 13: a slow API call in a step (`import time`, `time.sleep`) made the next
+    steps hash every value again."""
+    run(kernel, COUNTER)
+    run(kernel, LOAD)
+    seen, _ = hashed(kernel, "%%mn_step api\nimport time\ntime.sleep(0.01)\nanswer = {'n': 42}\n")
+    assert seen == ["dict"], seen  # its own output only
+    seen, _ = hashed(kernel, FINAL)
+    assert seen == [], seen  # before: arr and dicts again
+    check_total(kernel)
+
+
 MUTATIONS = {
     "augmented": "arr *= 2",
     "append": "dicts.append({'i': 7, 'name': 'x'})",

@@ -100,3 +100,18 @@ def test_method_allowlist_is_by_exact_type(ns: dict[str, Any]) -> None:
 def test_binds() -> None:
     assert effects("x = 1\ny, *z = [1, 2]\ndel w").binds == {"x", "y", "z", "w"}
     assert effects("x = = 1").impure is not None
+
+
+def test_a_module_the_cell_imports_is_called_like_a_loaded_one(ns: dict[str, Any]) -> None:
+    # issue 13: an API cell (`import time`, `time.sleep(...)`) made every fingerprint be
+    # taken again by the next step.
+    assert effects("import time\ntime.sleep(0)\nanswer = {'n': 42}").mutation(ns) is None
+    assert effects("import numpy as np2\ny = np2.mean(arr)").mutation(ns) is None
+    assert effects("import numpy.linalg\ny = numpy.linalg.norm(arr)").mutation(ns) is not None
+    assert "write" in str(effects("import os\nos.remove('x')").mutation(ns))
+    # Bound another way too, or used before the import while the name is something else.
+    assert effects("import time\ntime = obj\ntime.sleep(0)").mutation(ns) is not None
+    assert effects("for time in [1]:\n    pass\nimport time\ntime.sleep(0)").mutation(ns)
+    assert effects("import time\ntime.sleep(0)").mutation({**ns, "time": ns["obj"]})
+    assert effects("import time\nimport os as time\ntime.sleep(0)").mutation(ns) is not None
+    assert effects("import a_module_that_is_not_loaded_yet as m\nm.f()").mutation(ns)

@@ -22,6 +22,20 @@ def test_values_split_into_the_sets_that_share_objects() -> None:
     assert sorted(groups) == [["grid", "row"], ["n"], ["other"]]
 
 
+def test_frames_that_share_only_a_pandas_dtype_are_saved_apart() -> None:
+    """Issue 13: a frame and its groupby result share pandas' cached StringDtype (their
+    column labels): they were one group, and finding that it links nothing scanned every
+    module pandas imported."""
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": [1.0, 2.0], "h": [1, 1]})
+    ns: dict[str, Any] = {"df": df, "g": df.groupby("h").mean()}
+    index = SharingIndex()
+    assert sorted(index.components({n: reach([v]) for n, v in ns.items()}, ns)) == [
+        ["df"],
+        ["g"],
+    ]
+
+
 def test_a_value_changed_in_place_takes_its_group_along() -> None:
     node = {"v": 0}
     ns: dict[str, Any] = {"node": node, "holder": [node], "alone": [5]}

@@ -4,15 +4,17 @@ saved is named and leaves the others saved, and the member names are signed."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from mirrorneuron_nb.errors import UntrustedCheckpoint
+from mirrorneuron_nb.errors import CheckpointUnavailable, UntrustedCheckpoint
 from mirrorneuron_nb.store.blobs import BlobStore
 from mirrorneuron_nb.values import codec, groups, pickler
+from mirrorneuron_nb.values.canonical import Traits, content_digest
 from mirrorneuron_nb.values.signing import Binding
 
 
@@ -161,3 +163,77 @@ def test_a_class_saved_as_a_value_comes_back_with_the_attributes_it_was_saved_wi
     # Restored as a variable's value, it is the class as saved (still the same object).
     assert pickler.loads(as_value, [], namespace) is account_class
     assert account_class.bank == "b1"
+
+
+# -- plain values: marshal (issue 13) ----------------------------------------------------------
+
+
+def _plain(value: Any) -> tuple[str | None, bool]:
+    traits = Traits()
+    return content_digest(value, None, traits), traits.plain
+
+
+PLAIN = [
+    [{"id": i, "name": f"n{i}", "v": i * 0.5, "ok": i % 2 == 0, "none": None} for i in range(50)],
+    {"a": (1, "x", b"raw", [2.5, -0.0, float("nan")]), "big": 10**40, "s": "\udcff"},
+    ((1, 2), [], {}),
+]
+NOT_PLAIN = [
+    [{1, 2}],
+    [frozenset({1})],
+    [bytearray(b"x")],
+    [np.float64(1.0)],
+    [1j],
+    [np.arange(3)],
+    {"k": type("Sub", (list,), {})()},
+    [str],
+    [len],
+]
+
+
+@pytest.mark.parametrize("value", PLAIN)
+def test_a_plain_value_is_marshalled_and_keeps_its_fingerprint(value: Any) -> None:
+    fp, plain = _plain(value)
+    assert plain
+    dumped = groups.dump({"v": value}, plain={"v"})
+    assert groups.layout(dumped.stream)[2] == groups.MARSHAL
+    back = groups.load(dumped.stream, [], {})["v"]
+    assert repr(back) == repr(value) and type(back) is type(value)
+    assert _plain(back) == (fp, True)  # guarantee 7: the fingerprint survives the trip
+
+
+@pytest.mark.parametrize("value", NOT_PLAIN, ids=repr)
+def test_anything_but_exact_builtin_containers_and_atoms_is_not_plain(value: Any) -> None:
+    assert _plain(value)[1] is False
+
+
+def test_a_marshalled_value_keeps_what_it_holds_twice() -> None:
+    row = {"x": [1]}
+    value = [row, row, row["x"], [row["x"]]]
+    back = groups.load(groups.dump({"v": value}, plain={"v"}).stream, [], {})["v"]
+    assert back[0] is back[1] and back[2] is back[0]["x"] and back[3][0] is back[2]
+
+
+def test_plain_only_for_a_group_of_one_and_what_marshal_refuses_is_pickled() -> None:
+    cyclic: list[Any] = [1]
+    cyclic.append(cyclic)
+    assert _plain(cyclic)[1] is False
+    deep: list[Any] = []
+    for _ in range(2_500):  # beyond marshal's nesting limit (2000), within pickle's here
+        deep = [deep]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    try:
+        dumped = groups.dump({"deep": deep}, plain={"deep"})
+    finally:
+        sys.setrecursionlimit(limit)
+    assert groups.layout(dumped.stream)[2] is None
+    two = groups.dump({"a": [1], "b": [2]}, plain={"a", "b"})
+    assert groups.layout(two.stream)[2] is None
+    assert groups.load(two.stream, [], {}) == {"a": [1], "b": [2]}
+
+
+def test_a_group_of_unknown_form_is_refused() -> None:
+    stream = groups.dump({"v": [1]}, plain={"v"}).stream.replace(b"marshal", b"marshax")
+    with pytest.raises(CheckpointUnavailable, match="form"):
+        groups.load(stream, [], {})

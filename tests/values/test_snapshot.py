@@ -3,6 +3,7 @@ code by value, unpicklable values, signature checks; persist: blobs round trip."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import os
@@ -578,6 +579,25 @@ def test_tampered_stream_is_untrusted(tmp_path: Path, blobs: BlobStore) -> None:
     honest = snapshot({"x": 1})
     evil = snapshot(Marker(marker))
     row = signed_row(honest, "x", sign_snap(honest, "x"), honest.buffer_keys)
+    with pytest.raises(UntrustedCheckpoint):
+        codec.load(blobs, row.model_copy(update={"header": evil.stream}), {}, place("x"))
+    assert not marker.exists()
+
+
+def test_a_stream_signed_with_the_older_blake2b_hash_still_verifies(
+    tmp_path: Path, blobs: BlobStore
+) -> None:
+    """Streams are hashed with SHA-256 now (faster here, issue 13); rows an older version
+    signed over a BLAKE2b hash keep loading, and still refuse another stream."""
+    honest = snapshot({"x": 1})
+    assert stream_hash(honest.stream).startswith("sha256:")
+    older = hashlib.blake2b(honest.stream, digest_size=32).hexdigest()
+    signature = value_signature(place("x"), honest.serializer, older, honest.buffer_keys)
+    row = signed_row(honest, "x", signature, honest.buffer_keys)
+    row = row.model_copy(update={"stream_hash": older})
+    assert codec.load(blobs, row, {}, place("x")) == {"x": 1}
+    marker = tmp_path / "marker"
+    evil = snapshot(Marker(marker))
     with pytest.raises(UntrustedCheckpoint):
         codec.load(blobs, row.model_copy(update={"header": evil.stream}), {}, place("x"))
     assert not marker.exists()
