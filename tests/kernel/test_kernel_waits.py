@@ -147,22 +147,20 @@ def test_wait_until_deadline_is_not_restarted_by_a_rerun(
     step = POLLER.replace("TIMEOUT", "6").replace("n >= 6", "n >= 1000")
     kernel.start(step)
     wait_for_chars(workdir / "polls.txt", 2)
-    began = float((workdir / "polls.txt").stat().st_mtime) - 1  # the first poll
     kernel.kill()
     kernel = spare
 
-    rerun_at = time.time()
-    t0 = time.perf_counter()
     out = kernel.run(step, check=False)
-    took = time.perf_counter() - t0
     assert out.error is not None and out.error["ename"] == "WaitTimeout", out.error
     message = out.error["evalue"]
     assert "\n" not in message
     assert "mn.wait_until(ready): no true value within 6 s" in message, message
     assert "reset step 'poll' to wait again" in message, message
-    # The deadline is 6 s after the killed kernel's first poll, not the re-run's.
-    left = began + 6 - rerun_at
-    assert took < min(left + 1.5, 5.5), (took, left)
+    # The deadline is 6 s after the killed kernel's first poll, not the re-run's. Counted in
+    # polls (one a second), not timed: a loaded machine slows a kernel, never adds polls. Both
+    # kernels together poll at most 7 times in 6 s from the first poll; a deadline restarted
+    # by the re-run would give the new kernel alone about 7.
+    assert 2 <= len(pids(workdir)) <= 7, pids(workdir)
     assert run(kernel, "print(issubclass(mn.WaitTimeout, TimeoutError))").stdout.strip() == "True"
     row = status_of(kernel, "poll")
     assert " failed " in row and "WaitTimeout" in row, row
