@@ -67,7 +67,12 @@ def screenshot(page: Page) -> None:
     if target:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         set_sidebar_width(page, 340)
+        # The traceback folded, so the gate and the running step fit in the picture.
+        error = row(page, "report").locator(".mn-Step-error")
+        error.click()
+        expect(row(page, "report").locator(".mn-Step-traceback")).to_have_count(0)
         page.screenshot(path=target)
+        error.click()
         set_sidebar_width(page, 220)
 
 
