@@ -3,7 +3,7 @@
  * (saved or not, edited or not), the headline and the kernel's line. Cached per answer
  * and per state of the live cells. No DOM here.
  */
-import { IStepRow, ISummary } from './api';
+import { IInvalidCellInfo, IStepRow, ISummary } from './api';
 import { ILiveCell, ILiveSteps, mergeLive } from './live';
 import { kernelText } from './status';
 import { KernelState, StateLoaded } from './tokens';
@@ -17,6 +17,7 @@ export interface IServerSteps {
   readonly steps: IStepRow[];
   readonly deleted: IStepRow[];
   readonly summary: ISummary | null;
+  readonly invalid: IInvalidCellInfo[];
 }
 
 export class StepLabels {
@@ -44,8 +45,8 @@ export class StepLabels {
   /** The server's rows merged with the live cells. */
   merged(): ILiveSteps {
     if (this._cache === null || this._cacheVersion !== this._server.version) {
-      const { steps, deleted, summary } = this._server;
-      this._cache = mergeLive({ steps, deleted, summary }, this._live);
+      const { steps, deleted, summary, invalid } = this._server;
+      this._cache = mergeLive({ steps, deleted, summary, invalid }, this._live);
       this._cacheVersion = this._server.version;
     }
     return this._cache;

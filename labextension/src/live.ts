@@ -3,7 +3,7 @@
  * now (saved or not, edited or not), which carry a name the magic would reject, and which
  * sidecar steps really lost their cell. Pure functions, no DOM.
  */
-import { IStepRow, ISummary } from './api';
+import { IInvalidCellInfo, IStepRow, ISummary } from './api';
 
 /**
  * The step-name rule of the magic: mirrors NAME_RE and validate_name in
@@ -108,17 +108,27 @@ function pendingRow(name: string, position: number): IStepRow {
   };
 }
 
+/** The server's answer about one notebook, as the merge needs it. */
+export interface IServerAnswer {
+  steps: IStepRow[];
+  deleted: IStepRow[];
+  summary: ISummary | null;
+  /** Step cells of the saved file whose name the magic refuses, with its error. */
+  invalid: IInvalidCellInfo[];
+}
+
 /**
  * Merge the server's answer (read from the saved file and the sidecar) with the live
- * cells. `cells` null: no live model, the server's answer as it is.
+ * cells. `cells` null: no live model (not loaded yet), the server's answer as it is, its
+ * invalid names included, so they show as warnings, never as steps.
  */
-export function mergeLive(
-  server: { steps: IStepRow[]; deleted: IStepRow[]; summary: ISummary | null },
-  cells: ILiveCell[] | null
-): ILiveSteps {
+export function mergeLive(server: IServerAnswer, cells: ILiveCell[] | null): ILiveSteps {
   if (cells === null) {
     const steps = server.steps.map(r => ({ ...r, isNew: false, edited: false }));
-    return { steps, deleted: server.deleted, invalid: [], summary: server.summary };
+    const invalid = server.invalid.map(c => ({ index: c.cell, name: c.name, message: c.error }));
+    // Counted again as the live path counts, so the headline keeps its words once loaded.
+    const summary = server.summary ? summarize(steps, server.summary) : null;
+    return { steps, deleted: server.deleted, invalid, summary };
   }
   const known = new Map<string, IStepRow>();
   for (const row of [...server.deleted, ...server.steps]) {

@@ -8,7 +8,7 @@
  */
 import { Poll } from '@lumino/polling';
 
-import { ApiError, IStepRow, ISummary, getSteps } from './api';
+import { ApiError, IInvalidCellInfo, IStepRow, ISummary, getSteps } from './api';
 import { IPlanStep, getPlan } from './plan';
 import { ITimeline, getTimeline } from './timeline';
 import { PanelView } from './tokens';
@@ -59,6 +59,10 @@ export class StepsPoller {
   get summary(): ISummary | null {
     return this._summary;
   }
+  /** Step cells of the saved file whose name the magic refuses (the server's reading). */
+  get invalid(): IInvalidCellInfo[] {
+    return this._invalid;
+  }
   get sidecar(): boolean {
     return this._sidecar;
   }
@@ -88,6 +92,7 @@ export class StepsPoller {
     this._steps = [];
     this._deleted = [];
     this._summary = null;
+    this._invalid = [];
     this._sidecar = false;
     this._error = null;
     this._timeline = null;
@@ -158,6 +163,7 @@ export class StepsPoller {
         this._steps = answer.steps ?? [];
         this._deleted = answer.deleted ?? [];
         this._summary = answer.summary;
+        this._invalid = answer.invalid_cells ?? [];
         this._sidecar = answer.sidecar;
         this._version++;
         this._emit();
@@ -233,6 +239,7 @@ export class StepsPoller {
   private _steps: IStepRow[] = [];
   private _deleted: IStepRow[] = [];
   private _summary: ISummary | null = null;
+  private _invalid: IInvalidCellInfo[] = [];
   private _sidecar = false;
   private _error: ApiError | null = null;
   private _plan: IPlanStep[] | null = null;
