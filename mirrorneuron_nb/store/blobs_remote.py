@@ -35,6 +35,11 @@ from .blobs import Progress, check_key, write_temp
 CORRUPT_DIR = ".corrupt"
 TMP_DIR = ".tmp"
 
+ASK_FIRST_BYTES = 8 * 2**20
+"""A blob this big or bigger is looked for before it is uploaded (one HEAD saves sending
+it again when another worker stored it); a smaller one is just PUT: asking would cost a
+request about as dear as the PUT itself (see `put`)."""
+
 
 def _umask() -> int:
     mask = os.umask(0o022)
@@ -107,17 +112,37 @@ class RemoteBlobStore:
     def exists(self, key: str, size: int) -> bool:
         path = self._path(key)
         with self._reaching():
+            head = getattr(self.fs, "call_s3", None) if not self._local else None
+            if head is not None:
+                return self._head(head, path, size)
             try:
                 info = self.fs.info(path)
             except FileNotFoundError:
                 return False
         return _is_file(info) and int(info.get("size", -1)) == size
 
+    def _head(self, call_s3: Callable[..., Any], path: str, size: int) -> bool:
+        """On S3 one HEAD: s3fs's info() follows a missing object with a LIST (is it a
+        "directory"?), a second request for every new blob that a key never needs."""
+        bucket, _, name = path.partition("/")
+        try:
+            found = call_s3("head_object", self.fs.kwargs, Bucket=bucket, Key=name)
+        except FileNotFoundError:
+            return False
+        return int(found.get("ContentLength", -1)) == size
+
     def put(self, key: str, chunks: Sequence[Any], *, fsync: bool = True) -> bool:
         """Upload a blob unless an object of its size is there. Returns False if it was.
-        `fsync` does not apply: the object store's durability is its own."""
+        `fsync` does not apply: the object store's durability is its own.
+
+        A small blob on an object store is PUT without asking first (one request instead
+        of HEAD + PUT): its key is its content's hash, so an object already there holds the
+        same bytes, and replacing it with them changes nothing a reader can see (a PUT
+        appears whole; a reader checks the bytes against the key whatever it finds)."""
         path = self._path(key)
-        if key not in self._bad and self.exists(key, sum(memoryview(c).nbytes for c in chunks)):
+        size = sum(memoryview(c).nbytes for c in chunks)
+        ask = self._local or size >= ASK_FIRST_BYTES
+        if ask and key not in self._bad and self.exists(key, size):
             return False
         data = b"".join(memoryview(c).cast("B") for c in chunks)
         self._upload(key, path, lambda target: self.fs.pipe_file(target, data))
