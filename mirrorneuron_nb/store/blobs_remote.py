@@ -112,21 +112,22 @@ class RemoteBlobStore:
     def exists(self, key: str, size: int) -> bool:
         path = self._path(key)
         with self._reaching():
-            head = getattr(self.fs, "call_s3", None) if not self._local else None
-            if head is not None:
-                return self._head(head, path, size)
+            if not self._local and hasattr(self.fs, "_call_s3"):  # s3fs
+                return self._head(path, size)
             try:
                 info = self.fs.info(path)
             except FileNotFoundError:
                 return False
         return _is_file(info) and int(info.get("size", -1)) == size
 
-    def _head(self, call_s3: Callable[..., Any], path: str, size: int) -> bool:
+    def _head(self, path: str, size: int) -> bool:
         """On S3 one HEAD: s3fs's info() follows a missing object with a LIST (is it a
         "directory"?), a second request for every new blob that a key never needs."""
-        bucket, _, name = path.partition("/")
+        from fsspec.asyn import sync
+
+        fs, (bucket, _, name) = self.fs, path.partition("/")
         try:
-            found = call_s3("head_object", self.fs.kwargs, Bucket=bucket, Key=name)
+            found = sync(fs.loop, fs._call_s3, "head_object", fs.kwargs, Bucket=bucket, Key=name)
         except FileNotFoundError:
             return False
         return int(found.get("ContentLength", -1)) == size
@@ -136,16 +137,36 @@ class RemoteBlobStore:
         `fsync` does not apply: the object store's durability is its own.
 
         A small blob on an object store is PUT without asking first (one request instead
-        of HEAD + PUT): its key is its content's hash, so an object already there holds the
-        same bytes, and replacing it with them changes nothing a reader can see (a PUT
-        appears whole; a reader checks the bytes against the key whatever it finds)."""
+        of HEAD + LIST + PUT); on S3 as a conditional create (If-None-Match: *), refused
+        when the object is there. A store that ignores the condition replaces the object
+        with the same bytes, which changes nothing a reader can see: the key is the
+        content's hash, a PUT appears whole, and a reader checks the bytes it gets."""
         path = self._path(key)
         size = sum(memoryview(c).nbytes for c in chunks)
-        ask = self._local or size >= ASK_FIRST_BYTES
-        if ask and key not in self._bad and self.exists(key, size):
+        bad = key in self._bad  # set aside as corrupt: replaced unconditionally
+        small = not self._local and size < ASK_FIRST_BYTES
+        if not small and not bad and self.exists(key, size):
             return False
         data = b"".join(memoryview(c).cast("B") for c in chunks)
+        if small and not bad and hasattr(self.fs, "_call_s3"):  # s3fs: If-None-Match
+            return self._create(key, path, data, size)
         self._upload(key, path, lambda target: self.fs.pipe_file(target, data))
+        return True
+
+    def _create(self, key: str, path: str, data: bytes, size: int) -> bool:
+        """One conditional PUT: True if it made the object, False if one was there."""
+        with self._reaching():
+            try:
+                self.fs.pipe_file(path, data, mode="create")
+            except FileExistsError:
+                return False
+            except OSError:
+                # S3 answers 409 to a create racing another one (retry, it says): the
+                # other writer's object holds these same bytes once it is there.
+                if self.exists(key, size):
+                    return False
+                raise
+        self._bad.discard(key)
         return True
 
     def stage(self, key: str, chunks: Sequence[Any], spool: Path) -> str:
