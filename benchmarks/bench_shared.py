@@ -225,7 +225,7 @@ def main() -> int:
         os.environ.pop(name, None)
     info = machine()
     log(f"scratch {scratch}; machine: {json.dumps(info)}; load {load()}")
-    results: dict[str, Any] = {"machine": info, "args": vars(args) | {"json": None}}
+    results: dict[str, Any] = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}}
     sides: list[Side] = []
     try:
         with postgres() as pg, moto():

@@ -168,7 +168,7 @@ def pgbouncer(pg_server: PgServer) -> Iterator[Bouncer]:
         f"listen_addr = 127.0.0.1\nlisten_port = {bouncer.port}\nunix_socket_dir =\n"
         f"auth_type = trust\nauth_file = {top}/users.txt\n"
         f"pool_mode = transaction\ndefault_pool_size = {bouncer.pool}\nmin_pool_size = 0\n"
-        "reserve_pool_size = 0\nmax_client_conn = 100\nquery_wait_timeout = 20\n"
+        "reserve_pool_size = 0\nmax_client_conn = 100\nquery_wait_timeout = 60\n"
         f"logfile = {top}/log\npidfile = {top}/pid\n"
     )
     proc = subprocess.Popen(
