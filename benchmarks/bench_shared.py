@@ -45,6 +45,10 @@ STORES = ("sqlite", "pg+s3", "pg+file")
 def store_env(label: str, pg: str, scratch: Path, baseline: Path | None = None) -> dict[str, str]:
     """What a kernel of this store is started with (the sidecar path names the notebook)."""
     env = {"MIRRORNEURON_SIDECAR": str(scratch / label / "nb.mn"), "PGAPPNAME": label}
+    # Each store its own notebook: `nb.ipynb` in the same project would be ONE notebook in
+    # the shared database for every PostgreSQL kernel (steps served from each other's
+    # checkpoints, one lock): before 2026-12-01 10:03 UTC pg+s3 and pg+file shared it.
+    env["MIRRORNEURON_PROJECT"] = "bench-" + label.replace("+", "-").replace("@", "-")
     kind, _, base = label.partition("@")
     if base and baseline is not None:
         env["PYTHONPATH"] = str(baseline)
