@@ -2,6 +2,12 @@
 (moto) vs PostgreSQL + a blob directory (`file://`), side by side in one driver process.
 
     .venv/bin/python benchmarks/bench_shared.py [--trivial 120] [--runs 3] [--n 25000000]
+        [--baseline TREE] [--trivial-only]
+
+`--baseline TREE`: one more PostgreSQL + S3 kernel importing mirrorneuron_nb from TREE (a
+checkout of the commit to compare with, e.g. `git worktree add --detach /tmp/base REV`),
+interleaved with the others. Connections are counted per kernel (each kernel names itself
+to the server through PGAPPNAME).
 
 It starts its own PostgreSQL (fsync on) and moto server on 127.0.0.1 and stops them at the
 end. One kernel per store, plus a plain kernel for the body alone; cells interleaved (who
@@ -36,10 +42,17 @@ MARK = "__SHARED__"
 STORES = ("sqlite", "pg+s3", "pg+file")
 
 
-def store_env(label: str, pg: str, scratch: Path) -> dict[str, str]:
+def store_env(label: str, pg: str, scratch: Path, baseline: Path | None = None) -> dict[str, str]:
     """What a kernel of this store is started with (the sidecar path names the notebook)."""
-    env = {"MIRRORNEURON_SIDECAR": str(scratch / label / "nb.mn")}
-    if label == "pg+s3":
+    env = {"MIRRORNEURON_SIDECAR": str(scratch / label / "nb.mn"), "PGAPPNAME": label}
+    # Each store its own notebook: `nb.ipynb` in the same project would be ONE notebook in
+    # the shared database for every PostgreSQL kernel (steps served from each other's
+    # checkpoints, one lock): before 2026-12-01 10:03 UTC pg+s3 and pg+file shared it.
+    env["MIRRORNEURON_PROJECT"] = "bench-" + label.replace("+", "-").replace("@", "-")
+    kind, _, base = label.partition("@")
+    if base and baseline is not None:
+        env["PYTHONPATH"] = str(baseline)
+    if kind == "pg+s3":
         env |= {"MIRRORNEURON_STORE": pg, "MIRRORNEURON_BLOBS": f"s3://{BUCKET}/e2e"}
     elif label == "pg+file":
         env |= {"MIRRORNEURON_STORE": pg, "MIRRORNEURON_BLOBS": f"file://{scratch}/pgblobs"}
@@ -161,16 +174,18 @@ def resume(
     }
 
 
-def connections(url: str) -> int:
-    """Client connections the server holds now (the two PostgreSQL kernels'): the session's
-    store, the checkpoint writer's, the heartbeat's once a step ran long enough."""
+def connections(url: str) -> dict[str, int]:
+    """Client connections the server holds now, per kernel (PGAPPNAME): before issue 15's
+    change the session's store, the checkpoint writer's and the heartbeat's (once a step
+    ran long enough); after it, one shared by all three."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) - 1 FROM pg_stat_activity WHERE backend_type = 'client backend'"
-        ).fetchone()
-    return int(row[0]) if row else -1
+        rows = conn.execute(
+            "SELECT application_name, count(*) FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() GROUP BY 1"
+        ).fetchall()
+    return {str(name): int(n) for name, n in rows}
 
 
 def table(title: str, figures: dict[str, dict[str, float]], base: str = "sqlite") -> None:
@@ -194,6 +209,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="200 MB rounds and resumes")
     parser.add_argument("--n", type=int, default=25_000_000, help="float64 elements (200 MB)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--baseline", type=Path, help="a tree to compare with (pg+s3 only)")
+    parser.add_argument("--trivial-only", action="store_true", help="skip big and resume")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="mn-bench-shared-"))
     home = scratch / "home"
@@ -212,23 +229,31 @@ def main() -> int:
         os.environ.pop(name, None)
     info = machine()
     log(f"scratch {scratch}; machine: {json.dumps(info)}; load {load()}")
-    results: dict[str, Any] = {"machine": info, "args": vars(args) | {"json": None}}
+    results: dict[str, Any] = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()}}
     sides: list[Side] = []
     try:
         with postgres() as pg, moto():
-            envs = {label: common | store_env(label, pg, scratch) for label in STORES}
-            for label in (*STORES, "plain"):
+            labels = (*STORES, *(("pg+s3@base",) if args.baseline else ()))
+            envs = {
+                label: common | store_env(label, pg, scratch, args.baseline) for label in labels
+            }
+            for label in (*labels, "plain"):
                 env = envs.get(label, common)
                 sides.append(Side(label, scratch / label / "work", env, scratch / "kernels.log"))
             results["load_before"] = load()
             results["trivial"] = trivial(sides, args.trivial)
             results["load_trivial"] = load()
-            results["pg_connections_of_2_kernels"] = connections(pg)
+            results["pg_connections_after_trivial"] = connections(pg)
             table(f"trivial step, ms (median of {args.trivial}; load {load()})", results["trivial"])
+            print(f"PostgreSQL connections per kernel: {results['pg_connections_after_trivial']}")
+            if args.trivial_only:
+                if args.json:
+                    args.json.write_text(json.dumps(results, indent=2))
+                return 0
             results["big"] = big(sides, args.runs, args.n)
             results["load_big"] = load()
             results["pg_connections_after_big"] = connections(pg)
-            print(f"PostgreSQL connections of the 2 kernels: {results['pg_connections_after_big']}")
+            print(f"PostgreSQL connections per kernel: {results['pg_connections_after_big']}")
             table(f"{args.n * 8 / 1e6:.0f} MB step, s (median of {args.runs})", results["big"])
             want = picked(sides[0].k.run(emit("float(a.sum())")).stdout)
             for s in sides:

@@ -12,8 +12,10 @@ from ..store import Store, open_store
 
 class Heartbeat:
     """One background thread per kernel renewing every lease its run holds, every few
-    seconds: one UPDATE on its own connection (never inside the kernel's transactions),
-    and only while a lease is held."""
+    seconds: one UPDATE in a transaction of its own (never inside the kernel's), and only
+    while a lease is held. Its store is its own; on PostgreSQL the connection under it is
+    the one the kernel's session and writer use too (postgres_conn.py: one per process),
+    taken in turn, so a beat waits at most for one of their transactions."""
 
     def __init__(self, root: Path, notebook: Path | None = None) -> None:
         self.root = root

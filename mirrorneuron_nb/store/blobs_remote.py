@@ -35,6 +35,11 @@ from .blobs import Progress, check_key, write_temp
 CORRUPT_DIR = ".corrupt"
 TMP_DIR = ".tmp"
 
+ASK_FIRST_BYTES = 8 * 2**20
+"""A blob this big or bigger is looked for before it is uploaded (one HEAD saves sending
+it again when another worker stored it); a smaller one is just PUT: asking would cost a
+request about as dear as the PUT itself (see `put`)."""
+
 
 def _umask() -> int:
     mask = os.umask(0o022)
@@ -107,20 +112,61 @@ class RemoteBlobStore:
     def exists(self, key: str, size: int) -> bool:
         path = self._path(key)
         with self._reaching():
+            if not self._local and hasattr(self.fs, "_call_s3"):  # s3fs
+                return self._head(path, size)
             try:
                 info = self.fs.info(path)
             except FileNotFoundError:
                 return False
         return _is_file(info) and int(info.get("size", -1)) == size
 
+    def _head(self, path: str, size: int) -> bool:
+        """On S3 one HEAD: s3fs's info() follows a missing object with a LIST (is it a
+        "directory"?), a second request for every new blob that a key never needs."""
+        from fsspec.asyn import sync
+
+        fs, (bucket, _, name) = self.fs, path.partition("/")
+        try:
+            found = sync(fs.loop, fs._call_s3, "head_object", fs.kwargs, Bucket=bucket, Key=name)
+        except FileNotFoundError:
+            return False
+        return int(found.get("ContentLength", -1)) == size
+
     def put(self, key: str, chunks: Sequence[Any], *, fsync: bool = True) -> bool:
         """Upload a blob unless an object of its size is there. Returns False if it was.
-        `fsync` does not apply: the object store's durability is its own."""
+        `fsync` does not apply: the object store's durability is its own.
+
+        A small blob on an object store is PUT without asking first (one request instead
+        of HEAD + LIST + PUT); on S3 as a conditional create (If-None-Match: *), refused
+        when the object is there. A store that ignores the condition replaces the object
+        with the same bytes, which changes nothing a reader can see: the key is the
+        content's hash, a PUT appears whole, and a reader checks the bytes it gets."""
         path = self._path(key)
-        if key not in self._bad and self.exists(key, sum(memoryview(c).nbytes for c in chunks)):
+        size = sum(memoryview(c).nbytes for c in chunks)
+        bad = key in self._bad  # set aside as corrupt: replaced unconditionally
+        small = not self._local and size < ASK_FIRST_BYTES
+        if not small and not bad and self.exists(key, size):
             return False
         data = b"".join(memoryview(c).cast("B") for c in chunks)
+        if small and not bad and hasattr(self.fs, "_call_s3"):  # s3fs: If-None-Match
+            return self._create(key, path, data, size)
         self._upload(key, path, lambda target: self.fs.pipe_file(target, data))
+        return True
+
+    def _create(self, key: str, path: str, data: bytes, size: int) -> bool:
+        """One conditional PUT: True if it made the object, False if one was there."""
+        with self._reaching():
+            try:
+                self.fs.pipe_file(path, data, mode="create")
+            except FileExistsError:
+                return False
+            except OSError:
+                # S3 answers 409 to a create racing another one (retry, it says): the
+                # other writer's object holds these same bytes once it is there.
+                if self.exists(key, size):
+                    return False
+                raise
+        self._bad.discard(key)
         return True
 
     def stage(self, key: str, chunks: Sequence[Any], spool: Path) -> str:

@@ -71,16 +71,16 @@ class PostgresStore(Store):
             self.mark_interrupted(None)
 
     def _open_pg(self, readonly: bool) -> None:
-        raw = self.conn.raw
         try:
-            if readonly:
-                if not registered(raw, self.key):
-                    raise NothingStored(
-                        f"no steps of this notebook in the shared store {self.where}"
-                    )
-                check_version(raw, self.key)
-            else:
-                migrate(raw, self.key)
+            with self.conn.session() as raw:
+                if readonly:
+                    if not registered(raw, self.key):
+                        raise NothingStored(
+                            f"no steps of this notebook in the shared store {self.where}"
+                        )
+                    check_version(raw, self.key)
+                else:
+                    migrate(raw, self.key)
         except BaseException:
             self.conn.close()
             raise

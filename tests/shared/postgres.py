@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,3 +124,76 @@ def pg_url(pg_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     are in their own tmp dir, hence their own project and schemas."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return pg_server.url
+
+
+@dataclass
+class Bouncer:
+    """A PgBouncer in transaction mode in front of the test server: each transaction may
+    run on any server connection, and `pool` server connections serve every client."""
+
+    port: int
+    pool: int
+
+    def url(self, client: str = "mn") -> str:
+        """A URL through the bouncer; a different `client` name is a different client
+        connection in one process (the store shares one connection per URL)."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres?application_name={client}"
+
+
+def _pgbouncer() -> str | None:
+    return shutil.which("pgbouncer") or next(
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None
+    )
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server: PgServer) -> Iterator[Bouncer]:
+    """PgBouncer (Debian's package) in transaction mode with ONE server connection, so any
+    session state a client leaves behind reaches the next client for certain."""
+    binary = _pgbouncer()
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pgbouncer missing in CI: scripts/setup.sh installs it")
+        pytest.skip("pgbouncer not installed (apt-get install pgbouncer)")
+    # Not under pytest's tmp dirs (private to root): it runs as the postgres user and
+    # writes its log and pid file here.
+    top = Path(tempfile.mkdtemp(prefix="mn-pgbouncer-"))
+    top.chmod(0o777)
+    bouncer = Bouncer(_free_port(), 1)
+    (top / "users.txt").write_text('"postgres" ""\n')
+    (top / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"postgres = host=127.0.0.1 port={pg_server.port} dbname=postgres\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {bouncer.port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {top}/users.txt\n"
+        f"pool_mode = transaction\ndefault_pool_size = {bouncer.pool}\nmin_pool_size = 0\n"
+        "reserve_pool_size = 0\nmax_client_conn = 100\nquery_wait_timeout = 60\n"
+        f"logfile = {top}/log\npidfile = {top}/pid\n"
+    )
+    proc = subprocess.Popen(
+        # As root it must be told whom to run as (it refuses root); then its pid is ours.
+        [binary, *(["-u", "postgres"] if os.geteuid() == 0 else []), str(top / "pgbouncer.ini")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", bouncer.port)) == 0:
+                    break
+            log = top / "log"
+            if proc.poll() is not None or time.monotonic() > deadline:
+                text = log.read_text()[-2000:] if log.exists() else ""
+                raise RuntimeError(f"pgbouncer did not start: {text}")
+            time.sleep(0.05)
+        yield bouncer
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(top, ignore_errors=True)

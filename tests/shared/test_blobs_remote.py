@@ -155,3 +155,58 @@ def test_blobs_option_with_an_unknown_protocol_is_one_line(tmp_path: Path) -> No
     assert done.stderr == (
         "mn-nb: error: MIRRORNEURON_BLOBS: unknown storage protocol 'nosuch' in nosuch://bucket/x\n"
     )
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Every request s3fs sends from now on, by operation (what a bucket bills)."""
+    from s3fs import S3FileSystem
+
+    calls: dict[str, int] = {}
+    inner = S3FileSystem._call_s3
+
+    async def counted(self, method, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls[method] = calls.get(method, 0) + 1
+        return await inner(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(S3FileSystem, "_call_s3", counted)
+    return calls
+
+
+def _fresh(s3: S3) -> RemoteBlobStore:
+    """A store on a filesystem made now (an earlier test may leave one cached for another
+    endpoint), before any request is counted."""
+    from s3fs import S3FileSystem
+
+    S3FileSystem.clear_instance_cache()
+    store = RemoteBlobStore(s3.url())
+    store.fs  # noqa: B018
+    return store
+
+
+def test_a_new_small_blob_on_s3_is_one_put(s3: S3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: before, HEAD + LIST + PUT for every new blob (s3fs's info() lists a
+    missing key as a possible directory). Now one conditional PUT, refused (not replaced)
+    when the object is there already."""
+    store, key = _fresh(s3), digest(DATA)
+    calls = _counting(monkeypatch)
+    assert store.put(key, [DATA]) is True
+    assert calls == {"put_object": 1}
+    calls.clear()
+    assert store.put(key, [DATA]) is False  # If-None-Match: the object stays as it was
+    assert calls == {"put_object": 1}
+    assert store.read(key, len(DATA)) == DATA
+
+
+def test_a_big_blob_on_s3_is_asked_for_with_one_head(
+    s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big blob is looked for first (another worker may have sent its bytes), with one
+    HEAD: before, HEAD + LIST when it was missing."""
+    monkeypatch.setattr("mirrorneuron_nb.store.blobs_remote.ASK_FIRST_BYTES", 1000)
+    store, key = _fresh(s3), digest(DATA)
+    calls = _counting(monkeypatch)
+    assert store.put(key, [DATA]) is True
+    assert calls == {"head_object": 1, "put_object": 1}
+    calls.clear()
+    assert store.put(key, [DATA]) is False
+    assert calls == {"head_object": 1}

@@ -1,4 +1,5 @@
-"""Every conformance test runs on both backends: the embedded sidecar and PostgreSQL."""
+"""Every conformance test runs on both backends: the embedded sidecar and PostgreSQL, the
+latter also through a PgBouncer in transaction mode (tests/shared/postgres.py)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,18 @@ from ..helpers import new_run
 Opener = Callable[..., Store]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "pgbouncer"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "postgresql":
-        monkeypatch.setenv("MIRRORNEURON_STORE", request.getfixturevalue("pg_url"))
-        # Every test its own project, hence its own schemas in the one database.
-        monkeypatch.setenv("MIRRORNEURON_PROJECT", request.getfixturevalue("tmp_path").name)
-    return str(request.param)
+    """The backend's name ("pgbouncer" is the PostgreSQL backend, through the pooler)."""
+    if request.param == "sqlite":
+        return "sqlite"
+    url = request.getfixturevalue("pg_url")
+    if request.param == "pgbouncer":
+        url = request.getfixturevalue("pgbouncer").url()
+    monkeypatch.setenv("MIRRORNEURON_STORE", url)
+    # Every test its own project, hence its own schemas in the one database.
+    monkeypatch.setenv("MIRRORNEURON_PROJECT", request.getfixturevalue("tmp_path").name)
+    return "postgresql"
 
 
 @pytest.fixture
