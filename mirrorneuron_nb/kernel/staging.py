@@ -10,9 +10,12 @@ backend (any `Blobs`: the local directory or an fsspec URL):
 - other small buffers are copied into memory;
 - larger buffers (at least STAGE_FILE_BYTES) are written to a local temp file, not
   fsynced: beside their place for the local store (landing is fsync + rename), in a
-  local spool directory for a remote one (landing uploads it). Measured here on 200 MB:
-  a write to the page cache took ~85 ms, a copy into fresh memory ~210 ms, a write with
-  fsync ~440 ms; and the page cache is not the kernel's memory.
+  local spool directory for a remote one (landing uploads it). Measured here on 200 MB
+  (benchmarks/README.md, issue 13): the page-cache write 80-118 ms, a `bytes` copy
+  180-230 ms, a copy into a numpy buffer 40-47 ms. The numpy copy was tried and dropped:
+  the writer must then write the bytes itself (durable 5-14x later, so a cell reading
+  the value waits longer) and the kernel holds them, while the page cache is not the
+  kernel's memory.
 
 A blob already in the store (or in a checkpoint still pending) is not frozen again. For a
 remote store "already there" is only what this kernel landed or saw there (asking the
