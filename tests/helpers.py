@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mirrorneuron_nb.store import Store
+from mirrorneuron_nb.values import codec
+from mirrorneuron_nb.values.signing import Binding
+
 from .kernels import Execution, Kernel
 
 
@@ -112,3 +116,28 @@ def db_content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         return content
     finally:
         conn.close()
+
+
+def stored(workdir: Path, step: str) -> tuple[str, int]:
+    """(the step's stored status, how many checkpoints it has), read by this process."""
+    store = Store(sidecar(workdir), readonly=True)
+    try:
+        row = store.step(step)
+        assert row is not None
+        count = store.conn.execute("SELECT COUNT(*) FROM checkpoints WHERE step=?", (step,))
+        return row.status.value, int(count.fetchone()[0])
+    finally:
+        store.close()
+
+
+def checkpointed(workdir: Path, step: str, name: str) -> object:
+    """The value of `name` in the step's current checkpoint, loaded and verified here."""
+    store = Store(sidecar(workdir), readonly=True)
+    try:
+        row = store.step(step)
+        assert row is not None and row.checkpoint_id is not None, row
+        var = next(v for v in store.variables(row.checkpoint_id) if v.name == name)
+        place = Binding(store.sidecar_id(), step, name)
+        return codec.load(store.blobs, var, {}, place)
+    finally:
+        store.close()

@@ -17,11 +17,9 @@ import pytest
 
 from mirrorneuron_nb.batch.driver import Execution
 from mirrorneuron_nb.store import Store
-from mirrorneuron_nb.values import codec
-from mirrorneuron_nb.values.signing import Binding
 
+from ..helpers import checkpointed, sidecar, stored, value
 from ..helpers import run as run_settled
-from ..helpers import sidecar, value
 from ..kernels import Kernel
 
 
@@ -41,44 +39,19 @@ def delay(kernel: Kernel, seconds: float) -> None:
     run(kernel, f"import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '{seconds}'\ndel os")
 
 
-def status(workdir: Path, step: str) -> tuple[str, int]:
-    """(the step's stored status, how many checkpoints it has), read by this process."""
-    store = Store(sidecar(workdir), readonly=True)
-    try:
-        row = store.step(step)
-        assert row is not None
-        count = store.conn.execute("SELECT COUNT(*) FROM checkpoints WHERE step=?", (step,))
-        return row.status.value, int(count.fetchone()[0])
-    finally:
-        store.close()
-
-
-def checkpointed(workdir: Path, step: str, name: str) -> object:
-    """The value of `name` in the step's current checkpoint, loaded and verified here."""
-    store = Store(sidecar(workdir), readonly=True)
-    try:
-        row = store.step(step)
-        assert row is not None and row.checkpoint_id is not None, row
-        var = next(v for v in store.variables(row.checkpoint_id) if v.name == name)
-        place = Binding(store.sidecar_id(), step, name)
-        return codec.load(store.blobs, var, {}, place)
-    finally:
-        store.close()
-
-
 def test_the_cell_returns_before_the_commit_and_readers_wait_for_it(
     kernel: Kernel, workdir: Path
 ) -> None:
     delay(kernel, 3)
     run(kernel, ARRAY_STEP)
     # Control is back; the checkpoint is not visible to anyone yet.
-    assert status(workdir, "load") == ("checkpointing", 0)
+    assert stored(workdir, "load") == ("checkpointing", 0)
     run(kernel, "unrelated = 1")  # touches nothing being written: does not wait
-    assert status(workdir, "load") == ("checkpointing", 0)
+    assert stored(workdir, "load") == ("checkpointing", 0)
     # A cell that mutates `a` waits for its checkpoint: what landed is `a` before it.
     out = run(kernel, "a *= 2\nprint(float(a[-1]))")
     assert out.stdout.strip() == "1999998.0"
-    assert status(workdir, "load") == ("succeeded", 1)
+    assert stored(workdir, "load") == ("succeeded", 1)
     saved = checkpointed(workdir, "load", "a")
     assert isinstance(saved, np.ndarray) and float(saved[-1]) == 999_999.0
 
@@ -103,7 +76,7 @@ def test_a_mutation_through_an_alias_cannot_reach_a_pending_write(
     while not (workdir / "poked").exists():
         assert time.monotonic() < deadline, "the timer never ran"
         time.sleep(0.01)
-    assert status(workdir, "alias") == ("checkpointing", 0)  # mutated while pending
+    assert stored(workdir, "alias") == ("checkpointing", 0)  # mutated while pending
     assert value(kernel, "float(a.sum())") == "-1000000.0"  # waits for the commit
     saved = checkpointed(workdir, "alias", "a")
     assert isinstance(saved, np.ndarray) and float(saved.sum()) == 1_000_000.0
@@ -131,7 +104,7 @@ def test_a_failed_background_write_is_reported_by_the_next_cell(
         in out.stderr
     ), out.stderr
     assert "re-run step 'big' to checkpoint them" in out.stderr
-    assert status(workdir, "big") == ("failed", 1)  # the previous checkpoint is kept
+    assert stored(workdir, "big") == ("failed", 1)  # the previous checkpoint is kept
     assert checkpointed(workdir, "big", "big") == list(range(10))
     store = Store(sidecar(workdir), readonly=True)
     try:
@@ -152,14 +125,14 @@ def test_a_kernel_killed_while_checkpointing_leaves_the_previous_checkpoint(
     run(kernel, "%%mn_step grow\nx = [1, 2, 3] * 100_000\n")
     delay(kernel, 60)
     run(kernel, "%%mn_step grow\nx = [4, 5, 6] * 100_000\n")
-    assert status(workdir, "grow") == ("checkpointing", 1)
+    assert stored(workdir, "grow") == ("checkpointing", 1)
     kernel.kill()
     kernel.revive()
     run(kernel, "%load_ext mirrorneuron_nb")
     report = run(kernel, "%mn_resume").stdout
     assert "step 'grow': its last run is interrupted; restored its last good checkpoint" in report
     assert value(kernel, "x[:3]") == "[1, 2, 3]"
-    assert status(workdir, "grow") == ("interrupted", 1)
+    assert stored(workdir, "grow") == ("interrupted", 1)
     # Never served: the step runs again.
     again = run(kernel, "%%mn_step grow\nx = [4, 5, 6] * 100_000\n")
     assert "restored from checkpoint" not in again.notes
@@ -169,10 +142,10 @@ def test_a_kernel_killed_while_checkpointing_leaves_the_previous_checkpoint(
 def test_kernel_shutdown_lands_pending_checkpoints(kernel: Kernel, workdir: Path) -> None:
     delay(kernel, 1)
     run(kernel, ARRAY_STEP)
-    assert status(workdir, "load") == ("checkpointing", 0)
+    assert stored(workdir, "load") == ("checkpointing", 0)
     kernel.kc.stop_channels()
     kernel.km.shutdown_kernel(now=False)  # a graceful shutdown: atexit runs
-    assert status(workdir, "load") == ("succeeded", 1)
+    assert stored(workdir, "load") == ("succeeded", 1)
 
 
 def test_past_the_pending_bytes_bound_the_cell_waits(kernel: Kernel, workdir: Path) -> None:
@@ -181,10 +154,10 @@ def test_past_the_pending_bytes_bound_the_cell_waits(kernel: Kernel, workdir: Pa
     first = run(kernel, ARRAY_STEP)  # 8 MB: over the bound, written through
     assert "cells wait for the disk past it" in first.stderr, first.stderr
     assert "MIRRORNEURON_PENDING_BYTES" in first.stderr
-    assert status(workdir, "load") == ("succeeded", 1)
+    assert stored(workdir, "load") == ("succeeded", 1)
     second = run(kernel, ARRAY_STEP.replace("load", "again"))
     assert "wait for the disk" not in second.stderr  # said once
-    assert status(workdir, "again") == ("succeeded", 1)
+    assert stored(workdir, "again") == ("succeeded", 1)
 
 
 def test_a_bad_pending_bytes_bound_is_one_line_and_runs_nothing(
@@ -204,9 +177,9 @@ def test_flush_waits_for_every_pending_checkpoint(kernel: Kernel, workdir: Path)
     delay(kernel, 2)
     run(kernel, ARRAY_STEP)
     run(kernel, "import mirrorneuron_nb as mn")  # touches nothing being written
-    assert status(workdir, "load") == ("checkpointing", 0)
+    assert stored(workdir, "load") == ("checkpointing", 0)
     run(kernel, "mn.flush()")
-    assert status(workdir, "load") == ("succeeded", 1)
+    assert stored(workdir, "load") == ("succeeded", 1)
 
 
 # Counts the analyses the read barrier makes (other parts analyse cells for their own ends).
@@ -235,7 +208,7 @@ def test_a_plain_cell_is_analysed_only_while_something_is_pending(
     run(kernel, "_analysed.clear()")  # pending: analysed before it clears
     run(kernel, "unrelated = 2")
     assert value(kernel, "len(_analysed)") == "2"  # that cell and this one, once each
-    assert status(workdir, "load") == ("checkpointing", 0)
+    assert stored(workdir, "load") == ("checkpointing", 0)
     run(kernel, "import mirrorneuron_nb as mn\nmn.flush()")
     run(kernel, "_analysed.clear()")
     for cell in ("y = 3", "print(y)"):

@@ -9,11 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from mirrorneuron_nb.store import Store
-from mirrorneuron_nb.values import codec
-from mirrorneuron_nb.values.signing import Binding
-
-from ..helpers import fresh, mn, not_restored, run, runs_of, sidecar, tick, usage_error, value
+from ..helpers import (
+    checkpointed,
+    fresh,
+    mn,
+    not_restored,
+    run,
+    runs_of,
+    stored,
+    tick,
+    usage_error,
+    value,
+)
 from ..kernels import Kernel
 from .conftest import S3, free_port
 
@@ -118,7 +125,7 @@ def test_unreachable_object_store_fails_the_step_not_the_kernel(
         assert "Traceback" not in out.stderr
         status = run(k, "%mn_status").notes
         assert "failed" in status and "succeeded" not in status, status
-        assert _stored(workdir, "make") == ("failed", 0)
+        assert stored(workdir, "make") == ("failed", 0)
     finally:
         k.shutdown()
 
@@ -139,33 +146,9 @@ def test_unreachable_object_store_fails_a_batch_step_cell(
         out = run(k, "print(int(arr.sum()))")
         assert out.stdout.strip() == TOTAL
         assert "could not be written" not in out.stderr, out.stderr
-        assert _stored(workdir, "make") == ("failed", 0)
+        assert stored(workdir, "make") == ("failed", 0)
     finally:
         k.shutdown()
-
-
-def _stored(workdir: Path, step: str) -> tuple[str, int]:
-    """(the step's stored status, how many checkpoints it has), read by this process."""
-    store = Store(sidecar(workdir), readonly=True)
-    try:
-        row = store.step(step)
-        assert row is not None
-        count = store.conn.execute("SELECT COUNT(*) FROM checkpoints WHERE step=?", (step,))
-        return row.status.value, int(count.fetchone()[0])
-    finally:
-        store.close()
-
-
-def _checkpointed(workdir: Path, step: str, name: str) -> object:
-    """The value of `name` in the step's checkpoint, read back from the bucket here."""
-    store = Store(sidecar(workdir), readonly=True)
-    try:
-        row = store.step(step)
-        assert row is not None and row.checkpoint_id is not None, row
-        var = next(v for v in store.variables(row.checkpoint_id) if v.name == name)
-        return codec.load(store.blobs, var, {}, Binding(store.sidecar_id(), step, name))
-    finally:
-        store.close()
 
 
 def test_a_step_returns_before_its_blobs_reach_the_bucket_and_readers_wait(
@@ -178,17 +161,17 @@ def test_a_step_returns_before_its_blobs_reach_the_bucket_and_readers_wait(
     run(s3_kernel, "import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '8'\ndel os")
     run(s3_kernel, MAKE)
     assert _objects(s3, url) == {}  # control is back, nothing uploaded yet
-    assert _stored(workdir, "make") == ("checkpointing", 0)
+    assert stored(workdir, "make") == ("checkpointing", 0)
     spool = list((workdir / "mirrorneuron.mn" / "spool").glob(".tmp-*"))
     assert len(spool) == 1 and spool[0].stat().st_size == 300_000 * 8  # the frozen array
     run(s3_kernel, "unrelated = 1")  # touches nothing being written: does not wait
-    assert _stored(workdir, "make") == ("checkpointing", 0)
+    assert stored(workdir, "make") == ("checkpointing", 0)
     out = run(s3_kernel, "arr[:] = 0\nprint(int(arr.sum()))")  # waits for the upload first
     assert out.stdout.strip() == "0"
-    assert _stored(workdir, "make") == ("succeeded", 1)
+    assert stored(workdir, "make") == ("succeeded", 1)
     assert max(_objects(s3, url).values()) >= 300_000 * 8
     assert not list((workdir / "mirrorneuron.mn" / "spool").glob(".tmp-*"))
-    saved = _checkpointed(workdir, "make", "arr")
+    saved = checkpointed(workdir, "make", "arr")
     assert int(saved.sum()) == int(TOTAL)  # type: ignore[attr-defined]
 
 
@@ -199,7 +182,7 @@ def test_a_kernel_killed_before_the_upload_leaves_the_previous_checkpoint(
     s3_kernel.settle = False
     run(s3_kernel, "import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '60'\ndel os")
     run(s3_kernel, MAKE.replace("np.arange(300_000)", "np.arange(300_000) * 2"))
-    assert _stored(workdir, "make") == ("checkpointing", 1)
+    assert stored(workdir, "make") == ("checkpointing", 1)
     s3_kernel.kill()
     s3_kernel.revive()
     run(s3_kernel, "%load_ext mirrorneuron_nb")
