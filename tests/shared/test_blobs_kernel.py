@@ -22,7 +22,8 @@ from ..helpers import (
     value,
 )
 from ..kernels import Kernel
-from .conftest import S3, free_port
+from .conftest import S3
+from .moto import free_port
 
 pytestmark = pytest.mark.kernel
 

@@ -15,7 +15,8 @@ from mirrorneuron_nb.store.blobs_remote import RemoteBlobStore
 from mirrorneuron_nb.values.digest import digest
 
 from ..helpers import mn
-from .conftest import S3, free_port
+from .conftest import S3
+from .moto import free_port
 
 DATA = b"a checkpoint's bytes " * 1000
 

@@ -17,7 +17,7 @@ import pytest
 
 from ..helpers import mn
 from ..notebooks import counts
-from .conftest import free_port
+from .moto import free_port
 from .test_sweep import write_notebook
 
 pytestmark = pytest.mark.kernel
