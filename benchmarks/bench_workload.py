@@ -100,6 +100,11 @@ class Side:
     def __init__(self, root: Path, env: dict[str, str], steps: bool) -> None:
         if steps:
             env = {**env, "MIRRORNEURON_SIDECAR": str(root / "nb.mn")}
+        # Each kernel its own IPython history database: with one shared, a kernel's history
+        # thread waits for another's lock (SQLite's busy sleeps) while holding the lock that
+        # the next cell's run_cell needs, adding milliseconds to whichever kernel comes next.
+        env = {**env, "IPYTHONDIR": str(root / "ipython")}
+        (root / "ipython").mkdir(parents=True, exist_ok=True)
         work = root / "work"
         work.mkdir(parents=True, exist_ok=True)
         self.k = Kernel(work, env, root / "kernels.log")

@@ -28,7 +28,7 @@ from .recording import recording
 from .session import KernelSession
 from .tracebacks import cache_body, user_traceback
 
-__all__ = ["Ran", "arun_attempts", "run_attempts", "user_traceback"]
+__all__ = ["Ran", "arun_attempts", "run_attempts", "run_body", "user_traceback"]
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ def run_attempts(
         began = time.perf_counter()
         try:
             with _running(session, plan, attempt) as recorder, deadline(plan.options.timeout):
-                value = _execute(session.shell, plan)
+                value = run_body(session.shell, plan)
                 flush_inline_figures()
             _check_outputs(session, plan, attempt, previous)
             return Ran(value, recorder, attempt, time.perf_counter() - began)
@@ -201,7 +201,7 @@ def _compile(shell: Any, plan: StepPlan) -> tuple[CodeType, CodeType | None]:
     return compile(tree, filename, "exec", flags=flags, dont_inherit=True), tail
 
 
-def _execute(shell: Any, plan: StepPlan) -> Any:
+def run_body(shell: Any, plan: StepPlan) -> Any:
     """Run the body like a cell: a last expression is returned."""
     __tracebackhide__ = True
     body, tail = _compile(shell, plan)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .analysis import analyze
+from .barrier import SESSION_ATTR
 
 MAGIC = "mn_step"
 
@@ -39,8 +40,12 @@ class AwaitingSteps:
 
 
 def _awaits(shell: Any, body: str) -> bool:
+    # The session's transform is remembered: the cell's hooks and its plan transform the
+    # same body again (IPython's tokenizer costs a trivial step ~0.1 ms each time).
+    session = getattr(shell, SESSION_ATTR, None)
+    transform = shell.transform_cell if session is None else session.known.transform
     try:
-        return analyze(shell.transform_cell(body)).is_async
+        return analyze(transform(body)).is_async
     except Exception:
         return False  # the magic reports what is wrong with the body
 

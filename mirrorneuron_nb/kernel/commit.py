@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput, NotCheckpointable, SidecarFull, one_line
-from ..models import STATE_VARIABLE, NewCheckpoint, VarEntry
+from ..models import STATE_VARIABLE, Claimant, LeaseDenied, NewCheckpoint, VarEntry
 from ..store.blob_backend import Blobs
 from ..values import codec, groups, libstate
 from ..values.canonical import BufferDigests
@@ -144,6 +144,49 @@ def commit(
             file=sys.stderr,
         )
     return StepResult(name, False, ran.value, written.saved, written.unsaved)
+
+
+def commit_at_once(
+    session: KernelSession, plan: StepPlan, who: Claimant, duration: float, before: dict[str, int]
+) -> StepResult | None:
+    """Checkpoint an inert body (inert.py) that ran before its step was claimed: lease,
+    attempt and checkpoint in one transaction (runner.py). None when that cannot be: a
+    value to write behind the cell, the writer busy, or the step held or done elsewhere;
+    then nothing of this execution was recorded."""
+    store, name = session.store, plan.name
+    staged = session.writer.staging(store.blobs)
+    try:
+        place = Binding(store.sidecar_id(), name, "")
+        names, snaps = _written_names(session, plan, before)
+        written = _checkpoint_variables(session, staged, place, names, snaps, plan.reads_only)
+        if staged.frozen or not session.writer.idle():
+            return None
+        signature = checkpoint_signature(
+            place.sidecar, name, plan.cache_key, plan.start.code_hash, [], written.variables
+        )
+        new = NewCheckpoint(
+            cache_key=plan.cache_key,
+            code_hash=plan.start.code_hash,
+            duration=duration,
+            inputs=plan.inputs,
+            outputs=[],
+            variables=written.variables,
+            new_blobs=written.blobs,
+            signature=signature,
+        )
+        if isinstance(store.claim_and_commit(plan.run_id, plan.start, who, new), LeaseDenied):
+            return None
+    finally:
+        session.writer.discard(staged)
+    for members, reached in written.groups:
+        session.sharing.record(members, reached)
+    for var_name, reason in written.unsaved:
+        print(
+            f"mn_step {name}: {var_name!r} was not checkpointed ({reason}); "
+            f"re-run step {name!r} after a restart to get it back",
+            file=sys.stderr,
+        )
+    return StepResult(name, False, None, written.saved, written.unsaved)
 
 
 def _written_names(

@@ -6,6 +6,7 @@ A cache hit restores the checkpoint's variables and replays its outputs instead 
 from __future__ import annotations
 
 import sys
+import time
 
 from .. import config
 from ..errors import InvalidInput
@@ -15,10 +16,10 @@ from ..values.libstate import reapply as reapply_state
 from ..values.restore import load_into
 from ..values.signing import Binding, check_key, checkpoint_untrusted
 from . import banners, gates, lease
-from .attempts import arun_attempts, run_attempts, user_traceback
+from .attempts import arun_attempts, run_attempts, run_body, user_traceback
 from .capture import replay
-from .commit import StepResult, commit
-from .inert import runs_no_code
+from .commit import StepResult, commit, commit_at_once
+from .inert import inert_bindings, runs_no_code
 from .origins import check_inputs
 from .plan import StepPlan, make_plan
 from .policy import StepOptions
@@ -106,9 +107,56 @@ def _claimed(
         # The row an abandoned attempt puts back: only --outputs can abandon one.
         previous = session.store.step(plan.name) if plan.options.outputs is not None else None
         who = lease.claimant(session, plan, seen)
+        if _at_once(session, plan):
+            done = _run_at_once(session, plan, who)
+            if done is not None:
+                return done
         first = lease.claim(session, plan, who)
         if first is not None:
             return first, who, previous
+
+
+def _at_once(session: KernelSession, plan: StepPlan) -> bool:
+    """Whether the step may run before it is claimed, and be claimed and committed in one
+    transaction: its body binds names to constants and can run no other code (inert.py),
+    so nothing outside this namespace can see it ran before its lease was taken, and
+    what it bound can be put back. Not --once (its claim may find it interrupted), nor
+    --outputs, nor --approve: those keep the two transactions."""
+    options = plan.options
+    return (
+        not options.once
+        and options.outputs is None
+        and options.approve is None
+        and session.writer.idle()
+        and runs_no_code(plan.code, session.shell.user_ns)
+    )
+
+
+def _run_at_once(session: KernelSession, plan: StepPlan, who: Claimant) -> StepResult | None:
+    """Run an inert body, then claim and commit its step in one transaction; None (the
+    names it bound put back, nothing recorded) when that cannot be: the body failed (a
+    name it reads is unbound), or the step is held or done elsewhere, or its value is
+    written behind the cell. The caller then claims it as any step."""
+    __tracebackhide__ = True
+    ns = session.shell.user_ns
+    bound = inert_bindings(plan.code) or frozenset()
+    kept = {n: ns[n] for n in bound if n in ns}
+    before = {k: id(v) for k, v in ns.items()}
+    began = time.perf_counter()
+    done: StepResult | None = None
+    try:
+        run_body(session.shell, plan)
+        done = commit_at_once(session, plan, who, time.perf_counter() - began, before)
+    except Exception:
+        done = None  # the body runs again, claimed, and its failure is recorded
+    finally:
+        if done is None:  # also when interrupted: the step never began
+            for name in bound:
+                if name in kept:
+                    ns[name] = kept[name]
+                else:
+                    ns.pop(name, None)
+    return done
 
 
 def _before_running(session: KernelSession, plan: StepPlan) -> tuple[StepResult | None, int | None]:

@@ -11,127 +11,162 @@ from ..models import (
     ApprovalStatus,
     Attempt,
     Checkpoint,
+    Claimant,
+    LeaseDenied,
     NewCheckpoint,
+    StepStart,
     StepStatus,
     VarEntry,
 )
-from .base import EventRow, events_txn, insert_rows
+from .base import Conn, EventRow, events_txn, insert_rows
 from .connection import write_txn
 from .journal import close_journal_txn
-from .leases import release_txn
+from .leases import release_txn, released_event
 from .manifest import STEP_FIELDS, read_meta, write_manifest_txn
 from .signed import SignedRows
+from .steps import begin_txn
 
 
 class CheckpointsTable(SignedRows):
     def commit_checkpoint(self, attempt: Attempt, new: NewCheckpoint) -> int:
         """Blobs are already on disk and fsynced: this makes the checkpoint visible, atomically."""
+        with write_txn(self.conn) as c:
+            return self._commit_txn(c, attempt, new, time.time(), [])
+
+    def claim_and_commit(
+        self, run_id: str, start: StepStart, claimant: Claimant, new: NewCheckpoint
+    ) -> tuple[Attempt, int] | LeaseDenied:
+        """A step whose body has run already, and could change nothing but the names it
+        bound (kernel/inert.py): its lease taken, its attempt begun and its checkpoint
+        committed in ONE transaction, with the very rows and events the two transactions
+        of `claim_attempt` + `commit_checkpoint` write. When the lease is held elsewhere (or
+        the step was done meanwhile) nothing of the step is written: the answer says why."""
         now = time.time()
-        size = sum(v.size for v in new.variables)
         events: list[EventRow] = []
         with write_txn(self.conn) as c:
-            insert_rows(
-                c,
-                "INSERT INTO blobs(hash, size, created_at)",
-                [(key, n, now) for key, n in new.new_blobs],
-                " ON CONFLICT DO NOTHING",
-            )
-            # The whole row comes back for the manifest log (no second look at it).
-            checkpoint = c.execute(
-                "INSERT INTO checkpoints(step, cache_key, code_hash, run_id, attempt_id,"
-                " created_at, duration, inputs, outputs, size, signature)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
+            began = begin_txn(c, run_id, start, claimant, now, events, keep=False)
+            if isinstance(began, LeaseDenied):
+                return began
+            return began, self._commit_txn(c, began, new, now, events, held=False)
+
+    def _commit_txn(
+        self,
+        c: Conn,
+        attempt: Attempt,
+        new: NewCheckpoint,
+        now: float,
+        events: list[EventRow],
+        *,
+        held: bool = True,
+    ) -> int:
+        """`held=False`: the lease was claimed in this transaction without a row
+        (claim_txn's `keep`); its release is only its event."""
+        size = sum(v.size for v in new.variables)
+        insert_rows(
+            c,
+            "INSERT INTO blobs(hash, size, created_at)",
+            [(key, n, now) for key, n in new.new_blobs],
+            " ON CONFLICT DO NOTHING",
+        )
+        # The whole row comes back for the manifest log (no second look at it).
+        checkpoint = c.execute(
+            "INSERT INTO checkpoints(step, cache_key, code_hash, run_id, attempt_id,"
+            " created_at, duration, inputs, outputs, size, signature)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
+            (
+                attempt.step,
+                new.cache_key,
+                new.code_hash,
+                attempt.run_id,
+                attempt.id,
+                now,
+                new.duration,
+                json.dumps(new.inputs),
+                json.dumps(new.outputs),
+                size,
+                new.signature,
+            ),
+        ).fetchall()[0]
+        checkpoint_id = int(checkpoint["id"])
+        insert_rows(
+            c,
+            "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, fingerprint,"
+            " serializer, size, header, stream_blob, buffers, signature, error,"
+            " stream_size, cosaved, stream_hash)",
+            [
                 (
-                    attempt.step,
-                    new.cache_key,
-                    new.code_hash,
-                    attempt.run_id,
-                    attempt.id,
-                    now,
-                    new.duration,
-                    json.dumps(new.inputs),
-                    json.dumps(new.outputs),
-                    size,
-                    new.signature,
-                ),
-            ).fetchall()[0]
-            checkpoint_id = int(checkpoint["id"])
-            insert_rows(
-                c,
-                "INSERT INTO checkpoint_vars(checkpoint_id, name, type_name, fingerprint,"
-                " serializer, size, header, stream_blob, buffers, signature, error,"
-                " stream_size, cosaved, stream_hash)",
-                [
-                    (
-                        checkpoint_id,
-                        v.name,
-                        v.type_name,
-                        v.fingerprint,
-                        v.serializer,
-                        v.size,
-                        v.header,
-                        v.stream_blob,
-                        json.dumps(v.buffers),
-                        v.signature,
-                        v.error,
-                        v.stream_size,
-                        int(v.cosaved),
-                        v.stream_hash,
-                    )
-                    for v in new.variables
-                ],
-            )
-            c.execute(
-                "UPDATE attempts SET status=?, ended_at=? WHERE id=?",
-                (StepStatus.succeeded.value, now, attempt.id),
-            )
-            # The step's fields come back for the manifest log (no second look at them);
-            # without one, nothing is waited for (PostgreSQL's pipeline goes on).
-            fields = f" RETURNING {', '.join(STEP_FIELDS)}" if self.keeps_manifest else ""
-            updated = c.execute(
-                "UPDATE steps SET status=?, checkpoint_id=?, ended_at=?, duration=?, error=NULL,"
-                f" traceback=NULL, updated_at=? WHERE name=?{fields}",
-                (StepStatus.succeeded.value, checkpoint_id, now, new.duration, now, attempt.step),
-            )
-            # The rows again in the manifest log, for `mn-nb doctor --rebuild`.
-            if self.keeps_manifest:
-                step = updated.fetchall()
-                if self._meta is None:
-                    self._meta = read_meta(c)
-                write_manifest_txn(
-                    c,
-                    self.root,
                     checkpoint_id,
-                    checkpoint=checkpoint,
-                    step=step[0] if step else None,
-                    meta=self._meta,
+                    v.name,
+                    v.type_name,
+                    v.fingerprint,
+                    v.serializer,
+                    v.size,
+                    v.header,
+                    v.stream_blob,
+                    json.dumps(v.buffers),
+                    v.signature,
+                    v.error,
+                    v.stream_size,
+                    int(v.cosaved),
+                    v.stream_hash,
                 )
-            # A successful run uses up the approval that let it through.
-            c.execute(
-                "UPDATE approvals SET consumed=1 WHERE step=? AND status=?",
-                (attempt.step, ApprovalStatus.approved.value),
+                for v in new.variables
+            ],
+        )
+        c.execute(
+            "UPDATE attempts SET status=?, ended_at=? WHERE id=?",
+            (StepStatus.succeeded.value, now, attempt.id),
+        )
+        # The step's fields come back for the manifest log (no second look at them);
+        # without one, nothing is waited for (PostgreSQL's pipeline goes on).
+        fields = f" RETURNING {', '.join(STEP_FIELDS)}" if self.keeps_manifest else ""
+        updated = c.execute(
+            "UPDATE steps SET status=?, checkpoint_id=?, ended_at=?, duration=?, error=NULL,"
+            f" traceback=NULL, updated_at=? WHERE name=?{fields}",
+            (StepStatus.succeeded.value, checkpoint_id, now, new.duration, now, attempt.step),
+        )
+        # The rows again in the manifest log, for `mn-nb doctor --rebuild`.
+        if self.keeps_manifest:
+            step = updated.fetchall()
+            if self._meta is None:
+                self._meta = read_meta(c)
+            write_manifest_txn(
+                c,
+                self.root,
+                checkpoint_id,
+                checkpoint=checkpoint,
+                step=step[0] if step else None,
+                meta=self._meta,
             )
-            # The execution is over: its durable calls are kept but never replayed again,
-            # so a forced or changed re-run starts an empty journal.
-            close_journal_txn(c, attempt.step)
-            events.append(
-                (
-                    attempt.run_id,
-                    attempt.step,
-                    "succeeded",
-                    {
-                        "attempt": attempt.number,
-                        "checkpoint": checkpoint_id,
-                        "variables": [v.name for v in new.variables if v.saved],
-                        "unsaved": [v.name for v in new.variables if not v.saved],
-                        "bytes": size,
-                        "duration": new.duration,
-                    },
-                )
+        # A successful run uses up the approval that let it through.
+        c.execute(
+            "UPDATE approvals SET consumed=1 WHERE step=? AND status=?",
+            (attempt.step, ApprovalStatus.approved.value),
+        )
+        # The execution is over: its durable calls are kept but never replayed again,
+        # so a forced or changed re-run starts an empty journal.
+        close_journal_txn(c, attempt.step)
+        events.append(
+            (
+                attempt.run_id,
+                attempt.step,
+                "succeeded",
+                {
+                    "attempt": attempt.number,
+                    "checkpoint": checkpoint_id,
+                    "variables": [v.name for v in new.variables if v.saved],
+                    "unsaved": [v.name for v in new.variables if not v.saved],
+                    "bytes": size,
+                    "duration": new.duration,
+                },
             )
-            # The execution is over: whoever waits for its lease is served this checkpoint.
+        )
+        # The execution is over: whoever waits for its lease is served this checkpoint.
+        if held:
             release_txn(c, attempt.step, attempt.run_id, StepStatus.succeeded.value, events)
-            events_txn(c, events)
+        else:
+            events.append(released_event(attempt.step, attempt.run_id, StepStatus.succeeded.value))
+        events_txn(c, events)
         return checkpoint_id
 
     def sidecar_id(self) -> str:

@@ -178,13 +178,16 @@ def claim_txn(
     here: Any,
     held: list[Any],
     events: list[EventRow],
+    *,
+    keep: bool = True,
 ) -> LeaseDenied | None:
     """Inside `begin_attempt`'s transaction: take the step's lease (or keep it: a retry),
     or say why not. A dead owner's lease is taken over; a --once step that succeeded (or
     a checkpoint with this key that appeared) meanwhile is served, never run. `here` is
     the step's row and `held` its lease rows as the transaction found them
     (steps.look_cursor, leases_cursor); the claim's event is appended to `events`, which
-    the caller writes with its own."""
+    the caller writes with its own. `keep=False`: the caller releases the lease in this
+    same transaction (claim_and_commit), so no row is written: nobody can see it."""
     key = wanted_key(claimant, start)
     host, timeout = this_host(), config.lease_timeout()
     mine = False
@@ -215,11 +218,21 @@ def claim_txn(
         return None
     if _changed_txn(c, claimant, start, now, here):
         return LeaseDenied(None)
-    c.execute(
-        "INSERT INTO leases(step, cache_key, run_id, kind, host, pid, started, heartbeat)"
-        " VALUES (?,?,?,?,?,?,?,?)",
-        (start.name, key, claimant.run_id, claimant.kind, claimant.host, claimant.pid, now, now),
-    )
+    if keep:
+        c.execute(
+            "INSERT INTO leases(step, cache_key, run_id, kind, host, pid, started, heartbeat)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (
+                start.name,
+                key,
+                claimant.run_id,
+                claimant.kind,
+                claimant.host,
+                claimant.pid,
+                now,
+                now,
+            ),
+        )
     events.append((claimant.run_id, start.name, "claimed", {"cache_key": key}))
     return None
 
@@ -256,11 +269,15 @@ def release_txn(
     """Give the lease back; its event goes to `events` when the caller writes them."""
     gone = c.execute("DELETE FROM leases WHERE step=? AND run_id=?", (step, run_id)).rowcount
     if gone:
-        event: EventRow = (run_id, step, "released", {"outcome": outcome})
+        event = released_event(step, run_id, outcome)
         if events is None:
             events_txn(c, [event])
         else:
             events.append(event)
+
+
+def released_event(step: str, run_id: str, outcome: str) -> EventRow:
+    return (run_id, step, "released", {"outcome": outcome})
 
 
 def _owner(r: sqlite3.Row) -> LeaseOwner:

@@ -74,61 +74,12 @@ class StepsTable(Tables):
     def _begin(
         self, run_id: str, start: StepStart, claimant: Claimant | None
     ) -> Attempt | LeaseDenied:
-        # Six statements (and BEGIN/COMMIT); PostgreSQL's pipeline waits for three answers.
-        now = time.time()
         events: list[EventRow] = []
         with write_txn(self.conn) as c:
-            # Both reads are sent before either is waited for (one round trip on PostgreSQL).
-            looked = look_cursor(c, start)
-            held = leases_cursor(c, start.name) if claimant is not None else None
-            here = looked.fetchone()
-            if claimant is not None and held is not None:
-                denied = claim_txn(c, claimant, start, now, here, held.fetchall(), events)
-                if denied is not None:
-                    return denied
-            # Retries within one run count up; anything else starts again at 1.
-            retried = here["run_id"] == run_id and here["status"] in (
-                StepStatus.failed.value,
-                StepStatus.retrying.value,
-            )
-            _upsert_step_txn(
-                c,
-                run_id,
-                start,
-                StepStatus.running,
-                now,
-                position=_position(start, here),
-                attempts=int(here["attempts"]) + 1 if retried else 1,
-            )
-            # The attempt's number counts this step's attempts in this run, in the INSERT.
-            row = c.execute(
-                "INSERT INTO attempts(run_id, step, number, cache_key, status, started_at)"
-                " SELECT ?, ?, COUNT(*) + 1, ?, ?, ? FROM attempts WHERE step=? AND run_id=?"
-                " RETURNING id, number",
-                (
-                    run_id,
-                    start.name,
-                    start.cache_key,
-                    StepStatus.running.value,
-                    now,
-                    start.name,
-                    run_id,
-                ),
-            ).fetchall()[0]
-            attempt_id, number = int(row[0]), int(row[1])
-            events.append(
-                (run_id, start.name, "running", {"attempt": number, "cache_key": start.cache_key})
-            )
-            events_txn(c, events)
-        return Attempt(
-            id=attempt_id,
-            run_id=run_id,
-            step=start.name,
-            number=number,
-            cache_key=start.cache_key,
-            status=StepStatus.running.value,
-            started_at=now,
-        )
+            began = begin_txn(c, run_id, start, claimant, time.time(), events)
+            if isinstance(began, Attempt):
+                events_txn(c, events)
+        return began
 
     def mark_checkpointing(self, attempt: Attempt, variables: Sequence[str]) -> None:
         """The attempt's body succeeded and its checkpoint is being written behind the cell
@@ -282,6 +233,72 @@ class StepsTable(Tables):
                     "origins": [o.model_dump() for o in origins],
                 },
             )
+
+
+def begin_txn(
+    c: Conn,
+    run_id: str,
+    start: StepStart,
+    claimant: Claimant | None,
+    now: float,
+    events: list[EventRow],
+    *,
+    keep: bool = True,
+) -> Attempt | LeaseDenied:
+    """Inside the caller's transaction: take the lease (`claimant`; `keep`: see claim_txn),
+    mark the step running and insert its attempt; the events go to `events`, which the
+    caller writes."""
+    # Six statements; PostgreSQL's pipeline waits for three answers.
+    # Both reads are sent before either is waited for (one round trip on PostgreSQL).
+    looked = look_cursor(c, start)
+    held = leases_cursor(c, start.name) if claimant is not None else None
+    here = looked.fetchone()
+    if claimant is not None and held is not None:
+        denied = claim_txn(c, claimant, start, now, here, held.fetchall(), events, keep=keep)
+        if denied is not None:
+            return denied
+    # Retries within one run count up; anything else starts again at 1.
+    retried = here["run_id"] == run_id and here["status"] in (
+        StepStatus.failed.value,
+        StepStatus.retrying.value,
+    )
+    _upsert_step_txn(
+        c,
+        run_id,
+        start,
+        StepStatus.running,
+        now,
+        position=_position(start, here),
+        attempts=int(here["attempts"]) + 1 if retried else 1,
+    )
+    # The attempt's number counts this step's attempts in this run, in the INSERT.
+    row = c.execute(
+        "INSERT INTO attempts(run_id, step, number, cache_key, status, started_at)"
+        " SELECT ?, ?, COUNT(*) + 1, ?, ?, ? FROM attempts WHERE step=? AND run_id=?"
+        " RETURNING id, number",
+        (
+            run_id,
+            start.name,
+            start.cache_key,
+            StepStatus.running.value,
+            now,
+            start.name,
+            run_id,
+        ),
+    ).fetchall()[0]
+    attempt_id, number = int(row[0]), int(row[1])
+    events.append(
+        (run_id, start.name, "running", {"attempt": number, "cache_key": start.cache_key})
+    )
+    return Attempt(
+        id=attempt_id,
+        run_id=run_id,
+        step=start.name,
+        number=number,
+        cache_key=start.cache_key,
+        status=StepStatus.running.value,
+        started_at=now,
+    )
 
 
 def look_txn(c: Conn, start: StepStart) -> Any:

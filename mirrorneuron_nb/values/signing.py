@@ -40,10 +40,21 @@ MIN_KEY_BYTES = 32
 SCHEME = "mn-sign-4"
 
 
+# What jupyter_data_dir() reads from the environment on Linux and macOS (and Windows).
+_DATA_DIR_ENV = ("JUPYTER_DATA_DIR", "JUPYTER_PLATFORM_DIRS", "HOME", "XDG_DATA_HOME", "APPDATA")
+
+
 def key_path() -> Path:
     explicit = config.key_file()
     if explicit is not None:
         return explicit
+    # jupyter_data_dir() resolves the home directory on every call (50-90 µs, and a step
+    # asks three times): remembered per value of the environment it reads.
+    return _data_key_path(tuple(os.environ.get(v) for v in _DATA_DIR_ENV))
+
+
+@lru_cache(maxsize=8)
+def _data_key_path(_env: tuple[str | None, ...]) -> Path:
     from jupyter_core.paths import jupyter_data_dir
 
     return Path(jupyter_data_dir()) / "mirrorneuron_nb" / "signing.key"

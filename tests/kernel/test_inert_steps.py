@@ -79,3 +79,74 @@ def test_an_inert_step_reads_no_library_state_and_others_do(kernel: Kernel) -> N
     kernel.run("holder = object()")
     kernel.run("%%mn_step c\nholder = 1")  # releases an object: read as any step
     assert value(kernel, "_Counting.reads") == "4"
+
+
+TRACED = (
+    "_mn = get_ipython()._mirrorneuron_session\n"
+    "_sql = []\n"
+    "_mn.store.conn.set_trace_callback(_sql.append)\n"
+)
+BEGUN = "sum(s.startswith('BEGIN') for s in _sql)"
+
+
+@pytest.mark.kernel
+def test_an_inert_step_is_claimed_and_committed_in_one_transaction(kernel: Kernel) -> None:
+    """Issue 13: an inert body runs before its step is claimed, then lease, attempt and
+    checkpoint are written in one transaction (two before); any other body keeps two."""
+    kernel.run("%%mn_step warm\nx = 0")
+    kernel.run(TRACED)
+    kernel.run("%%mn_step a\nx = 1\nlabel = 'run'")
+    assert value(kernel, BEGUN) == "1"
+    assert value(kernel, "[e.kind for e in _mn.store.events('a')]") == repr(
+        ["claimed", "running", "succeeded", "released"]
+    )
+    assert value(kernel, "_mn.store.step('a').status.value") == "'succeeded'"
+    kernel.run("_sql.clear()\n")
+    kernel.run("%%mn_step b\nimport random\nz = random.random()")
+    assert value(kernel, BEGUN) == "2"
+    kernel.run("_mn.store.conn.set_trace_callback(None)")
+    # Served from its checkpoint in a fresh kernel, as any step.
+    kernel.restart()
+    kernel.run("%load_ext mirrorneuron_nb")
+    out = kernel.run("%%mn_step a\nx = 1\nlabel = 'run'")
+    assert "restored from checkpoint" in str(out.own), out
+    assert value(kernel, "(x, label)") == "(1, 'run')"
+
+
+@pytest.mark.kernel
+def test_an_inert_body_that_fails_is_recorded_like_any_failure(kernel: Kernel) -> None:
+    kernel.run("a = 'before'")
+    out = kernel.run("%%mn_step f\na = 1\nb = missing_name", check=False)
+    assert out.error is not None and out.error["ename"] == "NameError"
+    assert value(kernel, "a") == "1"  # as a plain cell leaves it
+    assert value(kernel, "'b' in globals()") == "False"
+    attempts = "[(t.number, t.status) for t in _mn.store.attempts('f')]"
+    kernel.run("_mn = get_ipython()._mirrorneuron_session")
+    assert value(kernel, attempts) == "[(1, 'failed')]"
+
+
+HOLD = """\
+import os, socket, time
+from mirrorneuron_nb.models import Claimant, Run, StepStart
+from mirrorneuron_nb.store import open_store
+_mn = get_ipython()._mirrorneuron_session
+_other = open_store(_mn.location.sidecar, notebook=_mn.location.notebook)
+_other.start_run(Run(id="other", kind="kernel", status="running", started_at=time.time(),
+                     pid=os.getpid(), host=socket.gethostname()))
+_who = Claimant("other", "kernel", socket.gethostname(), os.getpid(), True, None)
+_held = _other.claim_attempt("other", StepStart("t", None, "y = 1", "h", "k", {}), _who)
+print(type(_held).__name__)
+"""
+
+
+@pytest.mark.kernel
+def test_an_inert_step_held_elsewhere_binds_nothing(kernel: Kernel) -> None:
+    """The body ran before the claim was refused: what it bound is put back."""
+    kernel.run("%%mn_step warm\nx = 0")
+    kernel.run("x = 'kept'")
+    assert kernel.run(HOLD).stdout.strip() == "Attempt"
+    out = kernel.run("%%mn_step t --no-wait\nx = 1\nnew = 2", check=False)
+    assert out.error is not None and out.error["ename"] == "LeaseHeld", out.error
+    assert value(kernel, "x") == "'kept'"
+    assert value(kernel, "'new' in globals()") == "False"
+    assert value(kernel, "[t.run_id for t in _mn.store.attempts('t')]") == "['other']"

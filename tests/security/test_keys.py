@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mirrorneuron_nb.store import Store
-from mirrorneuron_nb.values.signing import signing_key
+from mirrorneuron_nb.values.signing import key_path, signing_key
 
 from ..helpers import run, value
 from .sidecars import counter, kernel_for, runs, write_notebook
@@ -128,3 +128,22 @@ def test_trust_without_a_terminal_asks_for_yes(workdir: Path) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "pass --yes" in lines[0], result.stderr
+
+
+def test_the_key_path_follows_the_jupyter_data_dir(
+    hermetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """key_path is remembered (resolving the home directory costs a trivial step ~0.2 ms),
+    but per environment: a changed JUPYTER_DATA_DIR or HOME names another key."""
+    monkeypatch.delenv("MIRRORNEURON_KEY_FILE")
+    for data in ("one", "two", "one"):
+        monkeypatch.setenv("JUPYTER_DATA_DIR", str(hermetic / data))
+        assert key_path() == hermetic / data / "mirrorneuron_nb" / "signing.key"
+    monkeypatch.delenv("JUPYTER_DATA_DIR")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("JUPYTER_PLATFORM_DIRS", raising=False)
+    for home in ("h1", "h2"):
+        (hermetic / home).mkdir()
+        monkeypatch.setenv("HOME", str(hermetic / home))
+        expected = hermetic / home / ".local" / "share" / "jupyter" / "mirrorneuron_nb"
+        assert key_path() == expected.resolve() / "signing.key"

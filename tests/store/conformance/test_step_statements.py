@@ -21,6 +21,7 @@ from mirrorneuron_nb.models import (
 )
 from mirrorneuron_nb.store import Store
 
+from ..helpers import new_run
 from .conftest import Opener
 from .test_tables import commit, var
 
@@ -126,3 +127,74 @@ def test_a_failed_write_transaction_leaves_nothing_and_the_store_goes_on(st: Sto
     assert st.events("lost") == []
     trivial(st, begin(st, "after"))
     assert [e.kind for e in st.events("after")][-2:] == ["succeeded", "released"]
+
+
+def transactions(st: Store) -> list[str]:
+    """Every write transaction the store begins from now on."""
+    begun: list[str] = []
+    conn: Any = st.conn
+    own = getattr(conn, "write_transaction", None)
+    if own is not None:  # PostgreSQL: BEGIN is sent by the connection's own method
+
+        def counted_txn() -> Any:
+            begun.append("BEGIN")
+            return own()
+
+        conn.write_transaction = counted_txn
+        return begun
+    execute = conn.execute
+
+    def counted(sql: str, *args: Any) -> Any:
+        if sql.split()[0].upper() == "BEGIN":
+            begun.append(sql)
+        return execute(sql, *args)
+
+    conn.execute = counted
+    return begun
+
+
+def inert_start(name: str) -> StepStart:
+    return StepStart(name, None, "x = 1", "h-" + name, "k-" + name, {}, None)
+
+
+def inert_checkpoint(name: str) -> NewCheckpoint:
+    return NewCheckpoint("k-" + name, "h", 0.001, {}, [], [var("x")], [], "sig")
+
+
+def test_an_inert_step_is_claimed_and_committed_in_one_transaction(st: Store) -> None:
+    """Issue 13: a body that binds constants (kernel/inert.py) runs before its step is
+    claimed; then lease, attempt and checkpoint land in ONE transaction, with the rows and
+    events the two transactions of claim_attempt + commit_checkpoint write."""
+    trivial(st, begin(st, "warm"))
+    begun = transactions(st)
+    seen = counting(st)
+    done = st.claim_and_commit("run1", inert_start("t1"), claimant(), inert_checkpoint("t1"))
+    assert not isinstance(done, LeaseDenied)
+    attempt, checkpoint_id = done
+    assert len(begun) == 1, begun
+    # No lease row is written and deleted again: released in the transaction that took it.
+    assert not [s for s in seen if s.startswith(("INSERT INTO leases", "DELETE FROM leases"))]
+    assert len(seen) <= STATEMENTS - 2 + (1 if st.keeps_manifest else 0), "\n".join(seen)
+    step = st.step("t1")
+    assert step is not None and step.status is StepStatus.succeeded
+    assert step.checkpoint_id == checkpoint_id and step.attempts == 1
+    assert [(a.id, a.number, a.status) for a in st.attempts("t1")] == [
+        (attempt.id, 1, StepStatus.succeeded.value)
+    ]
+    kinds = [e.kind for e in st.events("t1")]
+    assert kinds == ["claimed", "running", "succeeded", "released"]
+    assert "t1" not in st.leases()
+
+
+def test_one_transaction_writes_nothing_of_a_step_held_elsewhere(st: Store) -> None:
+    new_run(st, "run2")
+    other = st.claim_attempt("run2", inert_start("t1"), claimant("run2"))
+    assert isinstance(other, Attempt)
+    done = st.claim_and_commit("run1", inert_start("t1"), claimant(), inert_checkpoint("t1"))
+    assert isinstance(done, LeaseDenied) and done.owner is not None
+    assert done.owner.run_id == "run2"
+    step = st.step("t1")
+    assert step is not None and step.status is StepStatus.running and step.run_id == "run2"
+    assert [a.run_id for a in st.attempts("t1")] == ["run2"]
+    assert st.find_checkpoint("t1", "k-t1") is None
+    assert [e.kind for e in st.events("t1")] == ["claimed", "running"]
