@@ -79,25 +79,7 @@ def commit(
         if state is not None:
             written.variables.append(state[0])
             written.blobs.extend(state[1])
-        # Signed as a cache hit reads it back: the outputs through JSON.
-        signature = checkpoint_signature(
-            place.sidecar,
-            name,
-            plan.cache_key,
-            plan.start.code_hash,
-            json.loads(json.dumps(outputs)),
-            written.variables,
-        )
-        new = NewCheckpoint(
-            cache_key=plan.cache_key,
-            code_hash=plan.start.code_hash,
-            duration=ran.duration,
-            inputs=plan.inputs,
-            outputs=outputs,
-            variables=written.variables,
-            new_blobs=written.blobs,
-            signature=signature,
-        )
+        new = _new_checkpoint(plan, place, ran.duration, outputs, written)
         if not staged.frozen and session.writer.idle():
             # Nothing new to make durable and nothing ahead of it: commit now.
             session.writer.discard(staged)
@@ -135,14 +117,7 @@ def commit(
         return StepResult(name, cached=False, value=ran.value)
     if waited is not None:
         session.writer.reraise(waited)  # (recorded by the writer already)
-    for members, reached in written.groups:
-        session.sharing.record(members, reached)
-    for var_name, reason in written.unsaved:
-        print(
-            f"mn_step {name}: {var_name!r} was not checkpointed ({reason}); "
-            f"re-run step {name!r} after a restart to get it back",
-            file=sys.stderr,
-        )
+    _report(session, name, written)
     return StepResult(name, False, ran.value, written.saved, written.unsaved)
 
 
@@ -161,23 +136,42 @@ def commit_at_once(
         written = _checkpoint_variables(session, staged, place, names, snaps, plan.reads_only)
         if staged.frozen or not session.writer.idle():
             return None
-        signature = checkpoint_signature(
-            place.sidecar, name, plan.cache_key, plan.start.code_hash, [], written.variables
-        )
-        new = NewCheckpoint(
-            cache_key=plan.cache_key,
-            code_hash=plan.start.code_hash,
-            duration=duration,
-            inputs=plan.inputs,
-            outputs=[],
-            variables=written.variables,
-            new_blobs=written.blobs,
-            signature=signature,
-        )
+        new = _new_checkpoint(plan, place, duration, [], written)
         if isinstance(store.claim_and_commit(plan.run_id, plan.start, who, new), LeaseDenied):
             return None
     finally:
         session.writer.discard(staged)
+    _report(session, name, written)
+    return StepResult(name, False, None, written.saved, written.unsaved)
+
+
+def _new_checkpoint(
+    plan: StepPlan, place: Binding, duration: float, outputs: list[Any], written: Written
+) -> NewCheckpoint:
+    """The checkpoint row of what a step wrote, signed as a cache hit reads it back: the
+    outputs through JSON."""
+    signature = checkpoint_signature(
+        place.sidecar,
+        plan.name,
+        plan.cache_key,
+        plan.start.code_hash,
+        json.loads(json.dumps(outputs)),
+        written.variables,
+    )
+    return NewCheckpoint(
+        cache_key=plan.cache_key,
+        code_hash=plan.start.code_hash,
+        duration=duration,
+        inputs=plan.inputs,
+        outputs=outputs,
+        variables=written.variables,
+        new_blobs=written.blobs,
+        signature=signature,
+    )
+
+
+def _report(session: KernelSession, name: str, written: Written) -> None:
+    """Remember which variables share objects; name each value that was not checkpointed."""
     for members, reached in written.groups:
         session.sharing.record(members, reached)
     for var_name, reason in written.unsaved:
@@ -186,7 +180,6 @@ def commit_at_once(
             f"re-run step {name!r} after a restart to get it back",
             file=sys.stderr,
         )
-    return StepResult(name, False, None, written.saved, written.unsaved)
 
 
 def _written_names(
