@@ -13,40 +13,35 @@ if ! command -v node >/dev/null 2>&1; then
   exit 1
 fi
 
+# Debian packages the tests drive, installed when missing (as root with apt-get; else the
+# command to run is printed). The package index is updated once, for the first of them.
+APT_UPDATED=""
+install_deb() {  # PACKAGE WHY
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's $1 for $2"
+    if [ -z "$APT_UPDATED" ]; then
+      apt-get update -qq
+      APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  else
+    echo "setup: $1 is missing; $2 need it: sudo apt-get install -y $1" >&2
+  fi
+}
+
 # The browser tests drive Debian's chromium (a browser download is not possible here).
 if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's chromium for the browser tests"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "setup: /usr/bin/chromium is missing; the browser tests need it:" \
-      "sudo apt-get install -y chromium" >&2
-  fi
+  install_deb chromium "the browser tests"
 fi
 
 # The shared-store tests start Debian's PostgreSQL server (initdb + pg_ctl in a temp dir).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's postgresql for the shared-store tests"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "setup: PostgreSQL is missing; the shared-store tests need it:" \
-      "sudo apt-get install -y postgresql" >&2
-  fi
+  install_deb postgresql "the shared-store tests"
 fi
 
 # And a PgBouncer in transaction mode in front of it (the store keeps no session state).
 if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's pgbouncer for the shared-store tests"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
-  else
-    echo "setup: pgbouncer is missing; the pooler tests need it:" \
-      "sudo apt-get install -y pgbouncer" >&2
-  fi
+  install_deb pgbouncer "the pooler tests"
 fi
 
 if [ ! -x .venv/bin/python ]; then

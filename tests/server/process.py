@@ -23,6 +23,8 @@ from typing import Any
 
 from mirrorneuron_nb import config
 
+from ..processes import stop
+
 START_TIMEOUT = 60.0
 # Ours on; the ones installed beside it off (faster start, nothing else answering).
 EXTENSIONS = {
@@ -126,12 +128,7 @@ def jupyter_server(root: Path, home: Path) -> Iterator[ServerProcess]:
         _wait_ready(server, home / "server.log")
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        stop([proc], timeout=20)
         log.close()
 
 

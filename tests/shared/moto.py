@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..processes import stop
+
 # Dummy credentials: moto accepts any; they keep boto from looking for real ones.
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -55,12 +57,7 @@ def moto_server(bucket: str, log: Path | None = None) -> Iterator[str]:
         client(endpoint).create_bucket(Bucket=bucket)
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop([proc])
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path | None) -> None:

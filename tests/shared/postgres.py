@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from ..processes import stop
+
 
 @dataclass
 class PgServer:
@@ -190,10 +192,5 @@ def pgbouncer(pg_server: PgServer) -> Iterator[Bouncer]:
             time.sleep(0.05)
         yield bouncer
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop([proc])
         shutil.rmtree(top, ignore_errors=True)

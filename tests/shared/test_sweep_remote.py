@@ -17,6 +17,7 @@ import pytest
 
 from ..helpers import mn
 from ..notebooks import counts
+from ..processes import stop
 from .moto import free_port
 from .test_sweep import write_notebook
 
@@ -75,14 +76,7 @@ def scheduler(tmp_path: Path) -> Iterator[str]:
         _wait_workers(address, 2, procs)
         yield address
     finally:
-        for p in reversed(procs):  # workers first: they would wait for the scheduler
-            p.terminate()
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(procs[::-1], timeout=30)  # workers first: they would wait for the scheduler
         log.close()
 
 
