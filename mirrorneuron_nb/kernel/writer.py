@@ -117,9 +117,16 @@ class Writer:
             _sweep(self._spool)
         return self._spool
 
-    def submit(self, attempt: Attempt, checkpoint: NewCheckpoint, staged: StagingBlobs) -> Job:
-        """Queue a checkpoint whose blobs are frozen; the writer lands it in order."""
-        names = frozenset(v.name for v in checkpoint.variables)
+    def submit(
+        self,
+        attempt: Attempt,
+        checkpoint: NewCheckpoint,
+        staged: StagingBlobs,
+        unordered: frozenset[str] = frozenset(),
+    ) -> Job:
+        """Queue a checkpoint whose blobs are frozen; the writer lands it in order. A cell
+        naming one of its variables waits for it, except those `unordered` (modules)."""
+        names = frozenset(v.name for v in checkpoint.variables) - unordered
         job = Job(
             attempt, checkpoint, staged.inner, staged.frozen, staged.reused, names, staged.held
         )

@@ -56,6 +56,18 @@ def test_the_cell_returns_before_the_commit_and_readers_wait_for_it(
     assert isinstance(saved, np.ndarray) and float(saved[-1]) == 999_999.0
 
 
+def test_a_cell_using_a_module_the_pending_step_imported_does_not_wait(
+    kernel: Kernel, workdir: Path
+) -> None:
+    delay(kernel, 3)
+    run(kernel, ARRAY_STEP)
+    # `np` is in the pending checkpoint only as its import name: using it waits for nothing.
+    run(kernel, "b = np.zeros(3)")
+    assert stored(workdir, "load") == ("checkpointing", 0)
+    run(kernel, "c = float(a[0])")  # `a` itself is still ordered after its commit
+    assert stored(workdir, "load") == ("succeeded", 1)
+
+
 def test_a_mutation_through_an_alias_cannot_reach_a_pending_write(
     kernel: Kernel, workdir: Path
 ) -> None:
