@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput, NotCheckpointable, SidecarFull, one_line
-from ..models import STATE_VARIABLE, Claimant, LeaseDenied, NewCheckpoint, VarEntry
+from ..models import STATE_VARIABLE, Claimant, NewCheckpoint, VarEntry
 from ..store.blob_backend import Blobs
 from ..values import codec, groups, libstate
 from ..values.canonical import BufferDigests
@@ -23,7 +23,7 @@ from .attempts import Ran
 from .plan import StepPlan
 from .session import KernelSession
 from .staging import StagingBlobs
-from .writer import Job
+from .writer import Claim, Job
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,7 @@ def commit(
             session.heartbeat.drop(name)  # the commit released the lease
         else:
             store.mark_checkpointing(ran.attempt, [v.name for v in written.variables])
-            # A module is saved as its import name: a cell using it sees nothing of this
-            # checkpoint, so it is not ordered after it (the barrier would make a cell
-            # that only calls `np.zeros` wait for the fsync of the step's 200 MB array).
-            ns = session.shell.user_ns
-            modules = frozenset(n for n in names if isinstance(ns.get(n), types.ModuleType))
-            job = session.writer.submit(ran.attempt, new, staged, modules)
+            job = session.writer.submit(ran.attempt, new, staged, _modules(session, names))
             if staged.through or session.batch:
                 # Past the pending-bytes bound: written through. A batch run reports each
                 # step's outcome from the sidecar as its cell ends, and its kernel is
@@ -128,27 +123,39 @@ def commit(
 
 
 def commit_at_once(
-    session: KernelSession, plan: StepPlan, who: Claimant, duration: float, before: dict[str, int]
-) -> StepResult | None:
-    """Checkpoint an inert body (inert.py) that ran before its step was claimed: lease,
-    attempt and checkpoint in one transaction (runner.py). None when that cannot be: a
-    value to write behind the cell, the writer busy, or the step held or done elsewhere;
-    then nothing of this execution was recorded."""
+    session: KernelSession, plan: StepPlan, who: Claimant, duration: float, bound: frozenset[str]
+) -> StepResult:
+    """Checkpoint an inert body (inert.py) that ran before its step was claimed: the writer
+    takes the lease, begins the attempt and commits the checkpoint in one transaction,
+    behind the cell (writer.py), after every checkpoint queued before it. A denied claim
+    there loses nothing: the same step with the same key is held or served elsewhere, and
+    an inert body binds the same constants (runner.py). `bound`: the names it binds, all
+    it can change (no namespace-wide comparison: a namespace holds every cell's `_iN`)."""
     store, name = session.store, plan.name
     staged = session.writer.staging(store.blobs)
     try:
         place = Binding(store.sidecar_id(), name, "")
-        names, snaps = _written_names(session, plan, before)
-        written = _checkpoint_variables(session, staged, place, names, snaps, plan.reads_only)
-        if staged.frozen or not session.writer.idle():
-            return None
+        names = sorted(n for n in bound if not session.hidden(n))
+        written = _checkpoint_variables(session, staged, place, names, {}, plan.reads_only)
         new = _new_checkpoint(plan, place, duration, [], written)
-        if isinstance(store.claim_and_commit(plan.run_id, plan.start, who, new), LeaseDenied):
-            return None
-    finally:
+        claim = Claim(plan.run_id, plan.start, who)
+        job = session.writer.submit(claim, new, staged, _modules(session, names))
+    except BaseException:
         session.writer.discard(staged)
+        raise
+    if staged.through or session.batch:  # as commit(): a batch run reports from the sidecar
+        job.done.wait()
+        session.writer.reraise(job)
     _report(session, name, written)
     return StepResult(name, False, None, written.saved, written.unsaved)
+
+
+def _modules(session: KernelSession, names: list[str]) -> frozenset[str]:
+    """The names bound to modules: saved as their import names, a cell using one sees
+    nothing of a pending checkpoint, so it is not ordered after it (barrier.py; else a
+    cell calling `np.zeros` waits for the fsync of the step's 200 MB array)."""
+    ns = session.shell.user_ns
+    return frozenset(n for n in names if isinstance(ns.get(n), types.ModuleType))
 
 
 def _new_checkpoint(

@@ -107,7 +107,7 @@ def _claimed(
         # The row an abandoned attempt puts back: only --outputs can abandon one.
         previous = session.store.step(plan.name) if plan.options.outputs is not None else None
         who = lease.claimant(session, plan, seen)
-        if _at_once(session, plan):
+        if _at_once(session, plan, who):
             done = _run_at_once(session, plan, who)
             if done is not None:
                 return done
@@ -116,37 +116,38 @@ def _claimed(
             return first, who, previous
 
 
-def _at_once(session: KernelSession, plan: StepPlan) -> bool:
+def _at_once(session: KernelSession, plan: StepPlan, who: Claimant) -> bool:
     """Whether the step may run before it is claimed, and be claimed and committed in one
-    transaction: its body binds names to constants and can run no other code (inert.py),
-    so nothing outside this namespace can see it ran before its lease was taken, and
-    what it bound can be put back. Not --once (its claim may find it interrupted), nor
-    --outputs, nor --approve: those keep the two transactions."""
+    transaction behind the cell: its body binds names to constants and can run no other
+    code (inert.py), so nothing outside this namespace can see it ran before its lease
+    was taken. Not while another process holds the step (read here: such a step waits,
+    or fails under --no-wait, as any), nor --once (its claim may find it interrupted),
+    nor --outputs, nor --approve: those keep the two transactions."""
     options = plan.options
     return (
         not options.once
         and options.outputs is None
         and options.approve is None
-        and session.writer.idle()
         and runs_no_code(plan.code, session.shell.user_ns)
+        and session.store.lease_holder(plan.name, plan.cache_key, who.run_id) is None
     )
 
 
 def _run_at_once(session: KernelSession, plan: StepPlan, who: Claimant) -> StepResult | None:
-    """Run an inert body, then claim and commit its step in one transaction; None (the
-    names it bound put back, nothing recorded) when that cannot be: the body failed (a
-    name it reads is unbound), or the step is held or done elsewhere, or its value is
-    written behind the cell. The caller then claims it as any step."""
+    """Run an inert body, then have the writer claim and commit its step in one
+    transaction; None (the names it bound put back, nothing recorded) when the body
+    failed (a name it reads is unbound): the caller then claims it as any step, and its
+    failure is recorded."""
     __tracebackhide__ = True
+    session.store.check_writable()  # a damaged sidecar fails the cell, as a write would
     ns = session.shell.user_ns
     bound = inert_bindings(plan.code) or frozenset()
     kept = {n: ns[n] for n in bound if n in ns}
-    before = {k: id(v) for k, v in ns.items()}
     began = time.perf_counter()
     done: StepResult | None = None
     try:
         run_body(session.shell, plan)
-        done = commit_at_once(session, plan, who, time.perf_counter() - began, before)
+        done = commit_at_once(session, plan, who, time.perf_counter() - began, bound)
     except Exception:
         done = None  # the body runs again, claimed, and its failure is recorded
     finally:

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
-from ..errors import CheckpointUnavailable, MirrorNeuronError, SidecarFull, one_line
-from ..models import Attempt, NewCheckpoint
+from ..errors import CheckpointUnavailable, LeaseHeld, MirrorNeuronError, SidecarFull, one_line
+from ..models import Attempt, Claimant, LeaseOwner, NewCheckpoint, StepStart
 from ..render import format_bytes
 from ..store import Store, open_store
 from ..store.blob_backend import Blobs
@@ -44,11 +44,22 @@ from .heartbeat import Heartbeat
 from .staging import Frozen, StagingBlobs
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A step whose inert body ran before it was claimed (runner.py): the writer takes its
+    lease, begins its attempt and commits its checkpoint in one transaction."""
+
+    run_id: str
+    start: StepStart
+    who: Claimant
+
+
 @dataclass
 class Job:
     """One checkpoint waiting for the writer."""
 
-    attempt: Attempt
+    attempt: Attempt | Claim
+    """The attempt it checkpoints; a Claim: the attempt is begun with the commit."""
     checkpoint: NewCheckpoint
     blobs: Blobs
     """The backend its blobs land through (the store's, in the kernel)."""
@@ -64,7 +75,8 @@ class Job:
 
     @property
     def step(self) -> str:
-        return self.attempt.step
+        found = self.attempt
+        return found.start.name if isinstance(found, Claim) else found.step
 
 
 _NONE: frozenset[str] = frozenset()
@@ -119,7 +131,7 @@ class Writer:
 
     def submit(
         self,
-        attempt: Attempt,
+        attempt: Attempt | Claim,
         checkpoint: NewCheckpoint,
         staged: StagingBlobs,
         unordered: frozenset[str] = frozenset(),
@@ -300,7 +312,16 @@ class Writer:
                     self._landed.discard(key)
                 raise CheckpointUnavailable(key, f"blob {key} it reuses is gone")
         blobs.sync_dirs([f.key for f in job.frozen])
-        store.commit_checkpoint(job.attempt, job.checkpoint)
+        found = job.attempt
+        if isinstance(found, Claim):
+            done = store.claim_and_commit(found.run_id, found.start, found.who, job.checkpoint)
+            if isinstance(done, tuple):
+                job.attempt = done[0]
+            elif done.owner is not None:
+                raise _denied(found, done.owner)
+            # else a checkpoint with its key appeared meanwhile: the same constants.
+        else:
+            store.commit_checkpoint(found, job.checkpoint)
         if blobs.remote:  # (a local blob is looked at again: gc may delete it)
             with self._cond:
                 self._landed.update(f.key for f in job.frozen)
@@ -320,17 +341,18 @@ class Writer:
         reason = str(exc).strip().splitlines()[0] if ours else one_line(exc)
         job.error, job.failure = reason, exc
         self.heartbeat.drop(job.step)
-        if store is not None:
+        attempt = job.attempt
+        if store is not None and isinstance(attempt, Attempt):
             # A full disk may refuse these too: the next open then finds the step
             # `checkpointing` with its process gone, and marks it interrupted.
             with contextlib.suppress(MirrorNeuronError, OSError):
                 store.fail_attempt(
-                    job.attempt,
+                    attempt,
                     f"checkpoint not written: {reason}",
                     "".join(traceback.format_exception(exc)),
                 )
             with contextlib.suppress(MirrorNeuronError, OSError):
-                store.release(job.step, job.attempt.run_id, "failed")
+                store.release(job.step, attempt.run_id, "failed")
         job.message = (
             f"mn_step {job.step}: its checkpoint could not be written ({reason}); the "
             "previous checkpoint is kept and its values are still in this kernel: re-run "
@@ -338,6 +360,16 @@ class Writer:
         )
         with self._cond:
             self._failures.append(job.message)
+
+
+def _denied(claim: Claim, owner: LeaseOwner) -> LeaseHeld:
+    """A claim the cell did not wait for was denied: another process took the step in
+    the moment between the cell's look and this commit (runner._at_once)."""
+    return LeaseHeld(
+        claim.start.name,
+        f"step {claim.start.name!r} was claimed meanwhile by {owner.kind} run "
+        f"{owner.run_id} (pid {owner.pid} on {owner.host}), so this run is not recorded",
+    )
 
 
 def _sweep(spool: Path) -> None:

@@ -93,6 +93,9 @@ class PostgresStore(Store):
                 f" COALESCE(MAX({column}), 0) + 1, false) FROM {table}"
             )
 
+    def check_writable(self) -> None:
+        """No database file of ours to lose: the server refuses what it cannot write."""
+
     def supports(self, operation: str) -> bool:
         return operation not in SQLITE_ONLY
 

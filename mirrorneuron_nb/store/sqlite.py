@@ -138,6 +138,15 @@ class Store(
         with contextlib.suppress(Exception):
             old.close()
 
+    def check_writable(self) -> None:
+        """The guard's look before a write (guard.py), without a write: SidecarDamaged when
+        the database file was deleted, replaced or damaged. For a write the writer thread
+        makes behind the cell, so the cell refuses a damaged sidecar itself."""
+        guard = getattr(self.conn, "guard", None)
+        if guard is not None:
+            with translate_errors(self.root):
+                guard.before_write(self.conn)
+
     def supports(self, operation: str) -> bool:
         """Whether this backend has `operation` (doctor, rebuild, integrity, vacuum, wal):
         a SQLite sidecar has them all; see postgres.SQLITE_ONLY."""

@@ -92,14 +92,17 @@ BEGUN = "sum(s.startswith('BEGIN') for s in _sql)"
 @pytest.mark.kernel
 def test_an_inert_step_is_claimed_and_committed_in_one_transaction(kernel: Kernel) -> None:
     """Issue 13: an inert body runs before its step is claimed, then lease, attempt and
-    checkpoint are written in one transaction (two before); any other body keeps two."""
+    checkpoint are written in one transaction (two before), by the writer behind the
+    cell: the cell itself writes nothing. Any other body keeps two, in the cell."""
     kernel.run("%%mn_step warm\nx = 0")
     kernel.run(TRACED)
     kernel.run("%%mn_step a\nx = 1\nlabel = 'run'")
-    assert value(kernel, BEGUN) == "1"
+    assert value(kernel, BEGUN) == "0"
     assert value(kernel, "[e.kind for e in _mn.store.events('a')]") == repr(
         ["claimed", "running", "succeeded", "released"]
     )
+    # One transaction: every event of it carries the one time it was written at.
+    assert value(kernel, "len({e.ts for e in _mn.store.events('a')})") == "1"
     assert value(kernel, "_mn.store.step('a').status.value") == "'succeeded'"
     kernel.run("_sql.clear()\n")
     kernel.run("%%mn_step b\nimport random\nz = random.random()")
@@ -149,4 +152,23 @@ def test_an_inert_step_held_elsewhere_binds_nothing(kernel: Kernel) -> None:
     assert out.error is not None and out.error["ename"] == "LeaseHeld", out.error
     assert value(kernel, "x") == "'kept'"
     assert value(kernel, "'new' in globals()") == "False"
+    assert value(kernel, "[t.run_id for t in _mn.store.attempts('t')]") == "['other']"
+
+
+@pytest.mark.kernel
+def test_an_inert_step_claimed_elsewhere_before_its_commit_is_reported(kernel: Kernel) -> None:
+    """The writer claims an inert step behind its cell: when another process took the step
+    in between, nothing of this run is recorded, and the next cell says so in one line."""
+    kernel.run("%%mn_step warm\nx = 0")
+    kernel.run("_mn = get_ipython()._mirrorneuron_session")  # (such a cell waits for all)
+    kernel.settle = False  # the tests' silent flush would wait for the commit
+    kernel.run("import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '2'\ndel os")
+    kernel.run("%%mn_step t\nx = 1\nnew = 2")  # returns before its claim
+    hold = HOLD.replace("_mn = get_ipython()._mirrorneuron_session\n", "")
+    assert kernel.run(hold).stdout.strip() == "Attempt"  # taken in the writer's delay
+    out = kernel.run("import mirrorneuron_nb as _m\n_m.flush()")
+    lines = [x for x in (out.stderr + "".join(str(o) for o in out.own)).splitlines() if x]
+    said = [x for x in lines if "claimed meanwhile" in x]
+    assert len(said) == 1 and "not recorded" in said[0], lines
+    assert value(kernel, "(x, new)") == "(1, 2)"  # its values stay, as a plain cell's
     assert value(kernel, "[t.run_id for t in _mn.store.attempts('t')]") == "['other']"
