@@ -13,7 +13,9 @@ source whole. A cell that may reach any global through code (a function or metho
 defined in the notebook, `globals()`, `eval`...) waits whole for the sources that say
 so (`through_code`): the lazy resume, whose values are not checked or not bound yet. The
 writer does not: what it writes is frozen already (staging.py), so no code can change it;
-it only orders a cell that names a pending value after that value's commit.
+it only orders a cell that reads a pending value after that value's commit, and a cell
+that only binds the name (`x = 2`) not at all (`binds_wait`): binding a name changes no
+frozen value.
 `%mn_resume`, `%mn_status`, `%mn_reset`, `mn.flush()` and the kernel's shutdown wait for
 everything (`settle`).
 """
@@ -47,6 +49,11 @@ class Source(Protocol):
         """Whether a cell that may reach globals through code waits for all of it."""
         ...
 
+    @property
+    def binds_wait(self) -> bool:
+        """Whether a cell that binds one of its names, without reading it, waits for it."""
+        ...
+
     def pending_names(self) -> frozenset[str]:
         """The names it is still working on (cheap when there are none)."""
         ...
@@ -68,12 +75,14 @@ class Touch:
     """Global names it may read or bind; None: any (it cannot be analysed)."""
     through_code: bool = False
     """It may read any global through code it calls, or through `globals()` & co."""
+    reads: frozenset[str] = frozenset()
+    """Of `names`, those it may read (an in-place change reads the name too)."""
 
     def wanted(self, pending: frozenset[str], source: Source) -> frozenset[str] | None:
         """Which of a source's pending names this cell waits for (None: all)."""
         if self.names is None or (self.through_code and source.through_code):
             return None
-        return pending & self.names
+        return pending & (self.names if source.binds_wait else self.reads)
 
 
 def touched(shell: Any, raw_cell: str) -> Touch:
@@ -93,7 +102,7 @@ def touched(shell: Any, raw_cell: str) -> Touch:
     code = bool(found.reads & _REACH_ALL) or any(
         _notebook_code(namespace.get(n)) for n in found.reads
     )
-    return Touch(found.reads | found.writes, code)
+    return Touch(found.reads | found.writes, code, found.reads)
 
 
 def _notebook_code(value: Any) -> bool:

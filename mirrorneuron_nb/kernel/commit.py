@@ -4,6 +4,7 @@ behind the cell by writer.py)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 import traceback
@@ -19,6 +20,7 @@ from ..values.canonical import BufferDigests
 from ..values.fingerprint import is_immutable
 from ..values.serializers import buffer_keys, snapshot, type_name
 from ..values.signing import Binding, checkpoint_signature
+from . import constants
 from .attempts import Ran
 from .plan import StepPlan
 from .session import KernelSession
@@ -133,13 +135,20 @@ def commit_at_once(
     it can change (no namespace-wide comparison: a namespace holds every cell's `_iN`)."""
     store, name = session.store, plan.name
     staged = session.writer.staging(store.blobs)
+    claim = Claim(plan.run_id, plan.start, who)
+    ns = session.shell.user_ns
+    names = sorted(n for n in bound if not session.hidden(n))
+    values = {n: ns[n] for n in names}
     try:
         place = Binding(store.sidecar_id(), name, "")
-        names = sorted(n for n in bound if not session.hidden(n))
-        written = _checkpoint_variables(session, staged, place, names, {}, plan.reads_only)
-        new = _new_checkpoint(plan, place, duration, [], written)
-        claim = Claim(plan.run_id, plan.start, who)
-        job = session.writer.submit(claim, new, staged, _modules(session, names))
+        if constants.deferrable(values):  # nothing to freeze: built behind the cell too
+            made = functools.partial(constants.build, plan, place, duration, values)
+            job = session.writer.submit(claim, made, staged, names=frozenset(names))
+            written = Written([], [], names, [], [])
+        else:
+            written = _checkpoint_variables(session, staged, place, names, {}, plan.reads_only)
+            new = _new_checkpoint(plan, place, duration, [], written)
+            job = session.writer.submit(claim, new, staged, _modules(session, names))
     except BaseException:
         session.writer.discard(staged)
         raise

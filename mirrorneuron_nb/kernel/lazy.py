@@ -129,6 +129,7 @@ class LazyValues:
     or not bound yet may be reached through any code, so such a cell waits for all."""
 
     through_code = True
+    binds_wait = True  # a value bound later would overwrite what the cell binds
 
     def __init__(self) -> None:
         self._active: list[Verification] = []

@@ -30,7 +30,7 @@ import threading
 import time
 import traceback
 from collections import Counter, deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +60,8 @@ class Job:
 
     attempt: Attempt | Claim
     """The attempt it checkpoints; a Claim: the attempt is begun with the commit."""
-    checkpoint: NewCheckpoint
+    checkpoint: NewCheckpoint | Callable[[Blobs], NewCheckpoint]
+    """Or what builds it here, writing its blobs (constants.py: nothing to freeze)."""
     blobs: Blobs
     """The backend its blobs land through (the store's, in the kernel)."""
     frozen: list[Frozen]
@@ -87,7 +88,8 @@ SPOOL_GRACE_SECONDS = 3600
 class Writer:
     through_code = False
     """A source of the read barrier whose values are frozen already: code cannot reach
-    them, a cell waits only for the names it reads or binds (barrier.py)."""
+    them, a cell waits only for the names it reads (barrier.py)."""
+    binds_wait = False
 
     def __init__(self, root: Path, notebook: Path | None, heartbeat: Heartbeat) -> None:
         self.root, self.notebook = root, notebook
@@ -132,13 +134,17 @@ class Writer:
     def submit(
         self,
         attempt: Attempt | Claim,
-        checkpoint: NewCheckpoint,
+        checkpoint: NewCheckpoint | Callable[[Blobs], NewCheckpoint],
         staged: StagingBlobs,
         unordered: frozenset[str] = frozenset(),
+        names: frozenset[str] = frozenset(),
     ) -> Job:
-        """Queue a checkpoint whose blobs are frozen; the writer lands it in order. A cell
-        naming one of its variables waits for it, except those `unordered` (modules)."""
-        names = frozenset(v.name for v in checkpoint.variables) - unordered
+        """Queue a checkpoint whose blobs are frozen (or its builder, with the `names` it
+        writes); the writer lands it in order. A cell naming one of its variables waits
+        for it, except those `unordered` (modules)."""
+        if isinstance(checkpoint, NewCheckpoint):
+            names = frozenset(v.name for v in checkpoint.variables)
+        names -= unordered
         job = Job(
             attempt, checkpoint, staged.inner, staged.frozen, staged.reused, names, staged.held
         )
@@ -299,6 +305,8 @@ class Writer:
         if delay:
             time.sleep(delay)
         blobs = job.blobs
+        made = job.checkpoint
+        checkpoint = made if isinstance(made, NewCheckpoint) else made(blobs)
         for frozen in job.frozen:
             if frozen.tmp is not None:
                 blobs.land(frozen.key, frozen.tmp)
@@ -314,14 +322,14 @@ class Writer:
         blobs.sync_dirs([f.key for f in job.frozen])
         found = job.attempt
         if isinstance(found, Claim):
-            done = store.claim_and_commit(found.run_id, found.start, found.who, job.checkpoint)
+            done = store.claim_and_commit(found.run_id, found.start, found.who, checkpoint)
             if isinstance(done, tuple):
                 job.attempt = done[0]
             elif done.owner is not None:
                 raise _denied(found, done.owner)
             # else a checkpoint with its key appeared meanwhile: the same constants.
         else:
-            store.commit_checkpoint(found, job.checkpoint)
+            store.commit_checkpoint(found, checkpoint)
         if blobs.remote:  # (a local blob is looked at again: gc may delete it)
             with self._cond:
                 self._landed.update(f.key for f in job.frozen)

@@ -172,3 +172,19 @@ def test_an_inert_step_claimed_elsewhere_before_its_commit_is_reported(kernel: K
     assert len(said) == 1 and "not recorded" in said[0], lines
     assert value(kernel, "(x, new)") == "(1, 2)"  # its values stay, as a plain cell's
     assert value(kernel, "[t.run_id for t in _mn.store.attempts('t')]") == "['other']"
+
+
+@pytest.mark.kernel
+def test_constants_checkpointed_behind_the_cell_serve_a_reading_step_after_a_restart(
+    kernel: Kernel,
+) -> None:
+    """Immutable constants are fingerprinted, saved and signed by the writer thread: after a
+    restart they come back, and a step reading them is served (same fingerprints)."""
+    kernel.run("%%mn_step a\nx = 7\nname = 'run-7'\nshape = (3, (4, 'b'))\nnothing = None")
+    kernel.run("%%mn_step b\ny = (x, name, shape, nothing)")
+    kernel.restart()
+    kernel.run("%load_ext mirrorneuron_nb")
+    kernel.run("%mn_resume")
+    assert value(kernel, "(x, name, shape, nothing)") == "(7, 'run-7', (3, (4, 'b')), None)"
+    out = kernel.run("%%mn_step b\ny = (x, name, shape, nothing)")
+    assert "restored from checkpoint" in str(out.own), out

@@ -68,6 +68,18 @@ def test_a_cell_using_a_module_the_pending_step_imported_does_not_wait(
     assert stored(workdir, "load") == ("succeeded", 1)
 
 
+def test_rebinding_a_pending_name_does_not_wait_and_the_frozen_value_lands(
+    kernel: Kernel, workdir: Path
+) -> None:
+    delay(kernel, 3)
+    run(kernel, ARRAY_STEP)
+    run(kernel, "a = 'replaced'")  # binds the name only: the value being written is frozen
+    assert stored(workdir, "load") == ("checkpointing", 0)
+    run(kernel, "import mirrorneuron_nb as _m\n_m.flush()")
+    saved = checkpointed(workdir, "load", "a")
+    assert isinstance(saved, np.ndarray) and float(saved[-1]) == 999_999.0
+
+
 def test_a_mutation_through_an_alias_cannot_reach_a_pending_write(
     kernel: Kernel, workdir: Path
 ) -> None:
