@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import functools
 import inspect
 import sys
 import time
@@ -186,19 +187,35 @@ def _cancelled(
 
 def _compile(shell: Any, plan: StepPlan) -> tuple[CodeType, CodeType | None]:
     """The body and its last expression (if displayed), compiled under the cell's name."""
-    tree = ast.parse(plan.code)
     filename = cache_body(shell, plan.code, plan.body, plan.cell)
     # The __future__ flags of the user's own cells, as IPython compiles them, never this
     # module's (`from __future__ import annotations` would change what the body does).
     flags = int(getattr(shell.compile, "flags", 0))
     if plan.analysis.is_async:
         flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    displayed = plan.analysis.last_expression and not plan.code.rstrip().endswith(";")
+    body, tail = _compiled(plan.code, flags, displayed)
+    return _named(body, filename), None if tail is None else _named(tail, filename)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(code: str, flags: int, displayed: bool) -> tuple[CodeType, CodeType | None]:
+    """Compiled once per body text: a re-run (and every trivial step's `x = 1`) reuses it
+    under its own cell's file name (`_named`); code objects are immutable."""
+    tree = ast.parse(code)
     tail = None
-    if plan.analysis.last_expression and not plan.code.rstrip().endswith(";"):
+    if displayed:
         last = tree.body.pop()
         assert isinstance(last, ast.Expr)
-        tail = compile(ast.Expression(last.value), filename, "eval", flags=flags, dont_inherit=True)
-    return compile(tree, filename, "exec", flags=flags, dont_inherit=True), tail
+        tail = compile(ast.Expression(last.value), "<body>", "eval", flags=flags, dont_inherit=True)
+    return compile(tree, "<body>", "exec", flags=flags, dont_inherit=True), tail
+
+
+def _named(code: CodeType, filename: str) -> CodeType:
+    """`code` and the code objects inside it (functions, classes, comprehensions) under
+    `filename`, which tracebacks show as the cell."""
+    consts = tuple(_named(c, filename) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
 
 
 def run_body(shell: Any, plan: StepPlan) -> Any:

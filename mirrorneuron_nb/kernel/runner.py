@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Literal
 
 from .. import config
 from ..errors import InvalidInput
-from ..models import STATE_VARIABLE, Attempt, Checkpoint, Claimant, Step, StepStart, VarEntry
+from ..models import (
+    STATE_VARIABLE,
+    Attempt,
+    Checkpoint,
+    Claimant,
+    LeaseOwner,
+    Step,
+    StepStart,
+    VarEntry,
+)
 from ..values import libstate
 from ..values.libstate import reapply as reapply_state
 from ..values.restore import load_into
@@ -27,6 +37,10 @@ from .resume import with_notebook
 from .session import KernelSession
 
 __all__ = ["StepResult", "arun_step", "run_step", "user_traceback"]
+
+UNLOOKED: Literal["unlooked"] = "unlooked"
+"""The lease was not looked at with the cache (--force, --once): `_at_once` reads it."""
+Looked = LeaseOwner | None | Literal["unlooked"]
 
 
 def run_step(session: KernelSession, name: str, body: str, options: StepOptions) -> StepResult:
@@ -101,13 +115,13 @@ def _claimed(
     when that owner is done the step is looked at again: its checkpoint may serve it."""
     __tracebackhide__ = True
     while True:
-        served, seen = _before_running(session, plan)
+        served, seen, holder = _before_running(session, plan)
         if served is not None:
             return served
         # The row an abandoned attempt puts back: only --outputs can abandon one.
         previous = session.store.step(plan.name) if plan.options.outputs is not None else None
         who = lease.claimant(session, plan, seen)
-        if _at_once(session, plan, who):
+        if _at_once(session, plan, who, holder):
             done = _run_at_once(session, plan, who)
             if done is not None:
                 return done
@@ -116,12 +130,13 @@ def _claimed(
             return first, who, previous
 
 
-def _at_once(session: KernelSession, plan: StepPlan, who: Claimant) -> bool:
+def _at_once(session: KernelSession, plan: StepPlan, who: Claimant, holder: Looked) -> bool:
     """Whether the step may run before it is claimed, and be claimed and committed in one
     transaction behind the cell: its body binds names to constants and can run no other
     code (inert.py), so nothing outside this namespace can see it ran before its lease
-    was taken. Not while another process holds the step (read here: such a step waits,
-    or fails under --no-wait, as any), nor --once (its claim may find it interrupted),
+    was taken. Not while another process holds the step (`holder`, as the cache lookup
+    found it, else read here: such a step waits, or fails under --no-wait, as any), nor
+    --once (its claim may find it interrupted),
     nor --outputs, nor --approve: those keep the two transactions."""
     options = plan.options
     return (
@@ -129,7 +144,11 @@ def _at_once(session: KernelSession, plan: StepPlan, who: Claimant) -> bool:
         and options.outputs is None
         and options.approve is None
         and runs_no_code(plan.code, session.shell.user_ns)
-        and session.store.lease_holder(plan.name, plan.cache_key, who.run_id) is None
+        and (
+            holder is None
+            if holder is not UNLOOKED
+            else session.store.lease_holder(plan.name, plan.cache_key, who.run_id) is None
+        )
     )
 
 
@@ -160,14 +179,17 @@ def _run_at_once(session: KernelSession, plan: StepPlan, who: Claimant) -> StepR
     return done
 
 
-def _before_running(session: KernelSession, plan: StepPlan) -> tuple[StepResult | None, int | None]:
+def _before_running(
+    session: KernelSession, plan: StepPlan
+) -> tuple[StepResult | None, int | None, Looked]:
     """Gates, then the checkpoint that serves the step; None when the body has to run, with
-    the newest checkpoint of its key that was looked at (None: none is ever served)."""
+    the newest checkpoint of its key that was looked at (None: none is ever served), and
+    the live owner of its lease elsewhere that the same look found (UNLOOKED: none)."""
     __tracebackhide__ = True
     gates.check_upstream(session.store, plan.start)
-    hit, seen = _cache_hit(session, plan)
+    hit, seen, holder = _cache_hit(session, plan)
     if hit is not None:
-        return hit, seen
+        return hit, seen, holder
     check_inputs(session, plan)
     if plan.always_runs and session.announce(plan.name, plan.always_runs):
         print(f"mn_step {plan.name}: always runs: {'; '.join(plan.always_runs)}", file=sys.stderr)
@@ -180,15 +202,18 @@ def _before_running(session: KernelSession, plan: StepPlan) -> tuple[StepResult 
             session.batch,
             session.location.notebook,
         )
-    return None, seen
+    return None, seen, holder
 
 
 # -- cache hit ------------------------------------------------------------------------------
 
 
-def _cache_hit(session: KernelSession, plan: StepPlan) -> tuple[StepResult | None, int | None]:
-    """The result served from a checkpoint, or None when the body has to run; and the id
-    of the newest checkpoint with the step's key (0: none; None: none may serve it)."""
+def _cache_hit(
+    session: KernelSession, plan: StepPlan
+) -> tuple[StepResult | None, int | None, Looked]:
+    """The result served from a checkpoint, or None when the body has to run; the id of
+    the newest checkpoint with the step's key (0: none; None: none may serve it); and the
+    live owner of a lease on it elsewhere, read in the same statement (or UNLOOKED)."""
     __tracebackhide__ = True
     store, options = session.store, plan.options
     previous = store.step(plan.name) if options.once else None
@@ -201,13 +226,13 @@ def _cache_hit(session: KernelSession, plan: StepPlan) -> tuple[StepResult | Non
                 f"step {plan.name!r} is --once and already succeeded, but its checkpoint "
                 f"cannot be restored; it is not run again (reset it to run it)"
             )
-        return hit, None
+        return hit, None, UNLOOKED
     if options.force or session.force_all or plan.always_runs:
-        return None, None
-    found = store.find_checkpoint(plan.name, plan.cache_key)
+        return None, None, UNLOOKED
+    found, holder = store.look_to_run(plan.name, plan.cache_key, plan.run_id)
     if found is None:
-        return None, 0
-    return _serve_from_checkpoint(session, plan.start, found), found.id
+        return None, 0, holder
+    return _serve_from_checkpoint(session, plan.start, found), found.id, holder
 
 
 def _serve_from_checkpoint(

@@ -13,6 +13,7 @@ from ..models import (
     Checkpoint,
     Claimant,
     LeaseDenied,
+    LeaseOwner,
     NewCheckpoint,
     StepStart,
     StepStatus,
@@ -21,7 +22,7 @@ from ..models import (
 from .base import Conn, EventRow, events_txn, insert_rows
 from .connection import write_txn
 from .journal import close_journal_txn
-from .leases import release_txn, released_event
+from .leases import live_owner, release_txn, released_event
 from .manifest import STEP_FIELDS, read_meta, write_manifest_txn
 from .signed import SignedRows
 from .steps import begin_txn
@@ -184,6 +185,24 @@ class CheckpointsTable(SignedRows):
         found = str(row[0]) if row else ""
         self._sidecar_id = found  # "" is not kept: a migration may add the id later
         return found
+
+    def look_to_run(
+        self, step: str, cache_key: str, run_id: str
+    ) -> tuple[Checkpoint | None, LeaseOwner | None]:
+        """What a step about to run looks at, in one statement: its newest checkpoint with
+        `cache_key` (find_checkpoint), and the live owner of a lease on it that excludes
+        this key, other than `run_id` (lease_holder)."""
+        rows = self.conn.execute(
+            "SELECT c.id AS newest, l.run_id, l.cache_key, l.kind, l.host, l.pid, l.started,"
+            " l.heartbeat FROM (SELECT 1 AS one) AS here"
+            " LEFT JOIN leases l ON l.step=?"
+            " LEFT JOIN checkpoints c ON c.id=(SELECT id FROM checkpoints"
+            " WHERE step=? AND cache_key=? ORDER BY id DESC LIMIT 1)",
+            (step, step, cache_key),
+        ).fetchall()
+        newest = rows[0]["newest"]
+        found = self.checkpoint(int(newest)) if newest is not None else None
+        return found, live_owner(rows, cache_key, run_id)
 
     def find_checkpoint(self, step: str, cache_key: str) -> Checkpoint | None:
         row = self.conn.execute(

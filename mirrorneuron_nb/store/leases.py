@@ -105,14 +105,7 @@ class LeasesTable(Tables):
         """The live owner of a lease that excludes (step, cache_key), other than `run_id`
         (read only: a waiting claimant polls this)."""
         rows = self.conn.execute("SELECT * FROM leases WHERE step=?", (step,)).fetchall()
-        now, host, timeout = time.time(), this_host(), config.lease_timeout()
-        for r in rows:
-            if r["run_id"] == run_id or not conflicts(r["cache_key"], cache_key):
-                continue
-            owner = _owner(r)
-            if not lease_free(owner, now, host, timeout):
-                return owner
-        return None
+        return live_owner(rows, cache_key, run_id)
 
     def leases(self) -> dict[str, list[LeaseOwner]]:
         """Every lease row, live or not, by step (`lease_free` tells which are free)."""
@@ -278,6 +271,21 @@ def release_txn(
 
 def released_event(step: str, run_id: str, outcome: str) -> EventRow:
     return (run_id, step, "released", {"outcome": outcome})
+
+
+def live_owner(rows: list[Any], cache_key: str | None, run_id: str) -> LeaseOwner | None:
+    """Of a step's lease rows, the live owner of one that excludes `cache_key`, other
+    than `run_id` (rows without a lease, from an outer join, are skipped)."""
+    now, host, timeout = time.time(), this_host(), config.lease_timeout()
+    for r in rows:
+        if r["run_id"] is None or r["run_id"] == run_id:
+            continue
+        if not conflicts(r["cache_key"], cache_key):
+            continue
+        owner = _owner(r)
+        if not lease_free(owner, now, host, timeout):
+            return owner
+    return None
 
 
 def _owner(r: sqlite3.Row) -> LeaseOwner:

@@ -198,3 +198,21 @@ def test_one_transaction_writes_nothing_of_a_step_held_elsewhere(st: Store) -> N
     assert [a.run_id for a in st.attempts("t1")] == ["run2"]
     assert st.find_checkpoint("t1", "k-t1") is None
     assert [e.kind for e in st.events("t1")] == ["claimed", "running"]
+
+
+def test_the_look_before_a_step_runs_is_one_statement(st: Store) -> None:
+    """Issue 13: the cache lookup and the lease look of a step about to run are one read:
+    the newest checkpoint with the key, and a live owner elsewhere (none for one's own)."""
+    assert st.look_to_run("t1", "k-t1", "run1") == (None, None)
+    new_run(st, "run2")
+    other = st.claim_attempt("run2", inert_start("t1"), claimant("run2"))
+    assert isinstance(other, Attempt)
+    seen = counting(st)
+    found, holder = st.look_to_run("t1", "k-t1", "run1")
+    assert len(seen) == 1, seen
+    assert found is None and holder is not None and holder.run_id == "run2"
+    assert st.look_to_run("t1", "k-t1", "run2") == (None, None)  # its own lease
+    assert st.look_to_run("t1", "other-key", "run1")[1] is None  # another key: no conflict
+    st.commit_checkpoint(other, inert_checkpoint("t1"))
+    found, holder = st.look_to_run("t1", "k-t1", "run1")
+    assert found is not None and found == st.find_checkpoint("t1", "k-t1") and holder is None
