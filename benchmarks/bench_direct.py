@@ -12,9 +12,12 @@ fsyncs it (what landing does in the writer, and what a cell reading the value wa
 - `adaptive`: write_chunks(), as write_temp now does.
 
 Page states: `warm`, a buffer of the blob's size touched and freed just before (its pages
-are fresh in the free lists); `cold`, the same, then 3 s idle, which on a VM whose host
-reclaims freed guest memory leaves the next allocations faulting on the host. The order
-of the ways rotates each run. Prints medians (ms) and ratios to `old`; asserts nothing.
+are fresh in the free lists); `cold`, 3 s idle first (like bench_workload's `api` cell
+before `mutate`): on a VM whose host reclaims freed guest memory, new pages then often
+fault on the host. Often, not always: freeing a big buffer just before the idle kept the
+pages warm here, and even idle alone gave 200 MB writes of 189, 362, 59 ms in a row, so
+the per-run lines matter as much as the medians. The order of the ways rotates each
+run. Prints medians (ms) and ratios to `old`; asserts nothing.
 """
 
 from __future__ import annotations
@@ -83,11 +86,12 @@ def count_direct_bytes() -> None:
 
 
 def page_state(state: str, nbytes: int) -> None:
+    if state == "cold":
+        time.sleep(COLD_SECONDS)
+        return
     scratch = np.ones(nbytes // 8)  # touched: its pages are real, then freed
     scratch.sum()
     del scratch
-    if state == "cold":
-        time.sleep(COLD_SECONDS)
 
 
 def one(directory: Path, arr: Any, way: str, state: str) -> tuple[float, float, float]:
