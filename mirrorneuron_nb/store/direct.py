@@ -13,12 +13,17 @@ benchmarks/README.md "Big blobs around the page cache"), 200 MB in 16 MiB chunks
   whatever the page state, no page cache growth, and the fsync after it ~0.4 ms.
 
 So neither way wins: warm pages make the page cache ~3x faster than the disk, cold
-pages ~3x slower. `write_chunks` decides per 16 MiB chunk, by timing: it starts through
+pages ~3x slower. Write + fsync, medians of 5 (bench_direct.py), page cache / O_DIRECT /
+this choice: 200 MB warm 46+74 / 149+0 / 46+64 ms, after 3 s idle 495+81 / 153+0 /
+154+10 ms; 1 GB warm 236+361 / 815+1 / 214+310 ms, after 3 s idle 2249+420 / 672+0 /
+630+64 ms. `write_chunks` decides per 16 MiB chunk, by timing: it starts through
 the page cache, and a chunk slower than this disk writes one directly switches the same
 descriptor to O_DIRECT (fcntl; every chunk boundary is block aligned) for the next. The
-disk's time is learned from the direct chunks (per device, starting from 1 GB/s); a
-direct chunk slower than the last page-cache one switches back, so a slow disk costs at
-most one chunk before the page cache wins again. A filesystem or device that refuses
+disk's time is learned from the direct chunks (per device, starting from 1 GB/s); when
+it is slower than the last page-cache chunk, the next goes through the page cache again,
+so a slow disk costs about one chunk before the page cache wins. Only the write is
+compared, not the fsync after it: the cell waits for the write, and with warm pages the
+page cache wins even counting the fsync (above), with cold ones the disk wins anyway. A filesystem or device that refuses
 O_DIRECT (EINVAL at fcntl or at a write) is remembered and written through the page cache.
 
 Direct blocks are copied and written by a small pool of `mn-` threads (kernel/known.py
