@@ -23,8 +23,9 @@ disk's time is learned from the direct chunks (per device, starting from 1 GB/s)
 it is slower than the last page-cache chunk, the next goes through the page cache again,
 so a slow disk costs about one chunk before the page cache wins. Only the write is
 compared, not the fsync after it: the cell waits for the write, and with warm pages the
-page cache wins even counting the fsync (above), with cold ones the disk wins anyway. A filesystem or device that refuses
-O_DIRECT (EINVAL at fcntl or at a write) is remembered and written through the page cache.
+page cache wins even counting the fsync (above), with cold ones the disk wins anyway.
+A filesystem or device that refuses O_DIRECT (EINVAL at fcntl or at a write) is
+remembered and written through the page cache.
 
 Direct blocks are copied and written by a small pool of `mn-` threads (kernel/known.py
 does not count them as the notebook's): the copy holds the GIL, the write does not.
