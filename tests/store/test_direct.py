@@ -24,6 +24,9 @@ from mirrorneuron_nb.store import direct
 from mirrorneuron_nb.store.blobs import BlobStore, write_temp
 from mirrorneuron_nb.values.digest import digest_parts
 
+from ..helpers import checkpointed, run, sidecar, value
+from ..kernels import Kernel
+
 CHUNK = 64 << 10
 BLOCK = 16 << 10
 O_DIRECT = getattr(os, "O_DIRECT", 0)
@@ -306,3 +309,30 @@ def test_a_full_filesystem_leaves_no_temp_file(tmp_path: Path, mode: direct.Mode
         with pytest.raises(OSError, match="No space"):
             write_temp(small, [data(1 << 20)], fsync=False)
         assert temps(small) == []
+
+
+# The kernel's disk made faster than any page cache: after one chunk, the blob goes direct.
+FAST_DISK = (
+    "import os, mirrorneuron_nb.store.direct as _d\n"
+    "_d._disks[os.stat('.').st_dev] = _d._Disk(seconds_per_byte=0.0, measured=True)\n"
+    "del os\n"
+)
+
+
+@pytest.mark.kernel
+def test_a_real_kernel_stages_a_big_array_direct_and_checkpoints_it_exactly(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """40 MB + 8 bytes (chunks, blocks and an unaligned tail), frozen in the cell through
+    the pool's `mn-` threads, landed by the writer, read back verified by this process;
+    a mutation right after the cell does not reach it."""
+    run(kernel, FAST_DISK)
+    run(kernel, "%%mn_step big\nimport numpy as np\na = np.arange(5_000_001, dtype=float)\n")
+    # learned from the direct chunks (it was 0.0): some of the blob went direct
+    assert value(kernel, "_d._disks[_d.os.stat('.').st_dev].seconds_per_byte > 0") == "True"
+    run(kernel, "a *= 2")  # waits for the commit: what landed is the step's value
+    saved = checkpointed(workdir, "big", "a")
+    assert isinstance(saved, np.ndarray)
+    assert np.array_equal(saved, np.arange(5_000_001, dtype=float))
+    assert (sidecar(workdir) / "blobs").is_dir()
+    assert not list((sidecar(workdir) / "blobs").rglob(".tmp-*"))
