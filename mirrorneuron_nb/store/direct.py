@@ -84,8 +84,9 @@ _buffers = threading.local()
 
 def write_chunks(fd: int, chunks: Sequence[Any], mode: Mode = "adaptive") -> None:
     """Write the chunks, one after another, from offset 0 of `fd` (a new, empty regular
-    file opened without O_DIRECT). `mode` forces one way (benchmarks, tests); a chunk
-    that is not C-contiguous makes the whole write go through the page cache."""
+    file opened without O_DIRECT). `mode` forces one way (benchmarks, tests). A chunk
+    that is not C-contiguous goes to a plain buffered writer, as before this module
+    (which refuses it with BufferError: the blob's bytes would be ambiguous)."""
     try:
         views = [memoryview(c).cast("B") for c in chunks]
     except TypeError:  # not C-contiguous: written as the buffered writer always did
