@@ -22,6 +22,7 @@ from typing import Any, TypeGuard
 
 from ..errors import CheckpointUnavailable
 from ..values.digest import digest, digest_parts
+from .direct import write_chunks
 
 # values/digest.py: xxh3-128, lowercase hex.
 KEY_RE = re.compile(r"[0-9a-f]{32}")
@@ -302,19 +303,20 @@ class BlobCheck:
 
 def write_temp(directory: Path, chunks: Sequence[Any], *, fsync: bool) -> str:
     """The chunks in a new temp file in `directory` (made if missing; the file is removed
-    again on any error)."""
+    again on any error). Big blobs go through the page cache or around it, whichever is
+    faster at the time (direct.py)."""
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     except FileNotFoundError:  # the first blob of its directory
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.flush()
+        try:
+            write_chunks(fd, chunks)
             if fsync:
-                os.fsync(fh.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
