@@ -129,10 +129,11 @@ def commit_at_once(
 ) -> StepResult:
     """Checkpoint an inert body (inert.py) that ran before its step was claimed: the writer
     takes the lease, begins the attempt and commits the checkpoint in one transaction,
-    behind the cell (writer.py), after every checkpoint queued before it. A denied claim
-    there loses nothing: the same step with the same key is held or served elsewhere, and
-    an inert body binds the same constants (runner.py). `bound`: the names it binds, all
-    it can change (no namespace-wide comparison: a namespace holds every cell's `_iN`)."""
+    behind the cell (writer.py), after every checkpoint queued before it. Should another
+    process take the step in between, the next cell says so and nothing of this run is
+    recorded; its values stay, as a plain cell's (writer._denied). `bound`: the names it
+    binds, all it can change (no namespace-wide comparison: a namespace holds every
+    cell's `_iN`)."""
     store, name = session.store, plan.name
     staged = session.writer.staging(store.blobs)
     claim = Claim(plan.run_id, plan.start, who)

@@ -24,8 +24,12 @@ from .plan import StepPlan
 
 _SCALARS = (int, float, complex, bool, str, bytes, type(None))
 DEFER_BYTES = 1 << 16
-"""Constants larger than this (a long string literal) are saved in the cell as before:
-the writer then has no size limit to report."""
+"""Constants larger than this, counted generously (a long string literal, a tuple of
+thousands), are saved in the cell as before. Below it every value is stored inline in its
+row (codec.INLINE_STREAM_BYTES is 4x larger): the writer writes no blob file for them,
+and has no size limit to report."""
+_ITEM_BYTES = 24
+"""More than marshal spends on any scalar or container item."""
 
 
 def deferrable(values: dict[str, Any]) -> bool:
@@ -35,14 +39,14 @@ def deferrable(values: dict[str, Any]) -> bool:
 
 
 def _constant(value: Any, budget: list[int], depth: int) -> bool:
+    budget[0] -= _ITEM_BYTES
     kind = type(value)  # exact types: a subclass may define methods that run code
     if kind in (str, bytes):
-        budget[0] -= len(value)
+        budget[0] -= len(value) * (4 if kind is str else 1)  # any code point fits in 4
         return budget[0] >= 0
     if kind in _SCALARS:
-        return True
+        return budget[0] >= 0
     if kind in (tuple, frozenset) and depth < 8:
-        budget[0] -= len(value)
         return budget[0] >= 0 and all(_constant(v, budget, depth + 1) for v in value)
     return False
 

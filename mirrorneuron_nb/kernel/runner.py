@@ -136,8 +136,8 @@ def _at_once(session: KernelSession, plan: StepPlan, who: Claimant, holder: Look
     code (inert.py), so nothing outside this namespace can see it ran before its lease
     was taken. Not while another process holds the step (`holder`, as the cache lookup
     found it, else read here: such a step waits, or fails under --no-wait, as any), nor
-    --once (its claim may find it interrupted),
-    nor --outputs, nor --approve: those keep the two transactions."""
+    --once (its claim may find it interrupted), nor --outputs, nor --approve: those keep
+    the two transactions."""
     options = plan.options
     return (
         not options.once

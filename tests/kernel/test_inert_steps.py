@@ -188,3 +188,28 @@ def test_constants_checkpointed_behind_the_cell_serve_a_reading_step_after_a_res
     assert value(kernel, "(x, name, shape, nothing)") == "(7, 'run-7', (3, (4, 'b')), None)"
     out = kernel.run("%%mn_step b\ny = (x, name, shape, nothing)")
     assert "restored from checkpoint" in str(out.own), out
+
+
+class _Text(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("values", "deferred"),
+    [
+        ({"x": 1, "f": 2.5, "c": 1j, "b": True, "n": None, "s": "run", "y": b"\x00"}, True),
+        ({"t": (1, ("a", (None, 2.0))), "fs": frozenset({1, "a"})}, True),
+        ({"cols": ["a", "b"]}, False),  # mutable: frozen in the cell
+        ({"d": {"k": 1}}, False),
+        ({"s": _Text("x")}, False),  # a subclass may run code
+        ({"s": "x" * 20_000}, False),  # large: saved in the cell
+        ({"t": tuple(range(5_000))}, False),
+        ({"t": (1, [2])}, False),
+    ],
+)
+def test_only_small_immutable_constants_are_checkpointed_behind_the_cell(
+    values: dict[str, Any], deferred: bool
+) -> None:
+    from mirrorneuron_nb.kernel.constants import deferrable
+
+    assert deferrable(values) is deferred
