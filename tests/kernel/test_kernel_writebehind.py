@@ -163,6 +163,29 @@ def test_a_kernel_killed_while_checkpointing_leaves_the_previous_checkpoint(
     assert value(kernel, "x[:3]") == "[4, 5, 6]"
 
 
+def test_a_kernel_killed_before_an_inert_step_commits_leaves_the_previous_checkpoint(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """An inert step is claimed and committed by the writer behind its cell: killed before
+    that, the step holds what it held before, is not left running, and runs again."""
+    run(kernel, "%%mn_step config\nlr = 0.1\nlabel = 'first'\n")
+    run(kernel, "import mirrorneuron_nb as _m\n_m.flush()")
+    delay(kernel, 60)
+    run(kernel, "%%mn_step config\nlr = 0.2\nlabel = 'second'\n")
+    assert stored(workdir, "config") == ("succeeded", 1)  # nothing of the second run yet
+    kernel.kill()
+    kernel.revive()
+    run(kernel, "%load_ext mirrorneuron_nb")
+    run(kernel, "%mn_resume")
+    assert value(kernel, "(lr, label)") == "(0.1, 'first')"
+    assert stored(workdir, "config") == ("succeeded", 1)
+    again = run(kernel, "%%mn_step config\nlr = 0.2\nlabel = 'second'\n")
+    assert "restored from checkpoint" not in again.notes
+    run(kernel, "import mirrorneuron_nb as _m\n_m.flush()")
+    assert value(kernel, "(lr, label)") == "(0.2, 'second')"
+    assert stored(workdir, "config") == ("succeeded", 2)
+
+
 def test_kernel_shutdown_lands_pending_checkpoints(kernel: Kernel, workdir: Path) -> None:
     delay(kernel, 1)
     run(kernel, ARRAY_STEP)
