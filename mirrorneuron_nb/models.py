@@ -309,6 +309,18 @@ class LeaseWaiter:
 
 
 @dataclass(frozen=True)
+class StepLook:
+    """What a step about to run reads of the store, in one statement (`look_to_run`)."""
+
+    checkpoint: Checkpoint | None
+    """Its newest checkpoint with its cache key."""
+    holder: LeaseOwner | None
+    """The live owner of a lease on it that excludes its key, another run's."""
+    rejected: str | None
+    """The first rejected step before it in notebook order (its position given)."""
+
+
+@dataclass(frozen=True)
 class LeaseDenied:
     """Why `begin_attempt` did not start an attempt: a live owner holds the step (`owner`),
     or the step changed meanwhile (`owner` None: a checkpoint now serves it, or a --once

@@ -16,9 +16,12 @@ from .policy import StepOptions
 
 def check_upstream(store: Store, start: StepStart) -> None:
     """A rejected step stops every later step (in notebook order)."""
-    if start.position is None:
-        return
-    rejected = store.rejected_before(start.position)
+    if start.position is not None:
+        stop_if_rejected(start, store.rejected_before(start.position))
+
+
+def stop_if_rejected(start: StepStart, rejected: str | None) -> None:
+    """`rejected`: the first rejected step before this one, as the store found it."""
     if rejected is not None:
         raise StepRejected(
             start.name,

@@ -18,6 +18,7 @@ from ..models import (
     Claimant,
     LeaseOwner,
     Step,
+    StepLook,
     StepStart,
     VarEntry,
 )
@@ -186,8 +187,13 @@ def _before_running(
     the newest checkpoint of its key that was looked at (None: none is ever served), and
     the live owner of its lease elsewhere that the same look found (UNLOOKED: none)."""
     __tracebackhide__ = True
-    gates.check_upstream(session.store, plan.start)
-    hit, seen, holder = _cache_hit(session, plan)
+    look = _look(session, plan)
+    if look is None:
+        gates.check_upstream(session.store, plan.start)
+    else:
+        gates.stop_if_rejected(plan.start, look.rejected)
+    hit, seen = _cache_hit(session, plan, look)
+    holder: Looked = UNLOOKED if look is None else look.holder
     if hit is not None:
         return hit, seen, holder
     check_inputs(session, plan)
@@ -208,12 +214,20 @@ def _before_running(
 # -- cache hit ------------------------------------------------------------------------------
 
 
+def _look(session: KernelSession, plan: StepPlan) -> StepLook | None:
+    """The store's one look before the step runs (cache, leases, rejected steps), or None
+    when no checkpoint may serve the step (--once, --force, always runs): read apart."""
+    options = plan.options
+    if options.once or options.force or session.force_all or plan.always_runs:
+        return None
+    return session.store.look_to_run(plan.name, plan.cache_key, plan.run_id, plan.start.position)
+
+
 def _cache_hit(
-    session: KernelSession, plan: StepPlan
-) -> tuple[StepResult | None, int | None, Looked]:
-    """The result served from a checkpoint, or None when the body has to run; the id of
-    the newest checkpoint with the step's key (0: none; None: none may serve it); and the
-    live owner of a lease on it elsewhere, read in the same statement (or UNLOOKED)."""
+    session: KernelSession, plan: StepPlan, look: StepLook | None
+) -> tuple[StepResult | None, int | None]:
+    """The result served from a checkpoint, or None when the body has to run; and the id
+    of the newest checkpoint with the step's key (0: none; None: none may serve it)."""
     __tracebackhide__ = True
     store, options = session.store, plan.options
     previous = store.step(plan.name) if options.once else None
@@ -226,13 +240,13 @@ def _cache_hit(
                 f"step {plan.name!r} is --once and already succeeded, but its checkpoint "
                 f"cannot be restored; it is not run again (reset it to run it)"
             )
-        return hit, None, UNLOOKED
-    if options.force or session.force_all or plan.always_runs:
-        return None, None, UNLOOKED
-    found, holder = store.look_to_run(plan.name, plan.cache_key, plan.run_id)
+        return hit, None
+    if look is None:
+        return None, None
+    found = look.checkpoint
     if found is None:
-        return None, 0, holder
-    return _serve_from_checkpoint(session, plan.start, found), found.id, holder
+        return None, 0
+    return _serve_from_checkpoint(session, plan.start, found), found.id
 
 
 def _serve_from_checkpoint(

@@ -13,8 +13,8 @@ from ..models import (
     Checkpoint,
     Claimant,
     LeaseDenied,
-    LeaseOwner,
     NewCheckpoint,
+    StepLook,
     StepStart,
     StepStatus,
     VarEntry,
@@ -187,22 +187,28 @@ class CheckpointsTable(SignedRows):
         return found
 
     def look_to_run(
-        self, step: str, cache_key: str, run_id: str
-    ) -> tuple[Checkpoint | None, LeaseOwner | None]:
+        self, step: str, cache_key: str, run_id: str, position: int | None = None
+    ) -> StepLook:
         """What a step about to run looks at, in one statement: its newest checkpoint with
-        `cache_key` (find_checkpoint), and the live owner of a lease on it that excludes
-        this key, other than `run_id` (lease_holder)."""
+        `cache_key` (find_checkpoint), the live owner of a lease on it that excludes this
+        key, other than `run_id` (lease_holder), and the first rejected step before
+        `position` (rejected_before; none when the position is unknown)."""
         rows = self.conn.execute(
             "SELECT c.id AS newest, l.run_id, l.cache_key, l.kind, l.host, l.pid, l.started,"
-            " l.heartbeat FROM (SELECT 1 AS one) AS here"
+            " l.heartbeat, (SELECT name FROM steps WHERE status=? AND position < ?"
+            " ORDER BY position LIMIT 1) AS rejected"
+            " FROM (SELECT 1 AS one) AS here"
             " LEFT JOIN leases l ON l.step=?"
             " LEFT JOIN checkpoints c ON c.id=(SELECT id FROM checkpoints"
             " WHERE step=? AND cache_key=? ORDER BY id DESC LIMIT 1)",
-            (step, step, cache_key),
+            (StepStatus.rejected.value, position, step, step, cache_key),
         ).fetchall()
-        newest = rows[0]["newest"]
-        found = self.checkpoint(int(newest)) if newest is not None else None
-        return found, live_owner(rows, cache_key, run_id)
+        first = rows[0]
+        found = self.checkpoint(int(first["newest"])) if first["newest"] is not None else None
+        rejected = first["rejected"]
+        return StepLook(
+            found, live_owner(rows, cache_key, run_id), None if rejected is None else str(rejected)
+        )
 
     def find_checkpoint(self, step: str, cache_key: str) -> Checkpoint | None:
         row = self.conn.execute(

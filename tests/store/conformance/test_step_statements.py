@@ -16,6 +16,7 @@ from mirrorneuron_nb.models import (
     Claimant,
     LeaseDenied,
     NewCheckpoint,
+    StepLook,
     StepStart,
     StepStatus,
 )
@@ -201,18 +202,31 @@ def test_one_transaction_writes_nothing_of_a_step_held_elsewhere(st: Store) -> N
 
 
 def test_the_look_before_a_step_runs_is_one_statement(st: Store) -> None:
-    """Issue 13: the cache lookup and the lease look of a step about to run are one read:
-    the newest checkpoint with the key, and a live owner elsewhere (none for one's own)."""
-    assert st.look_to_run("t1", "k-t1", "run1") == (None, None)
+    """Issue 13: what a step about to run reads is one statement: the newest checkpoint
+    with its key, a live owner elsewhere (none for one's own), the first rejected step
+    before it in notebook order."""
+    assert st.look_to_run("t1", "k-t1", "run1") == StepLook(None, None, None)
     new_run(st, "run2")
     other = st.claim_attempt("run2", inert_start("t1"), claimant("run2"))
     assert isinstance(other, Attempt)
     seen = counting(st)
-    found, holder = st.look_to_run("t1", "k-t1", "run1")
+    look = st.look_to_run("t1", "k-t1", "run1", position=5)
     assert len(seen) == 1, seen
-    assert found is None and holder is not None and holder.run_id == "run2"
-    assert st.look_to_run("t1", "k-t1", "run2") == (None, None)  # its own lease
-    assert st.look_to_run("t1", "other-key", "run1")[1] is None  # another key: no conflict
+    assert look.checkpoint is None and look.holder is not None and look.rejected is None
+    assert look.holder.run_id == "run2"
+    assert st.look_to_run("t1", "k-t1", "run2").holder is None  # its own lease
+    assert st.look_to_run("t1", "other-key", "run1").holder is None  # another key
     st.commit_checkpoint(other, inert_checkpoint("t1"))
-    found, holder = st.look_to_run("t1", "k-t1", "run1")
-    assert found is not None and found == st.find_checkpoint("t1", "k-t1") and holder is None
+    look = st.look_to_run("t1", "k-t1", "run1")
+    assert look.checkpoint is not None and look.checkpoint == st.find_checkpoint("t1", "k-t1")
+    assert look.holder is None
+
+
+def test_the_look_finds_a_rejected_step_before_the_position(st: Store) -> None:
+    rejected = StepStart("gate", None, "x = 1", "h-gate", "k-gate", {}, 2)
+    approval = st.request_approval("run1", rejected, "ok?")
+    st.mark_rejected("run1", rejected, approval)
+    assert st.look_to_run("t1", "k-t1", "run1", position=3).rejected == "gate"
+    assert st.look_to_run("t1", "k-t1", "run1", position=2).rejected is None
+    assert st.look_to_run("t1", "k-t1", "run1").rejected is None  # position unknown
+    assert st.rejected_before(3) == "gate"
