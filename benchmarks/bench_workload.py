@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_workload.py --runs 5
     .venv/bin/python benchmarks/bench_workload.py --quick    # small sizes, 1 run
     .venv/bin/python benchmarks/bench_workload.py --baseline /path/to/main/checkout
+    .venv/bin/python benchmarks/bench_workload.py --warm-each   # memory warmed before each cell
 
 Fresh real kernels per run (one plain, one with the extension and a fresh sidecar, and
 with `--baseline DIR` one more running the steps with the package in DIR: old vs new in
@@ -120,8 +121,17 @@ class Side:
         return float(out.stdout.strip().splitlines()[-1])
 
 
+WARM = "import numpy as _np; _w = _np.ones(1 << 27); _w.sum(); del _w, _np"
+"""1 GiB touched and freed: the pages a cell then allocates are backed by the host."""
+
+
 def one_run(
-    i: int, root: Path, env: dict[str, str], sz: dict[str, Any], baseline: Path | None
+    i: int,
+    root: Path,
+    env: dict[str, str],
+    sz: dict[str, Any],
+    baseline: Path | None,
+    warm_each: bool = False,
 ) -> dict[str, Any]:
     """One run: the notebook plain, as steps, and as steps under `baseline`'s code."""
     base = root / f"run{i}"
@@ -139,6 +149,8 @@ def one_run(
             turn = (i + c) % len(labels)  # who goes first rotates: drift favours no side
             for label in labels[turn:] + labels[:turn]:
                 text = code if label == "plain" else f"%%mn_step {name}\n{code}"
+                if warm_each:
+                    sides[label].k.run(WARM)
                 out[label][name] = sides[label].timed(text)
         for key, body in (("trivial", "x = 1\n"), ("readonly", READ_ONLY)):
             for j in range(sz["repeat"]):
@@ -193,6 +205,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=None, help="repetitions (default 3)")
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 run")
     parser.add_argument(
+        "--warm-each",
+        action="store_true",
+        help="touch and free 1 GiB in a kernel just before each of its notebook cells (a "
+        "diagnosis: on a VM whose host takes freed memory back, first touches otherwise "
+        "land on whichever kernel meets them)",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         help="also run the steps with the package from this checkout (e.g. the main branch)",
@@ -219,7 +238,7 @@ def main() -> int:
     try:
         for i in range(runs):
             log(f"run {i + 1}/{runs}")
-            results.append(one_run(i, root, env, sz, args.baseline))
+            results.append(one_run(i, root, env, sz, args.baseline, args.warm_each))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     report(results, sz)
