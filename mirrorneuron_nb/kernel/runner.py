@@ -138,12 +138,14 @@ def _at_once(session: KernelSession, plan: StepPlan, who: Claimant, holder: Look
     was taken. Not while another process holds the step (`holder`, as the cache lookup
     found it, else read here: such a step waits, or fails under --no-wait, as any), nor
     --once (its claim may find it interrupted), nor --outputs, nor --approve: those keep
-    the two transactions."""
+    the two transactions. Nor behind a checkpoint still writing its blobs: claimed now,
+    the step shows `checkpointing` meanwhile rather than nothing for that long."""
     options = plan.options
     return (
         not options.once
         and options.outputs is None
         and options.approve is None
+        and session.writer.quick()
         and runs_no_code(plan.code, session.shell.user_ns)
         and (
             holder is None

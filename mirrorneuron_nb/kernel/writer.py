@@ -174,6 +174,12 @@ class Writer:
         with self._cond:
             return not self._queue
 
+    def quick(self) -> bool:
+        """Nothing queued holds frozen bytes: what is queued commits in milliseconds, so a
+        step queued now is not long invisible (an inert step's claim waits for its turn)."""
+        with self._cond:
+            return not any(job.held for job in self._queue)
+
     def holds(self, step: str) -> bool:
         """A checkpoint of `step` is pending (its lease is the writer's to release)."""
         with self._cond:

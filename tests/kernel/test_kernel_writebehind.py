@@ -186,6 +186,19 @@ def test_a_kernel_killed_before_an_inert_step_commits_leaves_the_previous_checkp
     assert stored(workdir, "config") == ("succeeded", 2)
 
 
+def test_an_inert_step_behind_a_big_pending_write_shows_checkpointing(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """Behind a checkpoint still writing its blobs, an inert step is claimed in its cell
+    (not when the writer reaches it): meanwhile it shows `checkpointing`, not nothing."""
+    delay(kernel, 3)
+    run(kernel, ARRAY_STEP)
+    run(kernel, "%%mn_step config\nlr = 0.1\n")
+    assert stored(workdir, "config") == ("checkpointing", 0)
+    run(kernel, "import mirrorneuron_nb as _m\n_m.flush()")
+    assert stored(workdir, "config") == ("succeeded", 1)
+
+
 def test_kernel_shutdown_lands_pending_checkpoints(kernel: Kernel, workdir: Path) -> None:
     delay(kernel, 1)
     run(kernel, ARRAY_STEP)
