@@ -71,16 +71,40 @@ def step_name(source: str) -> str | None:
 
 def step_cells(path: Path) -> list[StepCell]:
     """The step cells in notebook order. An unreadable notebook yields no cells."""
+    return list(notebook_steps(path).cells)
+
+
+@dataclass(frozen=True)
+class NotebookSteps:
+    """A notebook's step cells, and what a step asks of them before it runs (computed once
+    per saved version: a kernel asks before every step)."""
+
+    cells: tuple[StepCell, ...]
+    positions: dict[str, int]
+    duplicates: frozenset[str]
+
+
+_NO_STEPS = NotebookSteps((), {}, frozenset())
+
+
+def notebook_steps(path: Path) -> NotebookSteps:
+    """The step cells of the notebook as saved now (one `stat`); none if unreadable."""
     try:
         stat = path.stat()
     except OSError:
-        return []
-    return list(_step_cells(path, stat.st_mtime_ns, stat.st_size))
+        return _NO_STEPS
+    return _notebook_steps(path, stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=8)
-def _step_cells(path: Path, mtime_ns: int, size: int) -> tuple[StepCell, ...]:
+def _notebook_steps(path: Path, mtime_ns: int, size: int) -> NotebookSteps:
     # Keyed on mtime and size: a step runs often, the notebook is saved rarely.
+    cells = _step_cells(path)
+    positions = {c.name: c.position for c in cells}
+    return NotebookSteps(cells, positions, frozenset(duplicates(list(cells))))
+
+
+def _step_cells(path: Path) -> tuple[StepCell, ...]:
     try:
         cells = _cells(read_notebook(path))
     except InvalidInput:

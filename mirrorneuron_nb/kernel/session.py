@@ -14,7 +14,7 @@ from typing import Any
 from .. import config
 from ..errors import DuplicateStep
 from ..models import Run
-from ..notebook import duplicates, step_cells
+from ..notebook import NotebookSteps, notebook_steps
 from ..sidecar import Location, locate, sidecar_beside
 from ..store import Store, open_store
 from . import banners, barrier
@@ -54,6 +54,7 @@ class KernelSession:
         # No front end named the notebook: look for it until the sidecar is first opened.
         self._matcher = CellMatcher(kernel_cwd())
         self._noticed = False
+        self._steps: NotebookSteps | None = None
         self._discover("")
         # Fingerprints that still hold, so a step does not hash unchanged inputs again.
         self.known = KnownFingerprints(shell)
@@ -62,6 +63,7 @@ class KernelSession:
 
     def _pre_run_cell(self, info: Any) -> None:
         self.cell_id = getattr(info, "cell_id", None)
+        self._steps = None  # the notebook may have been saved since the last cell
         self._discover(getattr(info, "raw_cell", None) or "")
 
     def _discover(self, cell: str) -> None:
@@ -156,7 +158,7 @@ class KernelSession:
                     "give each %%mn_step cell its own name"
                 )
         notebook = self.location.notebook
-        if notebook is not None and name in duplicates(step_cells(notebook)):
+        if notebook is not None and name in self.notebook_steps().duplicates:
             raise DuplicateStep(
                 f"step name {name!r} is used by more than one cell in {notebook.name}; "
                 "give each %%mn_step cell its own name"
@@ -173,5 +175,15 @@ class KernelSession:
         return True
 
     def notebook_positions(self) -> dict[str, int]:
+        """Each step cell's position in the notebook (do not change the dict: it is shared)."""
+        return self.notebook_steps().positions
+
+    def notebook_steps(self) -> NotebookSteps:
+        """The notebook's step cells as saved, looked at once per cell (a `stat` costs a
+        trivial step tens of microseconds, and the claim and the plan both ask)."""
         notebook: Path | None = self.location.notebook
-        return {c.name: c.position for c in step_cells(notebook)} if notebook else {}
+        if notebook is None:
+            return NotebookSteps((), {}, frozenset())
+        if self._steps is None:
+            self._steps = notebook_steps(notebook)
+        return self._steps
