@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/bench_workload.py --quick    # small sizes, 1 run
     .venv/bin/python benchmarks/bench_workload.py --baseline /path/to/main/checkout
     .venv/bin/python benchmarks/bench_workload.py --warm-each   # memory warmed before each cell
+    .venv/bin/python benchmarks/bench_workload.py --notebook    # kernels of a notebook file
 
 Fresh real kernels per run (one plain, one with the extension and a fresh sidecar, and
 with `--baseline DIR` one more running the steps with the package in DIR: old vs new in
@@ -26,6 +27,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from bench_core import Kernel, log, machine
 
 SIZES: dict[str, tuple[Any, Any]] = {
@@ -98,8 +100,19 @@ TIMER = textwrap.dedent(
 class Side:
     """One kernel, timing each cell inside itself."""
 
-    def __init__(self, root: Path, env: dict[str, str], steps: bool) -> None:
-        if steps:
+    def __init__(
+        self, root: Path, env: dict[str, str], steps: bool, notebook: list[str] | None = None
+    ) -> None:
+        if steps and notebook is not None:
+            # As a kernel of a notebook open in Jupyter: the extension finds the notebook
+            # (its step cells' positions, duplicate names) and the sidecar beside it.
+            root.mkdir(parents=True, exist_ok=True)
+            path = root / "nb.ipynb"
+            nb = nbformat.v4.new_notebook()
+            nb.cells = [nbformat.v4.new_code_cell(c) for c in notebook]
+            nbformat.write(nb, path)
+            env = {**env, "JPY_SESSION_NAME": str(path)}
+        elif steps:
             env = {**env, "MIRRORNEURON_SIDECAR": str(root / "nb.mn")}
         # Each kernel its own IPython history database: with one shared, a kernel's history
         # thread waits for another's lock (SQLite's busy sleeps) while holding the lock that
@@ -132,14 +145,19 @@ def one_run(
     sz: dict[str, Any],
     baseline: Path | None,
     warm_each: bool = False,
+    notebook: bool = False,
 ) -> dict[str, Any]:
     """One run: the notebook plain, as steps, and as steps under `baseline`'s code."""
     base = root / f"run{i}"
     base.mkdir()
-    sides = {"plain": Side(base / "plain", env, None), "step": Side(base / "step", env, True)}
+    cells_ = _notebook_cells(sz) if notebook else None
+    sides = {
+        "plain": Side(base / "plain", env, False),
+        "step": Side(base / "step", env, True, cells_),
+    }
     if baseline is not None:
         old = {**env, "PYTHONPATH": str(baseline)}
-        sides["baseline"] = Side(base / "baseline", old, True)
+        sides["baseline"] = Side(base / "baseline", old, True, cells_)
     out: dict[str, Any] = {label: {} for label in sides}
     try:
         for side in sides.values():
@@ -160,6 +178,14 @@ def one_run(
     finally:
         for side in sides.values():
             side.k.shutdown()
+    return out
+
+
+def _notebook_cells(sz: dict[str, Any]) -> list[str]:
+    """The notebook the step kernels belong to with --notebook: every step this runs."""
+    out = [f"%%mn_step {name}\n{code}" for name, code in cells(sz)]
+    for key, body in (("trivial", "x = 1\n"), ("readonly", READ_ONLY)):
+        out += [f"%%mn_step {key}{j}\n{body}" for j in range(sz["repeat"])]
     return out
 
 
@@ -205,6 +231,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=None, help="repetitions (default 3)")
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 run")
     parser.add_argument(
+        "--notebook",
+        action="store_true",
+        help="step kernels belong to a notebook file (JPY_SESSION_NAME, as under Jupyter) "
+        "holding every step, instead of a sidecar named by MIRRORNEURON_SIDECAR",
+    )
+    parser.add_argument(
         "--warm-each",
         action="store_true",
         help="touch and free 1 GiB in a kernel just before each of its notebook cells (a "
@@ -238,7 +270,7 @@ def main() -> int:
     try:
         for i in range(runs):
             log(f"run {i + 1}/{runs}")
-            results.append(one_run(i, root, env, sz, args.baseline, args.warm_each))
+            results.append(one_run(i, root, env, sz, args.baseline, args.warm_each, args.notebook))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     report(results, sz)

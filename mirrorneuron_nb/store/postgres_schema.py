@@ -112,6 +112,10 @@ PG_MIGRATIONS: list[str] = [
         pid BIGINT NOT NULL, since DOUBLE PRECISION NOT NULL, PRIMARY KEY(step, run_id)
     );
     """,
+    # As the SQLite schema: the rejected-step gate of every step's look.
+    """
+    CREATE INDEX steps_status_position ON steps(status, position);
+    """,
 ]
 
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)

@@ -175,6 +175,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY(step, run_id)
     );
     """,
+    # The first rejected step before a position: asked before every step (look_to_run),
+    # it scanned and sorted the whole steps table.
+    """
+    CREATE INDEX steps_status_position ON steps(status, position);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
