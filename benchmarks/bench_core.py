@@ -189,6 +189,21 @@ class Kernel:
             self.km.shutdown_kernel(now=True)
 
 
+def hermetic_env(home: Path) -> dict[str, str]:
+    """IPython's and Jupyter's directories and the signing key under `home` (made), so a
+    benchmark's kernels touch nothing of the user's."""
+    env = {
+        "IPYTHONDIR": str(home / "ipython"),
+        "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
+        "JUPYTER_DATA_DIR": str(home / "jupyter_data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
+    }
+    for key in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
+        Path(env[key]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
 def emit(expr: str) -> str:
     """Code that prints a dict expression as one JSON line the driver picks up."""
     return f"import json as _bj\nprint({MARK!r} + _bj.dumps({expr}))\n"
@@ -276,16 +291,7 @@ class Bench:
         self.cold = cold
         self.cells = notebook_cells(sz)
         home = root / "home"
-        self.env = {
-            "IPYTHONDIR": str(home / "ipython"),
-            "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
-            "JUPYTER_DATA_DIR": str(home / "jupyter_data"),
-            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-            "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
-            "PYTHONHASHSEED": "0",
-        }
-        for key in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-            Path(self.env[key]).mkdir(parents=True, exist_ok=True)
+        self.env = {**hermetic_env(home), "PYTHONHASHSEED": "0"}
         self.live: list[Kernel] = []
 
     def kernel(self, sidecar: Path | None = None, mn: bool = False) -> Kernel:

@@ -44,21 +44,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_core import hermetic_env  # noqa: E402  (the benchmarks' folder, just added)
+
 TARGET_MS = 5.0
 LOG_LINE = re.compile(r"200 GET /mirrorneuron/api/steps\?(\S+) .* ([0-9.]+)ms")
-
-
-def hermetic_env(home: Path) -> dict[str, str]:
-    env = {
-        "IPYTHONDIR": str(home / "ipython"),
-        "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
-        "JUPYTER_DATA_DIR": str(home / "jupyter_data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
-    }
-    for key in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-        Path(env[key]).mkdir(parents=True, exist_ok=True)
-    return env
 
 
 def build_sidecar(root: Path, n_steps: int) -> Path:

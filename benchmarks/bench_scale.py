@@ -40,7 +40,7 @@ from typing import Any
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import Kernel, emit, machine, timed_in_kernel, tree_size
+from bench_core import Kernel, emit, hermetic_env, machine, timed_in_kernel, tree_size
 
 TARGET_S = 1.0
 TARGET_MEM = 1.2
@@ -63,16 +63,7 @@ class Env:
     def __init__(self, root: Path) -> None:
         self.root = root
         home = root / "home"
-        self.env = {
-            "IPYTHONDIR": str(home / "ipython"),
-            "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
-            "JUPYTER_DATA_DIR": str(home / "jupyter_data"),
-            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-            "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
-            "PYTHONHASHSEED": "0",
-        }
-        for key in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-            Path(self.env[key]).mkdir(parents=True, exist_ok=True)
+        self.env = {**hermetic_env(home), "PYTHONHASHSEED": "0"}
         self.live: list[Kernel] = []
 
     def kernel(self, cwd: Path, extra: dict[str, str]) -> Kernel:

@@ -34,7 +34,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_core import Kernel, log, machine
+from bench_core import Kernel, hermetic_env, log, machine
 from bench_workload import TIMER
 from services import BUCKET, load, moto, postgres
 
@@ -215,16 +215,10 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="mn-bench-shared-"))
     home = scratch / "home"
     common = {
-        "IPYTHONDIR": str(home / "ipython"),
-        "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
-        "JUPYTER_DATA_DIR": str(home / "jupyter_data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
+        **hermetic_env(home),
         "MIRRORNEURON_PROJECT": "bench",
         "XDG_CACHE_HOME": str(scratch / "cache"),
     }
-    for key in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-        Path(common[key]).mkdir(parents=True, exist_ok=True)
     for name in ("MIRRORNEURON_STORE", "MIRRORNEURON_BLOBS", "MIRRORNEURON_SIDECAR"):
         os.environ.pop(name, None)
     info = machine()

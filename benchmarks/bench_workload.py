@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from bench_core import Kernel, log, machine
+from bench_core import Kernel, hermetic_env, log, machine
 
 SIZES: dict[str, tuple[Any, Any]] = {
     "n_arr": (25_000_000, 1_000_000),  # float64: 200 MB
@@ -253,15 +253,7 @@ def main() -> int:
     runs = args.runs or (1 if args.quick else 3)
     root = Path(tempfile.mkdtemp(prefix="mn-workload-"))
     home = root / "home"
-    env = {
-        "IPYTHONDIR": str(home / "ipython"),
-        "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
-        "JUPYTER_DATA_DIR": str(home / "jupyter_data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
-    }
-    for key in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-        Path(env[key]).mkdir(parents=True, exist_ok=True)
+    env = hermetic_env(home)
     info = machine()
     log(
         f"scratch {root}; {runs} run(s); machine: " + ", ".join(f"{k}={v}" for k, v in info.items())

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_core import hermetic_env
 from jupyter_client.manager import KernelManager
 
 MARK = "__WB__"
@@ -54,17 +55,11 @@ class Kernel:
         env = {
             **os.environ,
             "PYTHONPATH": str(tree),
-            "IPYTHONDIR": str(home / "ipython"),
-            "JUPYTER_CONFIG_DIR": str(home / "jupyter_config"),
-            "JUPYTER_DATA_DIR": str(home / "jupyter_data"),
-            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-            "MIRRORNEURON_KEY_FILE": str(home / "signing.key"),
+            **hermetic_env(home),
             "MIRRORNEURON_SIDECAR": str(cwd / "nb.mn"),
         }
         if blobs is not None:
             env["MIRRORNEURON_BLOBS"] = blobs
-        for sub in ("ipython", "jupyter_config", "jupyter_data", "runtime"):
-            (home / sub).mkdir(parents=True, exist_ok=True)
         self.km = KernelManager(kernel_name="python3")
         self.km.start_kernel(cwd=str(cwd), env=env)
         self.kc = self.km.client()

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-from bench_core import Kernel
+from bench_core import Kernel, hermetic_env
 
 PHASES = (
     "mirrorneuron_nb.kernel.runner:make_plan",
@@ -83,15 +83,7 @@ for _label, _values in sys._mn_times.items():
 
 def kernel(root: Path, name: str, cells: list[str], steps: bool, notebook: bool) -> Kernel:
     home = root / name
-    env = {
-        "IPYTHONDIR": str(home / "ipython"),
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "MIRRORNEURON_KEY_FILE": str(root / "signing.key"),
-    }
-    for key in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-        Path(env[key]).mkdir(parents=True)
+    env = hermetic_env(home)
     if steps and notebook:
         path = home / "nb.ipynb"
         book = nbformat.v4.new_notebook()
