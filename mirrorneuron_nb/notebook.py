@@ -84,7 +84,8 @@ class NotebookSteps:
     duplicates: frozenset[str]
 
 
-_NO_STEPS = NotebookSteps((), {}, frozenset())
+NO_STEPS = NotebookSteps((), {}, frozenset())
+"""An unreadable notebook's, or no notebook's."""
 
 
 def notebook_steps(path: Path) -> NotebookSteps:
@@ -92,7 +93,7 @@ def notebook_steps(path: Path) -> NotebookSteps:
     try:
         stat = path.stat()
     except OSError:
-        return _NO_STEPS
+        return NO_STEPS
     return _notebook_steps(path, stat.st_mtime_ns, stat.st_size)
 
 

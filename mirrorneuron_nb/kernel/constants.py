@@ -20,9 +20,9 @@ from ..values import codec, groups
 from ..values.fingerprint import fingerprint
 from ..values.serializers import buffer_keys, type_name
 from ..values.signing import Binding, checkpoint_signature
+from .inert import SCALARS
 from .plan import StepPlan
 
-_SCALARS = (int, float, complex, bool, str, bytes, type(None))
 DEFER_BYTES = 1 << 16
 """Constants larger than this, counted generously (a long string literal, a tuple of
 thousands), are saved in the cell as before. Below it every value is stored inline in its
@@ -44,7 +44,7 @@ def _constant(value: Any, budget: list[int], depth: int) -> bool:
     if kind in (str, bytes):
         budget[0] -= len(value) * (4 if kind is str else 1)  # any code point fits in 4
         return budget[0] >= 0
-    if kind in _SCALARS:
+    if kind in SCALARS:
         return budget[0] >= 0
     if kind in (tuple, frozenset) and depth < 8:
         return budget[0] >= 0 and all(_constant(v, budget, depth + 1) for v in value)

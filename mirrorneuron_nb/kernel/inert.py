@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-_SCALARS = frozenset({int, float, complex, bool, str, bytes, type(None)})
-"""Values whose release runs no code and frees nothing else."""
+SCALARS = frozenset({int, float, complex, bool, str, bytes, type(None)})
+"""Values whose release runs no code and frees nothing else (immutable, exact types)."""
 
 
 def runs_no_code(code: str, ns: Mapping[str, Any]) -> bool:
@@ -25,7 +25,7 @@ def runs_no_code(code: str, ns: Mapping[str, Any]) -> bool:
     names = inert_bindings(code)
     if names is None:
         return False
-    return all(type(ns[n]) in _SCALARS for n in names if n in ns)
+    return all(type(ns[n]) in SCALARS for n in names if n in ns)
 
 
 @lru_cache(maxsize=512)

@@ -14,7 +14,7 @@ from typing import Any
 from .. import config
 from ..errors import DuplicateStep
 from ..models import Run
-from ..notebook import NotebookSteps, notebook_steps
+from ..notebook import NO_STEPS, NotebookSteps, notebook_steps
 from ..sidecar import Location, locate, sidecar_beside
 from ..store import Store, open_store
 from . import banners, barrier
@@ -183,7 +183,7 @@ class KernelSession:
         trivial step tens of microseconds, and the claim and the plan both ask)."""
         notebook: Path | None = self.location.notebook
         if notebook is None:
-            return NotebookSteps((), {}, frozenset())
+            return NO_STEPS
         if self._steps is None:
             self._steps = notebook_steps(notebook)
         return self._steps

@@ -25,7 +25,7 @@ from .journal import close_journal_txn
 from .leases import live_owner, release_txn, released_event
 from .manifest import STEP_FIELDS, read_meta, write_manifest_txn
 from .signed import SignedRows
-from .steps import begin_txn
+from .steps import NEWEST_CHECKPOINT, REJECTED_BEFORE, begin_txn
 
 
 class CheckpointsTable(SignedRows):
@@ -195,12 +195,10 @@ class CheckpointsTable(SignedRows):
         `position` (rejected_before; none when the position is unknown)."""
         rows = self.conn.execute(
             "SELECT c.id AS newest, l.run_id, l.cache_key, l.kind, l.host, l.pid, l.started,"
-            " l.heartbeat, (SELECT name FROM steps WHERE status=? AND position < ?"
-            " ORDER BY position LIMIT 1) AS rejected"
+            f" l.heartbeat, ({REJECTED_BEFORE}) AS rejected"
             " FROM (SELECT 1 AS one) AS here"
             " LEFT JOIN leases l ON l.step=?"
-            " LEFT JOIN checkpoints c ON c.id=(SELECT id FROM checkpoints"
-            " WHERE step=? AND cache_key=? ORDER BY id DESC LIMIT 1)",
+            f" LEFT JOIN checkpoints c ON c.id=({NEWEST_CHECKPOINT})",
             (StepStatus.rejected.value, position, step, step, cache_key),
         ).fetchall()
         first = rows[0]

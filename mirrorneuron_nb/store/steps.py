@@ -31,6 +31,15 @@ INVALID = "invalid"
 """An attempt whose body ran but whose result its step's options refuse; also the event."""
 
 
+NEWEST_CHECKPOINT = (
+    "SELECT id FROM checkpoints WHERE step=? AND cache_key=? ORDER BY id DESC LIMIT 1"
+)
+"""The id of a step's newest checkpoint with a cache key (params: step, key)."""
+REJECTED_BEFORE = "SELECT name FROM steps WHERE status=? AND position < ? ORDER BY position LIMIT 1"
+"""The first rejected step before a position (params: the rejected status, the position):
+an index search (schema 6). Also part of `look_to_run`."""
+
+
 class StepsTable(Tables):
     def step(self, name: str) -> Step | None:
         row = self.conn.execute("SELECT * FROM steps WHERE name=?", (name,)).fetchone()
@@ -45,10 +54,7 @@ class StepsTable(Tables):
     def rejected_before(self, position: int) -> str | None:
         """The first rejected step earlier in notebook order, if any (one indexed query: it
         runs before every step)."""
-        row = self.conn.execute(
-            "SELECT name FROM steps WHERE status=? AND position < ? ORDER BY position LIMIT 1",
-            (StepStatus.rejected.value, position),
-        ).fetchone()
+        row = self.conn.execute(REJECTED_BEFORE, (StepStatus.rejected.value, position)).fetchone()
         return str(row[0]) if row else None
 
     def attempts(self, step: str) -> list[Attempt]:
@@ -311,8 +317,7 @@ def look_cursor(c: Conn, start: StepStart) -> Cursor:
     return c.execute(
         "SELECT s.run_id, s.status, s.attempts, s.position, s.checkpoint_id,"
         " (SELECT MAX(position) FROM steps) AS top,"
-        " (SELECT id FROM checkpoints WHERE step=? AND cache_key=? ORDER BY id DESC LIMIT 1)"
-        " AS newest"
+        f" ({NEWEST_CHECKPOINT}) AS newest"
         " FROM (SELECT 1 AS one) AS here LEFT JOIN steps s ON s.name=?",
         (start.name, start.cache_key, start.name),
     )
