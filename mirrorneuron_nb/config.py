@@ -24,6 +24,9 @@ RUN_KIND_ENV = "MIRRORNEURON_RUN_KIND"
 """`interactive` (default) or `batch`: batch runs stop at gates with a command to run."""
 PARAMETERS_ENV = "MIRRORNEURON_PARAMETERS"
 """The batch run's parameters as a JSON object, recorded with the run."""
+RUN_ID_ENV = "MIRRORNEURON_RUN_ID"
+"""The id a batch run's kernel records its run under, chosen by the driver so it can read
+back what this run did to each step (32 hex digits; taken once: see `take_run_id`)."""
 FORCE_ENV = "MIRRORNEURON_FORCE"
 """`1`: a `--fresh` batch run executes every step, whatever its checkpoints."""
 KEY_ENV = "MIRRORNEURON_KEY_FILE"
@@ -177,6 +180,7 @@ def batch_environment(
     fresh: bool,
     max_sleep: float | None = None,
     lease_wait: float | None = None,
+    run_id: str | None = None,
 ) -> dict[str, str]:
     """What a batch driver sets for the kernel it starts (without `max_sleep`, the
     kernel inherits MIRRORNEURON_MAX_SLEEP, so plain papermill runs can set it)."""
@@ -190,7 +194,17 @@ def batch_environment(
     }
     if max_sleep is not None:
         env[MAX_SLEEP_ENV] = repr(max_sleep)
+    if run_id is not None:
+        env[RUN_ID_ENV] = run_id
     return env
+
+
+def take_run_id() -> str | None:
+    """The run id the batch driver chose, removed from the environment as it is read: one
+    run per id, so neither a second run of this kernel nor a process it starts reuses it.
+    Anything but 32 hex digits is ignored (the kernel makes its own)."""
+    value = os.environ.pop(RUN_ID_ENV, "")
+    return value if len(value) == 32 and all(c in "0123456789abcdef" for c in value) else None
 
 
 def shared_store() -> str | None:

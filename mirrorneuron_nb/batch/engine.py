@@ -8,6 +8,7 @@ which imports it indirectly, must not import papermill at module level.
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from papermill.engines import Engine
 from papermill.utils import merge_kwargs, remove_args
 
 from ..errors import InvalidInput, LeaseHeld, SidecarError
-from ..models import StepStatus
+from ..models import Event, Step, StepStatus
 from ..notebook import step_name
 from ..sidecar import sidecar_of
 from ..store import open_store
@@ -38,6 +39,10 @@ __all__ = ["ENGINE_NAME", "MirrorNeuronEngine"]
 
 # A gate or a long wait stopped the step on purpose: the run pauses there.
 STOPPED = (StepStatus.awaiting_approval, StepStatus.rejected, StepStatus.sleeping)
+# This run's events that say what state it left a step in (an event named after it).
+STATUSES = frozenset(
+    s.value for s in (*STOPPED, StepStatus.succeeded, StepStatus.cached, StepStatus.failed)
+)
 KERNEL_STDOUT = 2
 """The file descriptor a batch run's kernel process writes its stdout to: the driver's
 stderr (a Dask worker's log on a cluster)."""
@@ -45,13 +50,20 @@ stderr (a Dask worker's log on a cluster)."""
 
 class _Client(PapermillNotebookClient):  # type: ignore[misc]
     """Papermill's client, plus: load the extension if the notebook does not, and report
-    each step's outcome (read back from the sidecar) as cells complete."""
+    each step's outcome (read back from the sidecar: what this run, `run_id`, did) as cells
+    complete."""
 
     def __init__(
-        self, nb_man: Any, sidecar: Path, progress: ProgressCallback | None, **kwargs: Any
+        self,
+        nb_man: Any,
+        sidecar: Path,
+        run_id: str,
+        progress: ProgressCallback | None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(nb_man, **kwargs)
         self.sidecar = sidecar
+        self.run_id = run_id
         self.progress = progress
         self.kernel_died = False
 
@@ -91,7 +103,7 @@ class _Client(PapermillNotebookClient):  # type: ignore[misc]
         if self.kernel_died:
             outcome: CellOutcome | None = CellOutcome(name, "failed", seconds, KERNEL_DIED)
         else:
-            outcome = _outcome(self.sidecar, name, cell, seconds)
+            outcome = _outcome(self.sidecar, self.run_id, name, cell, seconds)
         if outcome is None:
             return
         cell.metadata["mirrorneuron"] = {"step": name, "outcome": outcome.outcome}
@@ -99,21 +111,36 @@ class _Client(PapermillNotebookClient):  # type: ignore[misc]
             self.progress(outcome)
 
 
-def _outcome(sidecar: Path, name: str, cell: Any, duration: float) -> CellOutcome | None:
-    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    failure = cell_error(cell)
+def _read(sidecar: Path, run_id: str, name: str) -> tuple[Step | None, StepStatus | None]:
+    """The step's row, and the status this run left it in (None: this run recorded nothing
+    that says). The row alone is not enough: other runs sharing the sidecar (a sweep's other
+    combinations) update it too, even between this cell's end and this read."""
     try:
         store = open_store(sidecar, readonly=True)
     except SidecarError:
-        store = None
-    step = None
-    if store is not None:
-        try:
-            step = store.step(name)
-        finally:
-            store.close()
-    if step is not None and step.status in STOPPED:
-        return CellOutcome(name, step.status.value, duration, step.error)
+        return None, None
+    try:
+        step, mine = store.step(name), store.run_step_event(run_id, name)
+    finally:
+        store.close()
+    return step, _status(mine)
+
+
+def _status(event: Event | None) -> StepStatus | None:
+    if event is None or event.kind not in STATUSES:
+        return None
+    return StepStatus(event.kind)
+
+
+def _outcome(
+    sidecar: Path, run_id: str, name: str, cell: Any, duration: float
+) -> CellOutcome | None:
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    failure = cell_error(cell)
+    step, mine = _read(sidecar, run_id, name)
+    status = mine or (step.status if step is not None else None)
+    if step is not None and status in STOPPED:
+        return CellOutcome(name, status.value, duration, step.error)
     if errors and errors[0].get("ename") == LeaseHeld.__name__:
         # Another process runs the step: this run stopped waiting (--lease-wait).
         return CellOutcome(name, LEASE_HELD, duration, str(errors[0].get("evalue", "")))
@@ -121,14 +148,14 @@ def _outcome(sidecar: Path, name: str, cell: Any, duration: float) -> CellOutcom
         # A step's own exception is recorded with the step; a cell the magic refused (an
         # invalid name or option, a duplicate name) records nothing, or left an older run's
         # row: its reason is the cell's own (a UsageError on its stderr).
-        if errors and step is not None and step.status is StepStatus.failed and step.error:
+        if errors and step is not None and status is StepStatus.failed and step.error:
             failure = step.error
         return CellOutcome(name, "failed", duration, failure)
-    if step is not None and step.status is StepStatus.failed:
+    if step is not None and status is StepStatus.failed:
         return CellOutcome(name, "failed", duration, step.error)
     if step is None:
         return None
-    return CellOutcome(name, "restored" if step.status is StepStatus.cached else "ran", duration)
+    return CellOutcome(name, "restored" if status is StepStatus.cached else "ran", duration)
 
 
 class MirrorNeuronEngine(Engine):  # type: ignore[misc]
@@ -155,7 +182,8 @@ class MirrorNeuronEngine(Engine):  # type: ignore[misc]
         lease_wait: float | None = kwargs.pop("mn_lease_wait", None)
         notebook = Path(input_path).resolve()
         parameters = dict(nb_man.nb.metadata.get("papermill", {}).get("parameters", {}))
-        env = batch_environment(notebook, parameters, fresh, max_sleep, lease_wait)
+        run_id = uuid.uuid4().hex
+        env = batch_environment(notebook, parameters, fresh, max_sleep, lease_wait, run_id)
         kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
         final = merge_kwargs(
             kwargs,
@@ -169,7 +197,7 @@ class MirrorNeuronEngine(Engine):  # type: ignore[misc]
         # Our kernels talk over IPC: no TCP port, no unencrypted-TCP warning (transport.py).
         final.setdefault("kernel_manager_class", AsyncIPCKernelManager)
         with environ(env):
-            client = _Client(nb_man, sidecar_of(notebook), progress, **final)
+            client = _Client(nb_man, sidecar_of(notebook), run_id, progress, **final)
             # The kernel process's own stdout (what a subprocess prints; the cell keeps a
             # copy) goes to our stderr: stdout is the command's (--json, the sweep's table).
             return client.execute(stdout=KERNEL_STDOUT)

@@ -68,12 +68,13 @@ def batch_environment(
     fresh: bool,
     max_sleep: float | None = None,
     lease_wait: float | None = None,
+    run_id: str | None = None,
 ) -> dict[str, str]:
     """The environment of a batch run's kernel: the input notebook's sidecar, the run's
     parameters and kind, the longest wait it sleeps through, how long it waits for a step
-    another process runs (see config.py)."""
+    another process runs, the id to record its run under (see config.py)."""
     return config.batch_environment(
-        input_path, sidecar_of(input_path), parameters, fresh, max_sleep, lease_wait
+        input_path, sidecar_of(input_path), parameters, fresh, max_sleep, lease_wait, run_id
     )
 
 

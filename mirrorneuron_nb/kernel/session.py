@@ -114,7 +114,7 @@ class KernelSession:
     def ensure_run(self) -> str:
         if self.run_id is None:
             run = Run(
-                id=uuid.uuid4().hex,
+                id=config.take_run_id() or uuid.uuid4().hex,
                 kind=config.run_kind(),
                 parameters=config.run_parameters(),
                 status="running",

@@ -24,6 +24,18 @@ class EventsTable(Tables):
             ).fetchall()
         return [_event(r) for r in rows]
 
+    def run_step_event(self, run_id: str, step: str) -> Event | None:
+        """What one run last did to a step: its newest event for it that is not about the
+        lease. Unlike the step's row, which every run sharing the sidecar updates, only
+        that run writes these (a batch driver reads back its own run's outcome)."""
+        marks = ",".join("?" * len(LEASE_EVENTS))
+        row = self.conn.execute(
+            f"SELECT * FROM events WHERE step=? AND run_id=? AND kind NOT IN ({marks})"
+            " ORDER BY id DESC LIMIT 1",
+            (step, run_id, *LEASE_EVENTS),
+        ).fetchone()
+        return _event(row) if row else None
+
     def latest_events(self, kind: str) -> dict[str, Event]:
         """For each step (of the steps table) whose latest event is of `kind`, that event:
         a state the step stays in until anything else happens to it (its inputs missing, a

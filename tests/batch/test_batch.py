@@ -193,3 +193,34 @@ def test_newer_sidecar_is_refused_before_running_exit_6(notebook: Path, workdir:
         ["gc", "analysis.ipynb"],
     ):
         assert mn(*command, cwd=workdir).returncode == 6
+
+
+# After the step's own cell committed, and before papermill hands its reply to the engine,
+# a run sharing the sidecar (another sweep combination) restores the step: its row says
+# `cached`, by another run. What the engine reports must still be what THIS run did.
+OTHER_RUN_RESTORES = """
+def _other_run_restores(result, _hook=[]):
+    import sqlite3
+    with sqlite3.connect('flip.mn/state.sqlite') as db:
+        db.execute("UPDATE steps SET status='cached', run_id='other' WHERE name='fit'")
+    get_ipython().events.unregister('post_run_cell', _other_run_restores)
+get_ipython().events.register('post_run_cell', _other_run_restores)
+"""
+
+
+def test_outcome_is_this_runs_own_not_the_shared_row(workdir: Path) -> None:
+    notebooks.write_notebook(
+        workdir / "flip.ipynb",
+        "lr = 0.1",
+        [step("fit", "model = lr * 2\n" + OTHER_RUN_RESTORES), step("report", "print(model)")],
+    )
+    done = mn("run", "flip.ipynb", "out.ipynb", cwd=workdir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    progress = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("  ")]
+    assert progress[:2] == [["fit", "ran"], ["report", "ran"]], done.stdout
+    out = nbformat.read(workdir / "out.ipynb", as_version=4)
+    marks = [
+        c.metadata["mirrorneuron"]["outcome"] for c in out.cells if "mirrorneuron" in c.metadata
+    ]
+    assert marks == ["ran", "ran"]
+    assert counts(workdir) == Counter(fit=1, report=1)
