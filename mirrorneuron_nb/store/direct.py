@@ -27,6 +27,12 @@ page cache wins even counting the fsync (above), with cold ones the disk wins an
 A filesystem or device that refuses O_DIRECT (EINVAL at fcntl or at a write) is
 remembered and written through the page cache.
 
+A chunk written through the page cache is handed to the disk at once (`_start_writeback`):
+its writeback then runs while the next chunks are written and while the cell goes on,
+instead of all of it in the fsync that lands the blob, which a cell reading the value
+waits for. 200 MB, warm pages (io test on this VM, 4 runs): write 43-65 ms, an fsync
+right after it 0-29 ms; without it, write 40-52 ms and fsync 49-74 ms.
+
 Direct blocks are copied and written by a small pool of `mn-` threads (kernel/known.py
 does not count them as the notebook's): the copy holds the GIL, the write does not.
 """
@@ -34,10 +40,12 @@ does not count them as the notebook's): the copy holds the GIL, the write does n
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import errno
 import fcntl
 import mmap
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -59,6 +67,9 @@ _LEARN = 0.25
 """Weight of each new direct chunk in the disk's running time per byte."""
 
 _O_DIRECT: int = getattr(os, "O_DIRECT", 0)
+_FADVISE = getattr(os, "posix_fadvise", None) if sys.platform.startswith("linux") else None
+WRITEBACK_MIN_BYTES = 1 << 20
+"""Chunks from this size up start their writeback as soon as they are written."""
 
 
 @dataclass
@@ -150,6 +161,7 @@ class _Writer:
     def _buffered_chunk(self, offset: int, size: int) -> None:
         for piece, at in self._pieces(offset, size):
             _pwrite_all(self.fd, piece, at)
+        _start_writeback(self.fd, offset, size)
 
     def _direct_chunk(self, offset: int, size: int) -> None:
         aligned = size - size % ALIGN
@@ -196,6 +208,16 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
     done = 0
     while done < data.nbytes:  # a short write is possible in principle: finish it
         done += os.pwrite(fd, data[done:], offset + done)
+
+
+def _start_writeback(fd: int, offset: int, size: int) -> None:
+    """Start writing these dirty pages to the disk without waiting for it. Python has no
+    sync_file_range; on Linux, POSIX_FADV_DONTNEED starts writeback of the range's dirty
+    pages (WB_SYNC_NONE) and drops only pages already clean, so what was just written
+    stays cached. Elsewhere (no posix_fadvise) the later fsync does all the writing."""
+    if size >= WRITEBACK_MIN_BYTES and _FADVISE is not None:
+        with contextlib.suppress(OSError):  # advice only: the fsync that lands it decides
+            _FADVISE(fd, offset, size, os.POSIX_FADV_DONTNEED)
 
 
 def _run_all(calls: list[tuple[Any, int, int]]) -> None:
