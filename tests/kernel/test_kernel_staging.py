@@ -34,9 +34,7 @@ def big_blobs(workdir: Path) -> list[int]:
     return sorted(s for p in found if (s := p.stat().st_size) >= MB16)
 
 
-def test_the_cell_returns_only_once_its_big_blobs_are_frozen(
-    kernel: Kernel, workdir: Path
-) -> None:
+def test_the_cell_returns_only_once_its_big_blobs_are_frozen(kernel: Kernel, workdir: Path) -> None:
     """`v` is a view of `a`: a cell writing through it names no value being written, so
     the read barrier lets it run at once. The checkpoint still holds the step's `a`."""
     run(kernel, "import os\nos.environ['MIRRORNEURON_STAGE_DELAY'] = '1'\ndel os")
