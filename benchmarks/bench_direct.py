@@ -9,9 +9,7 @@ fsyncs it (what landing does in the writer, and what a cell reading the value wa
 
 - `old`: main's write_temp (a BufferedWriter over mkstemp), copied here as the baseline;
 - `direct`: write_chunks(mode="direct"), every aligned block O_DIRECT;
-- `adaptive`: write_chunks(), as write_temp now does: page-cache chunks start their
-  writeback as soon as written (direct._start_writeback);
-- `late`: the same without that (the writeback all in the fsync), as before it.
+- `adaptive`: write_chunks(), as write_temp now does.
 
 Page states: `warm`, a buffer of the blob's size touched and freed just before (its pages
 are fresh in the free lists); `cold`, 3 s idle first (like bench_workload's `api` cell
@@ -43,7 +41,7 @@ from bench_core import log, machine
 from mirrorneuron_nb.store import direct
 
 COLD_SECONDS = 3.0
-WAYS = ("old", "direct", "adaptive", "late")
+WAYS = ("old", "direct", "adaptive")
 _direct_bytes = 0
 _count_lock = threading.Lock()
 
@@ -107,16 +105,10 @@ def one(directory: Path, arr: Any, way: str, state: str) -> tuple[float, float, 
             lambda: new_write_temp(directory, chunks, "direct" if way == "direct" else "adaptive")
         )
     )
-    advise = direct._FADVISE
-    if way == "late":
-        direct._FADVISE = None
     page_state(state, arr.nbytes)
     _direct_bytes = 0
     t0 = time.perf_counter()
-    try:
-        tmp = write()
-    finally:
-        direct._FADVISE = advise
+    tmp = write()
     t1 = time.perf_counter()
     fd = os.open(tmp, os.O_RDONLY)
     try:
@@ -146,7 +138,7 @@ def main() -> int:
             for state in ("warm", "cold"):
                 got: dict[str, list[tuple[float, float, float]]] = {w: [] for w in WAYS}
                 for run in range(args.runs):
-                    order = WAYS[run % len(WAYS) :] + WAYS[: run % len(WAYS)]
+                    order = WAYS[run % 3 :] + WAYS[: run % 3]
                     for way in order:
                         got[way].append(one(root, arr, way, state))
                     log(

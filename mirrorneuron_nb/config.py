@@ -55,9 +55,6 @@ PENDING_BYTES_CAP. `0`: every checkpoint is written before its cell returns."""
 WRITER_DELAY_ENV = "MIRRORNEURON_WRITER_DELAY"
 """Tests only: seconds the background writer sleeps before writing each checkpoint (to
 observe a step `checkpointing`, or kill a kernel there)."""
-STAGE_DELAY_ENV = "MIRRORNEURON_STAGE_DELAY"
-"""Tests only: seconds the staging thread sleeps before freezing each big blob in a temp
-file (kernel/staging.py), to show the cell waits for it before it returns."""
 
 PENDING_BYTES_CAP = 8 << 30
 PENDING_BYTES_FLOOR = 64 << 20
@@ -291,8 +288,3 @@ def _read_default_pending_bytes() -> int:
 def writer_delay() -> float:
     """Tests only (WRITER_DELAY_ENV): seconds the writer waits before each commit."""
     return _seconds(WRITER_DELAY_ENV, 0.0) or 0.0
-
-
-def stage_delay() -> float:
-    """Tests only (STAGE_DELAY_ENV): seconds before each big blob is frozen."""
-    return _seconds(STAGE_DELAY_ENV, 0.0) or 0.0

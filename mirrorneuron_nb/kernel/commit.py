@@ -20,7 +20,7 @@ from ..values.canonical import BufferDigests
 from ..values.fingerprint import is_immutable
 from ..values.serializers import buffer_keys, snapshot, type_name
 from ..values.signing import Binding, checkpoint_signature
-from . import constants, staging
+from . import constants
 from .attempts import Ran
 from .plan import StepPlan
 from .session import KernelSession
@@ -74,10 +74,11 @@ def commit(
     waited: Job | None = None
     try:
         staged = session.writer.staging(store.blobs)  # any backend: local or remote
+        target: Blobs = staged
         place = Binding(store.sidecar_id(), name, "")
-        names, snaps = _written_names(session, plan, before, staged)
-        written = _checkpoint_variables(session, staged, place, names, snaps, plan.reads_only)
-        state = _library_state(session, staged, place, state_before)
+        names, snaps = _written_names(session, plan, before)
+        written = _checkpoint_variables(session, target, place, names, snaps, plan.reads_only)
+        state = _library_state(session, target, place, state_before)
         if state is not None:
             written.variables.append(state[0])
             written.blobs.extend(state[1])
@@ -205,12 +206,11 @@ def _report(session: KernelSession, name: str, written: Written) -> None:
 
 
 def _written_names(
-    session: KernelSession, plan: StepPlan, before: dict[str, int], staged: StagingBlobs
+    session: KernelSession, plan: StepPlan, before: dict[str, int]
 ) -> tuple[list[str], dict[str, tuple[str, BufferDigests]]]:
     """The names the step bound, rebound, deleted or mutated, and the fingerprints taken
     while finding mutations (so a mutated value is not fingerprinted twice), with the
-    array digests they took (so its snapshot does not hash those arrays again). A big
-    array found mutated starts being frozen at once (staging.prestage)."""
+    array digests they took (so its snapshot does not hash those arrays again)."""
     ns: dict[str, Any] = session.shell.user_ns
     outputs = plan.options.outputs
     if outputs is not None:
@@ -234,14 +234,12 @@ def _written_names(
         if now != fp:
             changed.add(name)
             taken[name] = (now, digests)
-            if not session.hidden(name):
-                staged.prestage(ns[name], digests)
     return sorted(n for n in changed if not session.hidden(n)), taken
 
 
 def _checkpoint_variables(
     session: KernelSession,
-    blobs: StagingBlobs,
+    blobs: Blobs,
     place: Binding,
     names: list[str],
     taken: dict[str, tuple[str, BufferDigests]],
@@ -257,15 +255,13 @@ def _checkpoint_variables(
     present = [n for n in names if n in ns]
     partners, reaches = session.sharing.partners(present, ns)
     members = present + sorted(n for n in partners if not session.hidden(n))
-    # Fingerprints first: what they find decides how a value is saved (groups.dump). Big
-    # arrays first, each frozen as soon as its digest is known, while the rest are done.
+    # Fingerprints first: what they find decides how a value is saved (groups.dump).
     known: BufferDigests = {}
     prints: dict[str, str] = {}
-    for name in sorted(members, key=lambda n: not staging.big_array(ns[n])):
+    for name in members:
         fp, digests = taken.get(name, (None, None))
         if fp is None or digests is None:
             fp = session.known.after_body(name, ns[name], known, reads_only=plan_reads_only)
-            blobs.prestage(ns[name], known)
         else:
             known.update(digests)
         prints[name] = fp

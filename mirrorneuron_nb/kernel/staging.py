@@ -17,14 +17,6 @@ backend (any `Blobs`: the local directory or an fsspec URL):
   the value waits longer) and the kernel holds them, while the page cache is not the
   kernel's memory.
 
-Temp files are written by one `mn-stage` thread while the cell goes on with the other
-values (the write releases the GIL: fingerprinting or marshalling the next value runs
-meanwhile); `finish` waits for them before the checkpoint is queued, so the cell still
-returns only once every blob is frozen. A big array whose digest the step's fingerprint
-took is staged as soon as that is known (`prestage`), before the other values are even
-fingerprinted: on issue 13's workload, the 200 MB array of `mutate` is written while its
-300k dicts are fingerprinted and marshalled.
-
 A blob already in the store (or in a checkpoint still pending) is not frozen again. For a
 remote store "already there" is only what this kernel landed or saw there (asking the
 object store would be a round trip in the cell); the writer asks before it uploads.
@@ -34,22 +26,15 @@ now, from the live memory, as before write-behind.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
-import sys
-import threading
-import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import config
 from ..store.blob_backend import Blobs
 from ..store.blobs import Progress
-from ..values.canonical import BufferDigests
-from ..values.codec import too_large
 
 STAGE_FILE_BYTES = 1 << 20
 """Mutable buffers from this size up are frozen in a temp file rather than in memory."""
@@ -96,7 +81,6 @@ class StagingBlobs:
         self.through = 0
         """Blobs written through because the bound was reached."""
         self._seen: set[str] = set()
-        self._staging: list[concurrent.futures.Future[None]] = []
 
     @property
     def location(self) -> str:
@@ -126,35 +110,8 @@ class StagingBlobs:
             self.frozen.append(Frozen(key, size, data=b"".join(bytes(c) for c in chunks)))
         else:
             # Not fsynced here: landing does it (or uploads), in the writer.
-            frozen = Frozen(key, size)
-            self.frozen.append(frozen)
-            delay = config.stage_delay()
-            self._staging.append(_stager().submit(self._stage, frozen, chunks, delay))
+            self.frozen.append(Frozen(key, size, tmp=self.inner.stage(key, chunks, self._spool)))
         return True
-
-    def _stage(self, frozen: Frozen, chunks: Sequence[Any], delay: float) -> None:
-        if delay:
-            time.sleep(delay)
-        frozen.tmp = self.inner.stage(frozen.key, chunks, self._spool)
-
-    def prestage(self, value: Any, digests: BufferDigests) -> None:
-        """Start freezing a value that will be saved, when it is a big C-contiguous numpy
-        array whose bytes its fingerprint digested whole: its blob key is that digest, and
-        the storage pickler hands over the same memory (serializers.buffer_keys), whose
-        put then finds it frozen already."""
-        if not big_array(value):
-            return
-        found = digests.get((value.__array_interface__["data"][0], value.nbytes))
-        if found is not None and value.flags.c_contiguous and too_large(value.nbytes) is None:
-            self.put(found[0], [memoryview(value).cast("B")])
-
-    def finish(self) -> None:
-        """Wait until every blob is frozen (its temp file written); raise the first error."""
-        try:
-            for future in self._staging:
-                future.result()
-        finally:
-            _settle(self._staging)
 
     def _there(self, key: str, chunks: Sequence[Any], size: int) -> bool:
         if self.inner.remote:
@@ -169,7 +126,6 @@ class StagingBlobs:
 
     def discard(self) -> None:
         """Drop what was frozen (the checkpoint will not be queued): temp files go."""
-        _settle(self._staging)
         for frozen in self.frozen:
             if frozen.tmp is not None:
                 with contextlib.suppress(OSError):
@@ -203,32 +159,3 @@ class StagingBlobs:
         progress: Progress | None = None,
     ) -> tuple[int, int]:
         return self.inner.collect(referenced, grace_seconds, progress)
-
-
-def big_array(value: Any) -> bool:
-    """An exact numpy array big enough to be frozen in a temp file."""
-    numpy = sys.modules.get("numpy")
-    return numpy is not None and type(value) is numpy.ndarray and value.nbytes >= STAGE_FILE_BYTES
-
-
-_pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
-_lock = threading.Lock()
-
-
-def _stager() -> concurrent.futures.ThreadPoolExecutor:
-    """The one staging thread (made again in a forked child, whose copy has none). Named
-    `mn-` so known.py does not take it for a thread of the notebook's."""
-    global _pool
-    with _lock:
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), concurrent.futures.ThreadPoolExecutor(1, "mn-stage"))
-        return _pool[1]
-
-
-def _settle(futures: list[concurrent.futures.Future[None]]) -> None:
-    """Return only when no staging is running any more, even after an error or an
-    interrupt: a temp file still being written from the live values could otherwise
-    freeze what the user's next cell changes."""
-    for future in futures:
-        future.cancel()
-    concurrent.futures.wait(futures)

@@ -141,8 +141,7 @@ class Writer:
     ) -> Job:
         """Queue a checkpoint whose blobs are frozen (or its builder, with the `names` it
         writes); the writer lands it in order. A cell naming one of its variables waits
-        for it, except those `unordered` (modules). Its temp files are finished first."""
-        staged.finish()
+        for it, except those `unordered` (modules)."""
         if isinstance(checkpoint, NewCheckpoint):
             names = frozenset(v.name for v in checkpoint.variables)
         names -= unordered

@@ -27,14 +27,6 @@ page cache wins even counting the fsync (above), with cold ones the disk wins an
 A filesystem or device that refuses O_DIRECT (EINVAL at fcntl or at a write) is
 remembered and written through the page cache.
 
-A chunk written through the page cache is handed to the disk as soon as it is written
-(`_Writeback`), by one `mn-writeback` thread trailing the writer: its writeback then runs
-while the next chunks are written and while the cell goes on, instead of all of it in the
-fsync that lands the blob, which a cell reading the value waits for. Asking for it inline
-made the write itself slower (the request blocks while the device queue is full):
-`bench_writebehind.py`, 7 runs, a 200 MB step returned in 382 vs 331 ms, durable 8 vs
-80 ms later. From the trailing thread the cell does not wait for the disk.
-
 Direct blocks are copied and written by a small pool of `mn-` threads (kernel/known.py
 does not count them as the notebook's): the copy holds the GIL, the write does not.
 """
@@ -42,12 +34,10 @@ does not count them as the notebook's): the copy holds the GIL, the write does n
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import errno
 import fcntl
 import mmap
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -69,9 +59,6 @@ _LEARN = 0.25
 """Weight of each new direct chunk in the disk's running time per byte."""
 
 _O_DIRECT: int = getattr(os, "O_DIRECT", 0)
-_FADVISE = getattr(os, "posix_fadvise", None) if sys.platform.startswith("linux") else None
-WRITEBACK_MIN_BYTES = 1 << 20
-"""Chunks from this size up start their writeback as soon as they are written."""
 
 
 @dataclass
@@ -122,22 +109,18 @@ class _Writer:
         self.direct = False
         self.last_buffered = 0.0
         """Seconds per byte of the last chunk written through the page cache."""
-        self.writeback = _Writeback(fd)
 
     def run(self) -> None:
         if self.mode == "direct":
             self._set_direct(True)
-        try:
-            for offset in range(0, self.total, CHUNK):
-                size = min(CHUNK, self.total - offset)
-                began = time.perf_counter()
-                if self.direct:
-                    self._direct_chunk(offset, size)
-                else:
-                    self._buffered_chunk(offset, size)
-                self._decide(time.perf_counter() - began, size)
-        finally:
-            self.writeback.close()
+        for offset in range(0, self.total, CHUNK):
+            size = min(CHUNK, self.total - offset)
+            began = time.perf_counter()
+            if self.direct:
+                self._direct_chunk(offset, size)
+            else:
+                self._buffered_chunk(offset, size)
+            self._decide(time.perf_counter() - began, size)
 
     def _decide(self, seconds: float, size: int) -> None:
         if size < CHUNK:  # the last, short chunk: nothing follows, and its time is noise
@@ -167,7 +150,6 @@ class _Writer:
     def _buffered_chunk(self, offset: int, size: int) -> None:
         for piece, at in self._pieces(offset, size):
             _pwrite_all(self.fd, piece, at)
-        self.writeback.start(offset, size)
 
     def _direct_chunk(self, offset: int, size: int) -> None:
         aligned = size - size % ALIGN
@@ -214,56 +196,6 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
     done = 0
     while done < data.nbytes:  # a short write is possible in principle: finish it
         done += os.pwrite(fd, data[done:], offset + done)
-
-
-class _Writeback:
-    """Start writing a file's dirty pages to the disk, from the `mn-writeback` thread, on
-    a descriptor of its own (the writer may close its own before the requests run). Python
-    has no sync_file_range; on Linux, POSIX_FADV_DONTNEED starts writeback of the range's
-    dirty pages (WB_SYNC_NONE) and drops only pages already clean: what was just written
-    stays cached. Elsewhere (no posix_fadvise) the fsync that lands the blob does it all.
-    Advice only: that fsync decides what is durable, so a failure here is ignored."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd, self.own = fd, -1
-
-    def start(self, offset: int, size: int) -> None:
-        if size < WRITEBACK_MIN_BYTES or _FADVISE is None:
-            return
-        if self.own < 0:
-            try:
-                self.own = os.dup(self.fd)
-            except OSError:
-                return
-        with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
-            _flusher().submit(_advise, self.own, offset, size)
-
-    def close(self) -> None:
-        if self.own >= 0:
-            own, self.own = self.own, -1
-            try:
-                _flusher().submit(os.close, own)  # after its requests: one thread, in order
-            except RuntimeError:  # the interpreter is shutting down
-                os.close(own)
-
-
-def _advise(fd: int, offset: int, size: int) -> None:
-    assert _FADVISE is not None
-    with contextlib.suppress(OSError):
-        _FADVISE(fd, offset, size, os.POSIX_FADV_DONTNEED)
-
-
-_flushers: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
-
-
-def _flusher() -> concurrent.futures.ThreadPoolExecutor:
-    """The one writeback thread (made again in a forked child)."""
-    global _flushers
-    with _lock:
-        if _flushers is None or _flushers[0] != os.getpid():
-            made = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mn-writeback")
-            _flushers = (os.getpid(), made)
-        return _flushers[1]
 
 
 def _run_all(calls: list[tuple[Any, int, int]]) -> None:

@@ -336,28 +336,3 @@ def test_a_real_kernel_stages_a_big_array_direct_and_checkpoints_it_exactly(
     assert np.array_equal(saved, np.arange(5_000_001, dtype=float))
     assert (sidecar(workdir) / "blobs").is_dir()
     assert not list((sidecar(workdir) / "blobs").rglob(".tmp-*"))
-
-
-def test_each_page_cache_chunk_is_handed_to_the_disk_and_no_descriptor_stays(
-    disk: Disk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Writeback of each chunk written through the page cache is asked for as it is
-    written, by the trailing mn-writeback thread on a descriptor of its own, closed after."""
-    advised: list[tuple[int, int, str]] = []
-
-    def advise(fd: int, offset: int, size: int, what: int) -> None:
-        assert what == os.POSIX_FADV_DONTNEED
-        os.fstat(fd)  # still open when the request runs, whatever the writer closed
-        advised.append((offset, size, threading.current_thread().name))
-
-    monkeypatch.setattr(direct, "_FADVISE", advise)
-    monkeypatch.setattr(direct, "WRITEBACK_MIN_BYTES", CHUNK)
-    fds = set(os.listdir("/proc/self/fd"))
-    disk.buffered = [0.1, 0.1, 50.0, 0.1]  # the third chunk is slow: the rest go direct
-    body = data(5 * CHUNK + 123)
-    assert written(tmp_path, [body]) == body
-    direct._flusher().submit(lambda: None).result()  # the thread has done what it was given
-    assert disk.modes()[:4] == ["b", "b", "b", "d"]
-    assert [(o, s) for o, s, _ in advised] == [(0, CHUNK), (CHUNK, CHUNK), (2 * CHUNK, CHUNK)]
-    assert {name.split("_")[0] for _, _, name in advised} == {"mn-writeback"}
-    assert set(os.listdir("/proc/self/fd")) == fds
