@@ -34,6 +34,9 @@ class KernelSession:
         self.location = location or locate(shell.user_ns.get("__session__"))
         self._store: Store | None = None
         self.run_id: str | None = None
+        # The id a batch driver chose for this kernel's run, taken from the environment as
+        # the extension loads: no process the notebook starts afterwards inherits it.
+        self._preset_run_id = config.take_run_id()
         self.cell_id: str | None = None
         # step name -> the cell id that ran it in this kernel (duplicate detection)
         self.step_cells: dict[str, str] = {}
@@ -114,7 +117,7 @@ class KernelSession:
     def ensure_run(self) -> str:
         if self.run_id is None:
             run = Run(
-                id=config.take_run_id() or uuid.uuid4().hex,
+                id=self._preset_run_id or uuid.uuid4().hex,
                 kind=config.run_kind(),
                 parameters=config.run_parameters(),
                 status="running",
@@ -124,7 +127,7 @@ class KernelSession:
                 notebook=str(self.location.notebook) if self.location.notebook else None,
             )
             self.store.start_run(run)
-            self.run_id = run.id
+            self.run_id, self._preset_run_id = run.id, None
             self.heartbeat.run_id = run.id
             atexit.register(self.close)
         return self.run_id

@@ -212,7 +212,13 @@ def test_outcome_is_this_runs_own_not_the_shared_row(workdir: Path) -> None:
     notebooks.write_notebook(
         workdir / "flip.ipynb",
         "lr = 0.1",
-        [step("fit", "model = lr * 2\n" + OTHER_RUN_RESTORES), step("report", "print(model)")],
+        [
+            # The run id is the kernel's alone: taken from its environment as the extension
+            # loads, before any cell could hand it to a process it starts.
+            "import os\nleaked = os.environ.get('MIRRORNEURON_RUN_ID')",
+            step("fit", "assert leaked is None\nmodel = lr * 2\n" + OTHER_RUN_RESTORES),
+            step("report", "print(model)"),
+        ],
     )
     done = mn("run", "flip.ipynb", "out.ipynb", cwd=workdir)
     assert done.returncode == 0, done.stdout + done.stderr
