@@ -17,7 +17,7 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import Engine
 from papermill.utils import merge_kwargs, remove_args
 
-from ..errors import InvalidInput, LeaseHeld, SidecarError
+from ..errors import InvalidInput, LeaseHeld, SidecarError, StoreUnavailable
 from ..models import Event, Step, StepStatus
 from ..notebook import step_name
 from ..sidecar import sidecar_of
@@ -43,6 +43,9 @@ STOPPED = (StepStatus.awaiting_approval, StepStatus.rejected, StepStatus.sleepin
 STATUSES = frozenset(
     s.value for s in (*STOPPED, StepStatus.succeeded, StepStatus.cached, StepStatus.failed)
 )
+OUTCOME_WAIT = 30.0
+"""Seconds a step's outcome is waited for while the shared database does not answer."""
+OUTCOME_RETRY = 0.5
 KERNEL_STDOUT = 2
 """The file descriptor a batch run's kernel process writes its stdout to: the driver's
 stderr (a Dask worker's log on a cluster)."""
@@ -114,16 +117,26 @@ class _Client(PapermillNotebookClient):  # type: ignore[misc]
 def _read(sidecar: Path, run_id: str, name: str) -> tuple[Step | None, StepStatus | None]:
     """The step's row, and the status this run left it in (None: this run recorded nothing
     that says). The row alone is not enough: other runs sharing the sidecar (a sweep's other
-    combinations) update it too, even between this cell's end and this read."""
-    try:
-        store = open_store(sidecar, readonly=True)
-    except SidecarError:
-        return None, None
-    try:
-        step, mine = store.step(name), store.run_step_event(run_id, name)
-    finally:
-        store.close()
-    return step, _status(mine)
+    combinations) update it too, even between this cell's end and this read.
+
+    A shared database that does not answer (restarting) is asked again for up to
+    OUTCOME_WAIT seconds: the cell's outcome is in it, and a run reported without it
+    would name a step that succeeded as unfinished. Past that, nothing is known."""
+    deadline = time.monotonic() + OUTCOME_WAIT
+    while True:
+        try:
+            store = open_store(sidecar, readonly=True)
+            try:
+                step, mine = store.step(name), store.run_step_event(run_id, name)
+            finally:
+                store.close()
+            return step, _status(mine)
+        except StoreUnavailable:
+            if time.monotonic() >= deadline:
+                return None, None
+            time.sleep(OUTCOME_RETRY)
+        except SidecarError:
+            return None, None
 
 
 def _status(event: Event | None) -> StepStatus | None:

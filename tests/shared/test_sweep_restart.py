@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from .. import notebooks
 from ..helpers import mn
-from ..notebooks import counts
+from ..notebooks import counts, step
 from .postgres import PgServer
 from .test_sweep import COMBOS, GRID, write_notebook
 
@@ -102,3 +103,43 @@ def test_database_restarted_mid_sweep(
     assert "train 0.1 5" in unfinished
     assert again == unfinished, (again, first)
     assert ran["prepare"] + again["prepare"] == 1, ran
+
+
+def test_an_outcome_read_while_the_database_restarts_is_waited_for(
+    pg_server: PgServer,
+    pg_url: str,
+    workdir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The step committed; then, before papermill hands its reply to the engine, the
+    database goes down (a post_run_cell hook stops it) for DOWN_FOR s. The engine waits
+    for it to read the step's outcome, instead of reporting nothing for a step that ran."""
+    monkeypatch.setenv("MIRRORNEURON_STORE", pg_url)
+    monkeypatch.setenv("MIRRORNEURON_PROJECT", "outcome-" + tmp_path.name)
+    hook = (
+        f"def _stop_db(result, _cmd={pg_server.stop_command()!r}):\n"
+        "    import subprocess\n"
+        "    get_ipython().events.unregister('post_run_cell', _stop_db)\n"
+        "    subprocess.run(_cmd, check=True)\n"
+        "    open('db.stopped', 'w').close()\n"
+        "get_ipython().events.register('post_run_cell', _stop_db)\n"
+    )
+    notebooks.write_notebook(workdir / "nb.ipynb", "lr = 0.1", [step("fit", "model = 2\n" + hook)])
+    cmd = [sys.executable, "-m", "mirrorneuron_nb.batch.cli", "run", "nb.ipynb", "out.ipynb"]
+    run = subprocess.Popen(
+        cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    restarter = threading.Thread(target=_restart_when_stopped, args=(pg_server, workdir, run))
+    restarter.start()
+    try:
+        stdout, stderr = run.communicate(timeout=300)
+    finally:
+        restarter.join(timeout=60)
+        if not (workdir / "db.started").exists():
+            pg_server.start()  # the next tests need it whatever happened here
+    assert (workdir / "db.stopped").exists(), stderr
+    assert run.returncode == 0, stdout + stderr
+    progress = [line.split()[:2] for line in stdout.splitlines() if line.startswith("  ")]
+    assert progress[:1] == [["fit", "ran"]], stdout
+    assert counts(workdir) == {"fit": 1}
