@@ -199,7 +199,7 @@ def test_newer_sidecar_is_refused_before_running_exit_6(notebook: Path, workdir:
 # a run sharing the sidecar (another sweep combination) restores the step: its row says
 # `cached`, by another run. What the engine reports must still be what THIS run did.
 OTHER_RUN_RESTORES = """
-def _other_run_restores(result, _hook=[]):
+def _other_run_restores(result):
     import sqlite3
     with sqlite3.connect('flip.mn/state.sqlite') as db:
         db.execute("UPDATE steps SET status='cached', run_id='other' WHERE name='fit'")
