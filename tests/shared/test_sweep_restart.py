@@ -48,31 +48,39 @@ def _restart_when_stopped(server: PgServer, workdir: Path, sweep: subprocess.Pop
     (workdir / "db.started").touch()
 
 
-@pytest.mark.timeout(900)
-def test_database_restarted_mid_sweep(
-    pg_server: PgServer,
-    pg_url: str,
-    workdir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def shared(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's notebooks on the shared store, in a project of their own."""
     monkeypatch.setenv("MIRRORNEURON_STORE", pg_url)
     monkeypatch.setenv("MIRRORNEURON_PROJECT", "restart-" + tmp_path.name)
-    write_notebook(workdir / "nb.ipynb", stop_database(pg_server))
-    cmd = [sys.executable, "-m", "mirrorneuron_nb.batch.cli", "sweep", "nb.ipynb", *GRID]
-    sweep = subprocess.Popen(
-        [*cmd, "--json"], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+
+
+def _run_restarting(
+    server: PgServer, workdir: Path, command: str, *args: str
+) -> tuple[int, str, str]:
+    """`mn-nb COMMAND nb.ipynb ARGS` while the server is started again DOWN_FOR s after a
+    step of the notebook stopped it (which it must): (exit code, stdout, stderr)."""
+    cmd = [sys.executable, "-m", "mirrorneuron_nb.batch.cli", command, "nb.ipynb", *args]
+    proc = subprocess.Popen(
+        cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    restarter = threading.Thread(target=_restart_when_stopped, args=(pg_server, workdir, sweep))
+    restarter = threading.Thread(target=_restart_when_stopped, args=(server, workdir, proc))
     restarter.start()
     try:
-        stdout, stderr = sweep.communicate(timeout=600)
+        stdout, stderr = proc.communicate(timeout=600)
     finally:
         restarter.join(timeout=60)
         if not (workdir / "db.started").exists():
-            pg_server.start()  # the next tests need it whatever happened here
+            server.start()  # the next tests need it whatever happened here
     assert (workdir / "db.stopped").exists(), stderr
-    assert sweep.returncode == 1, stdout + stderr
+    return proc.returncode, stdout, stderr
+
+
+@pytest.mark.timeout(900)
+def test_database_restarted_mid_sweep(pg_server: PgServer, shared: None, workdir: Path) -> None:
+    write_notebook(workdir / "nb.ipynb", stop_database(pg_server))
+    returncode, stdout, stderr = _run_restarting(pg_server, workdir, "sweep", *GRID, "--json")
+    assert returncode == 1, stdout + stderr
     first = {f"{r['lr']} {r['depth']}": r for r in json.loads(stdout)}
     failed = {c: r for c, r in first.items() if r["status"] != "succeeded"}
     # the stopping step's own combination failed, on its checkpoint, with one clear line;
@@ -106,17 +114,11 @@ def test_database_restarted_mid_sweep(
 
 
 def test_an_outcome_read_while_the_database_restarts_is_waited_for(
-    pg_server: PgServer,
-    pg_url: str,
-    workdir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    pg_server: PgServer, shared: None, workdir: Path
 ) -> None:
     """The step committed; then, before papermill hands its reply to the engine, the
     database goes down (a post_run_cell hook stops it) for DOWN_FOR s. The engine waits
     for it to read the step's outcome, instead of reporting nothing for a step that ran."""
-    monkeypatch.setenv("MIRRORNEURON_STORE", pg_url)
-    monkeypatch.setenv("MIRRORNEURON_PROJECT", "outcome-" + tmp_path.name)
     hook = (
         f"def _stop_db(result, _cmd={pg_server.stop_command()!r}):\n"
         "    import subprocess\n"
@@ -126,20 +128,8 @@ def test_an_outcome_read_while_the_database_restarts_is_waited_for(
         "get_ipython().events.register('post_run_cell', _stop_db)\n"
     )
     notebooks.write_notebook(workdir / "nb.ipynb", "lr = 0.1", [step("fit", "model = 2\n" + hook)])
-    cmd = [sys.executable, "-m", "mirrorneuron_nb.batch.cli", "run", "nb.ipynb", "out.ipynb"]
-    run = subprocess.Popen(
-        cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    restarter = threading.Thread(target=_restart_when_stopped, args=(pg_server, workdir, run))
-    restarter.start()
-    try:
-        stdout, stderr = run.communicate(timeout=300)
-    finally:
-        restarter.join(timeout=60)
-        if not (workdir / "db.started").exists():
-            pg_server.start()  # the next tests need it whatever happened here
-    assert (workdir / "db.stopped").exists(), stderr
-    assert run.returncode == 0, stdout + stderr
+    returncode, stdout, stderr = _run_restarting(pg_server, workdir, "run", "out.ipynb")
+    assert returncode == 0, stdout + stderr
     progress = [line.split()[:2] for line in stdout.splitlines() if line.startswith("  ")]
     assert progress[:1] == [["fit", "ran"]], stdout
     assert counts(workdir) == {"fit": 1}
