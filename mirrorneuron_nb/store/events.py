@@ -10,6 +10,9 @@ from ..models import Event
 from .base import LEASE_EVENTS, Tables, event_txn
 from .connection import write_txn
 
+_NOT_LEASE = f"kind NOT IN ({','.join('?' * len(LEASE_EVENTS))})"
+"""Events that happened to a step, not to who held it (params: *LEASE_EVENTS)."""
+
 
 class EventsTable(Tables):
     def events(self, step: str | None = None, after: int = 0, limit: int = 1000) -> list[Event]:
@@ -28,9 +31,8 @@ class EventsTable(Tables):
         """What one run last did to a step: its newest event for it that is not about the
         lease. Unlike the step's row, which every run sharing the sidecar updates, only
         that run writes these (a batch driver reads back its own run's outcome)."""
-        marks = ",".join("?" * len(LEASE_EVENTS))
         row = self.conn.execute(
-            f"SELECT * FROM events WHERE step=? AND run_id=? AND kind NOT IN ({marks})"
+            f"SELECT * FROM events WHERE step=? AND run_id=? AND {_NOT_LEASE}"
             " ORDER BY id DESC LIMIT 1",
             (step, run_id, *LEASE_EVENTS),
         ).fetchone()
@@ -41,10 +43,9 @@ class EventsTable(Tables):
         a state the step stays in until anything else happens to it (its inputs missing, a
         sleep). Who held the step (lease events) is not something that happened to it."""
         # One index lookup per known step (events_step), whatever the log's length.
-        marks = ",".join("?" * len(LEASE_EVENTS))
         rows = self.conn.execute(
             "SELECT e.* FROM steps s JOIN events e ON e.id = (SELECT id FROM events"
-            f" WHERE step = s.name AND kind NOT IN ({marks}) ORDER BY id DESC LIMIT 1)"
+            f" WHERE step = s.name AND {_NOT_LEASE} ORDER BY id DESC LIMIT 1)"
             " WHERE e.kind=? ORDER BY e.id",
             (*LEASE_EVENTS, kind),
         ).fetchall()
