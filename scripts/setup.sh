@@ -48,4 +48,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
+# PyTorch first, on its own, at the pin pyproject.toml's `libs` extra names. Asked for alone,
+# that pin takes the CPU build this machine kind keeps on disk; resolved among all the test
+# extras, pip took PyPI's CUDA build, 4.6 GB of GPU libraries that once filled CI's disk.
+# With the pin met, the install below fetches no other torch.
+TORCH_PIN="$(grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')"
+.venv/bin/python -m pip install --quiet "$TORCH_PIN"
 .venv/bin/python -m pip install --quiet -e ".[test]"
