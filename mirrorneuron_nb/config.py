@@ -52,6 +52,10 @@ PENDING_BYTES_ENV = "MIRRORNEURON_PENDING_BYTES"
 """Bytes that checkpoint writes running behind the cells may hold (kernel/writer.py);
 past it a cell waits for the disk. Default: a quarter of the memory available, at most
 PENDING_BYTES_CAP. `0`: every checkpoint is written before its cell returns."""
+FREEZE_ENV = "MIRRORNEURON_FREEZE"
+"""`1`: freeze every big new blob of a step in its cell (a temp file) instead of writing
+it from the kernel's memory behind the cell (kernel/staging.py): slower cells, and a
+value written into meanwhile by something no cell names still checkpoints."""
 WRITER_DELAY_ENV = "MIRRORNEURON_WRITER_DELAY"
 """Tests only: seconds the background writer sleeps before writing each checkpoint (to
 observe a step `checkpointing`, or kill a kernel there)."""
@@ -283,6 +287,11 @@ def _read_default_pending_bytes() -> int:
         except (OSError, ValueError, AttributeError):
             available = 4 * PENDING_BYTES_CAP
     return max(PENDING_BYTES_FLOOR, min(PENDING_BYTES_CAP, available // 4))
+
+
+def freeze() -> bool:
+    """Whether big blobs are frozen in the cell (FREEZE_ENV), not written from memory."""
+    return os.environ.get(FREEZE_ENV, "").strip() not in ("", "0")
 
 
 def writer_delay() -> float:

@@ -100,6 +100,10 @@ class CheckpointUnavailable(MirrorNeuronError):
         self.reason = reason
 
 
+class BlobChanged(MirrorNeuronError):
+    """Memory written behind the cell changed while it was written (kernel/staging.py)."""
+
+
 class UntrustedCheckpoint(CheckpointUnavailable):
     """A pickle stream was not signed with this user's key: loading it could run foreign code."""
 

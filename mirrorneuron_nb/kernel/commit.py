@@ -73,7 +73,9 @@ def commit(
     staged: StagingBlobs | None = None
     waited: Job | None = None
     try:
-        staged = session.writer.staging(store.blobs)  # any backend: local or remote
+        # Any backend, local or remote; big blobs written from live memory unless a
+        # thread of the notebook's may write into them meanwhile (staging.py).
+        staged = session.writer.staging(store.blobs, live=not session.known.foreign_threads())
         target: Blobs = staged
         place = Binding(store.sidecar_id(), name, "")
         names, snaps = _written_names(session, plan, before)
@@ -135,7 +137,7 @@ def commit_at_once(
     binds, all it can change (no namespace-wide comparison: a namespace holds every
     cell's `_iN`)."""
     store, name = session.store, plan.name
-    staged = session.writer.staging(store.blobs)
+    staged = session.writer.staging(store.blobs, live=not session.known.foreign_threads())
     claim = Claim(plan.run_id, plan.start, who)
     ns = session.shell.user_ns
     names = sorted(n for n in bound if not session.hidden(n))

@@ -97,7 +97,7 @@ class KnownFingerprints:
             and found is not None
             and found.value is value
             and found.plain
-            and not self._foreign_threads()
+            and not self.foreign_threads()
         )
 
     def holds(self, name: str, value: Any) -> bool:
@@ -126,7 +126,7 @@ class KnownFingerprints:
         if found.value is not value or found.layout != _layout(value):
             del self._known[name]  # rebound: let the old object go
             return None
-        if self._foreign_threads():
+        if self.foreign_threads():
             return None
         self.reused += 1
         return found
@@ -135,7 +135,8 @@ class KnownFingerprints:
         """Only a `%%mn_step` cell's own plan may reuse: before its body, nothing ran."""
         return self._step_cell and self._plans == 0
 
-    def _foreign_threads(self) -> bool:
+    def foreign_threads(self) -> bool:
+        """A thread the notebook started is alive: it may write into any value."""
         return any(
             t.ident not in self._threads and not t.name.startswith("mn-")
             for t in threading.enumerate()

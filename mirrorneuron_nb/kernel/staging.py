@@ -1,21 +1,26 @@
-"""Freeze the new blobs of a step's checkpoint before its cell returns (write-behind).
+"""The new blobs of a step's checkpoint, held for the background writer (write-behind).
 
 The background writer (writer.py) makes a checkpoint durable while later cells run, yet
-what it writes must be each value as the step left it: a later cell may mutate an array
-through any alias, which no analysis of names can see. So every new blob is frozen here,
-in the cell, and the writer only lands frozen bytes, through the store's own blob
-backend (any `Blobs`: the local directory or an fsspec URL):
+what it writes must be each value as the step left it, or nothing. Each new blob is kept
+here, in the cell, for the writer to land through the store's own blob backend (any
+`Blobs`: the local directory or an fsspec URL):
 
 - immutable bytes (a pickle stream) are kept as they are: nothing to copy;
 - other small buffers are copied into memory;
-- larger buffers (at least STAGE_FILE_BYTES) are written to a local temp file, not
-  fsynced: beside their place for the local store (landing is fsync + rename), in a
-  local spool directory for a remote one (landing uploads it). Measured here on 200 MB
-  (benchmarks/README.md, issue 13): the page-cache write 80-118 ms, a `bytes` copy
-  180-230 ms, a copy into a numpy buffer 40-47 ms. The numpy copy was tried and dropped:
-  the writer must then write the bytes itself (durable 5-14x later, so a cell reading
-  the value waits longer) and the kernel holds them, while the page cache is not the
-  kernel's memory.
+- larger buffers (at least STAGE_FILE_BYTES: arrays' memory) are written by the writer
+  from the kernel's live memory, hashed as they are written (direct.py): the blob must
+  hash to its key, the digest the step's fingerprint took when its body ended. Until
+  then the read barrier holds back every cell that names the value or anything saved
+  with it (sharing.py), or that may reach any global through code (writer.py). Memory
+  changed meanwhile by code no cell names (a widget callback, a view kept in a module)
+  makes the checkpoint fail, reported, and the previous one stays: never a blob that is
+  not the step's value. The freeze this replaces, a temp file written in the cell, cost
+  the cell 50-190 ms per 200 MB on the issue-13 VM (page faults on the host);
+- while a thread the notebook started is alive (it may write at any time), with
+  config.FREEZE_ENV set, or for a buffer that is not contiguous, a large buffer is frozen
+  in the cell instead: a local temp file, not fsynced, beside its place for the local
+  store (landing is fsync + rename), in a local spool directory for a remote one
+  (landing uploads it).
 
 A blob already in the store (or in a checkpoint still pending) is not frozen again. For a
 remote store "already there" is only what this kernel landed or saw there (asking the
@@ -50,7 +55,9 @@ class Frozen:
     """Its bytes, in memory."""
     tmp: str | None = None
     """A local temp file holding its bytes, not yet fsynced (Blobs.stage)."""
-    # Neither: written through already.
+    live: list[memoryview] | None = None
+    """The live memory it is written from, by the writer (verified against `key`)."""
+    # None of them: written through already.
 
 
 class StagingBlobs:
@@ -69,8 +76,10 @@ class StagingBlobs:
         room: Callable[[int], bool],
         pending: Callable[[str], bool],
         landed: Collection[str] = (),
+        live: bool = False,
     ) -> None:
         self.inner, self._spool = inner, spool
+        self._live = live
         self._room = room
         self._pending = pending
         self._landed = landed
@@ -108,10 +117,26 @@ class StagingBlobs:
             self.frozen.append(Frozen(key, size, data=chunks[0]))  # immutable: no copy
         elif size < STAGE_FILE_BYTES:
             self.frozen.append(Frozen(key, size, data=b"".join(bytes(c) for c in chunks)))
+        elif (views := self._views(chunks)) is not None:
+            self.frozen.append(Frozen(key, size, live=views))
         else:
             # Not fsynced here: landing does it (or uploads), in the writer.
             self.frozen.append(Frozen(key, size, tmp=self.inner.stage(key, chunks, self._spool)))
         return True
+
+    @property
+    def live(self) -> bool:
+        """Some blob is still to be written from live memory."""
+        return any(f.live is not None for f in self.frozen)
+
+    def _views(self, chunks: Sequence[Any]) -> list[memoryview] | None:
+        """Byte views of the chunks, to write from later; None: freeze them now."""
+        if not self._live:
+            return None
+        try:
+            return [memoryview(c).cast("B") for c in chunks]
+        except TypeError:  # not C-contiguous: its bytes are copied out now
+            return None
 
     def _there(self, key: str, chunks: Sequence[Any], size: int) -> bool:
         if self.inner.remote:
@@ -127,6 +152,7 @@ class StagingBlobs:
     def discard(self) -> None:
         """Drop what was frozen (the checkpoint will not be queued): temp files go."""
         for frozen in self.frozen:
+            frozen.live = None
             if frozen.tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(frozen.tmp)
@@ -146,8 +172,8 @@ class StagingBlobs:
     def map(self, key: str, size: int, *, verify: bool = True, quarantine: bool = False) -> Any:
         return self.inner.map(key, size, verify=verify, quarantine=quarantine)
 
-    def stage(self, key: str, chunks: Sequence[Any], spool: Path) -> str:
-        return self.inner.stage(key, chunks, spool)
+    def stage(self, key: str, chunks: Sequence[Any], spool: Path, *, verify: bool = False) -> str:
+        return self.inner.stage(key, chunks, spool, verify=verify)
 
     def land(self, key: str, tmp: str) -> bool:
         return self.inner.land(key, tmp)

@@ -69,6 +69,8 @@ class Job:
     names: frozenset[str]
     """The variables it writes: a cell touching one of them waits for it (barrier.py)."""
     held: int
+    live: bool = False
+    """Some blob is written from live memory (staging.py)."""
     done: threading.Event = field(default_factory=threading.Event)
     error: str | None = None
     failure: BaseException | None = None
@@ -86,10 +88,8 @@ SPOOL_GRACE_SECONDS = 3600
 
 
 class Writer:
-    through_code = False
-    """A source of the read barrier whose values are frozen already: code cannot reach
-    them, a cell waits only for the names it reads (barrier.py)."""
     binds_wait = False
+    """Binding a pending name changes no value being written (the writer holds it)."""
 
     def __init__(self, root: Path, notebook: Path | None, heartbeat: Heartbeat) -> None:
         self.root, self.notebook = root, notebook
@@ -107,15 +107,30 @@ class Writer:
         self._landed: set[str] = set()
         """Keys this writer landed or found there (a remote store is not asked again)."""
         self._spool: Path | None = None
+        self._live = 0
+        """Queued jobs that write from live memory (staging.py)."""
+
+    @property
+    def through_code(self) -> bool:
+        """Frozen values only: code cannot reach them, a cell waits only for the names it
+        reads. A value written from live memory: a cell that may reach any global through
+        code (a notebook function) waits for it too (barrier.py)."""
+        return self._live > 0
 
     # -- the cell's side ------------------------------------------------------------------
 
-    def staging(self, blobs: Blobs) -> StagingBlobs:
-        """Where a step's checkpoint freezes its new blobs, for `blobs` (the store's
-        backend) to land later (the bound is read now)."""
+    def staging(self, blobs: Blobs, live: bool = False) -> StagingBlobs:
+        """Where a step's checkpoint keeps its new blobs, for `blobs` (the store's
+        backend) to land later (the bound is read now); `live`: big ones may be written
+        from live memory (staging.py)."""
         limit = config.pending_bytes()
         return StagingBlobs(
-            blobs, self.spool(), lambda n: self._room(n, limit), self._pending_key, self._landed
+            blobs,
+            self.spool(),
+            lambda n: self._room(n, limit),
+            self._pending_key,
+            self._landed,
+            live=live and not config.freeze(),
         )
 
     def spool(self) -> Path:
@@ -148,7 +163,9 @@ class Writer:
         job = Job(
             attempt, checkpoint, staged.inner, staged.frozen, staged.reused, names, staged.held
         )
+        job.live = staged.live
         with self._cond:
+            self._live += job.live
             self._reserved -= staged.held
             self._queued += staged.held
             self._keys.update(f.key for f in job.frozen)
@@ -298,6 +315,7 @@ class Writer:
                     with self._cond:
                         self._queue.popleft()
                         self._queued -= job.held
+                        self._live -= job.live
                         self._keys.subtract(f.key for f in job.frozen)
                         self._keys = +self._keys
                         self._cond.notify_all()
@@ -314,6 +332,9 @@ class Writer:
         made = job.checkpoint
         checkpoint = made if isinstance(made, NewCheckpoint) else made(blobs)
         for frozen in job.frozen:
+            if frozen.live is not None:  # verified as written: BlobChanged if it moved
+                frozen.tmp = blobs.stage(frozen.key, frozen.live, self.spool(), verify=True)
+                frozen.live = None
             if frozen.tmp is not None:
                 blobs.land(frozen.key, frozen.tmp)
                 frozen.tmp = None
@@ -346,6 +367,7 @@ class Writer:
         """Record the attempt failed (an event in the log), give its lease back, and keep
         the message for the next cell. The values stay in the kernel."""
         for frozen in job.frozen:
+            frozen.live = None
             if frozen.tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(frozen.tmp)

@@ -36,10 +36,11 @@ class Blobs(Protocol):
 
     def sync_dirs(self, keys: Sequence[str]) -> None: ...
 
-    def stage(self, key: str, chunks: Sequence[Any], spool: Path) -> str:
+    def stage(self, key: str, chunks: Sequence[Any], spool: Path, *, verify: bool = False) -> str:
         """Freeze a blob's bytes in a new local temp file (not fsynced) that `land` makes
         the blob later: beside its place for a local store (landing is a rename), in the
-        local directory `spool` for a remote one. Returns the file's path."""
+        local directory `spool` for a remote one. Returns the file's path. `verify`: the
+        bytes written must hash to `key`, else BlobChanged (they came from live memory)."""
         ...
 
     def land(self, key: str, tmp: str) -> bool:

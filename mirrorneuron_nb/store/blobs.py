@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from ..errors import CheckpointUnavailable
-from ..values.digest import digest, digest_parts
+from ..errors import BlobChanged, CheckpointUnavailable
+from ..values.digest import digest, digest_parts, hasher
 from .direct import write_chunks
 
 # values/digest.py: xxh3-128, lowercase hex.
@@ -95,10 +95,12 @@ class BlobStore:
         """The chunks in a new temp file beside `target` (removed again on any error)."""
         return write_temp(target.parent, chunks, fsync=fsync)
 
-    def stage(self, key: str, chunks: Sequence[Any], spool: Path) -> str:
+    def stage(self, key: str, chunks: Sequence[Any], spool: Path, *, verify: bool = False) -> str:
         """The chunks in a temp file beside the blob's place, not fsynced, for `land`
-        (a rename, later; `spool` is for remote stores)."""
-        return self._write_temp(self.path(key), chunks, fsync=False)
+        (a rename, later; `spool` is for remote stores). `verify`: the bytes written must
+        hash to `key` (else BlobChanged)."""
+        expect = key if verify else None
+        return write_temp(self.path(key).parent, chunks, fsync=False, expect=expect)
 
     def land(self, key: str, tmp: str) -> bool:
         """Make a file `stage` wrote the blob: fsynced, then renamed into place (its
@@ -301,10 +303,13 @@ class BlobCheck:
                     self._original.madvise(mmap.MADV_DONTNEED, start, size)
 
 
-def write_temp(directory: Path, chunks: Sequence[Any], *, fsync: bool) -> str:
+def write_temp(
+    directory: Path, chunks: Sequence[Any], *, fsync: bool, expect: str | None = None
+) -> str:
     """The chunks in a new temp file in `directory` (made if missing; the file is removed
     again on any error). Big blobs go through the page cache or around it, whichever is
-    faster at the time (direct.py)."""
+    faster at the time (direct.py). `expect`: the digest the bytes written must have;
+    else BlobChanged (memory written from changed meanwhile)."""
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     except FileNotFoundError:  # the first blob of its directory
@@ -312,7 +317,14 @@ def write_temp(directory: Path, chunks: Sequence[Any], *, fsync: bool) -> str:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
         try:
-            write_chunks(fd, chunks)
+            hashed = None if expect is None else hasher()
+            write_chunks(fd, chunks, hasher=hashed)
+            if hashed is not None and hashed.hexdigest() != expect:
+                raise BlobChanged(
+                    "its value was changed while being written behind the cell, by "
+                    "code no cell named it in (a widget callback, a reference kept "
+                    "elsewhere)"
+                )
             if fsync:
                 os.fsync(fd)
         finally:

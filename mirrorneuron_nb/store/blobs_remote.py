@@ -169,10 +169,11 @@ class RemoteBlobStore:
         self._bad.discard(key)
         return True
 
-    def stage(self, key: str, chunks: Sequence[Any], spool: Path) -> str:
-        """The chunks in a local temp file in `spool`, not fsynced, for `land`."""
+    def stage(self, key: str, chunks: Sequence[Any], spool: Path, *, verify: bool = False) -> str:
+        """The chunks in a local temp file in `spool`, not fsynced, for `land` (`verify`:
+        as BlobStore.stage)."""
         check_key(key)
-        return write_temp(spool, chunks, fsync=False)
+        return write_temp(spool, chunks, fsync=False, expect=key if verify else None)
 
     def land(self, key: str, tmp: str) -> bool:
         """Upload a local file `stage` wrote as the blob (unless an object of its size is

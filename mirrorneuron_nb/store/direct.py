@@ -29,6 +29,10 @@ remembered and written through the page cache.
 
 Direct blocks are copied and written by a small pool of `mn-` threads (kernel/known.py
 does not count them as the notebook's): the copy holds the GIL, the write does not.
+
+With a `hasher`, every byte goes through this thread's buffer in file order instead, and
+is hashed there: the hash covers exactly the bytes written, even when the memory they
+come from changes meanwhile (kernel/staging.py writes arrays from live memory).
 """
 
 from __future__ import annotations
@@ -82,24 +86,33 @@ _pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
 _buffers = threading.local()
 
 
-def write_chunks(fd: int, chunks: Sequence[Any], mode: Mode = "adaptive") -> None:
+def write_chunks(
+    fd: int, chunks: Sequence[Any], mode: Mode = "adaptive", hasher: Any = None
+) -> None:
     """Write the chunks, one after another, from offset 0 of `fd` (a new, empty regular
     file opened without O_DIRECT). `mode` forces one way (benchmarks, tests). A chunk
     that is not C-contiguous goes to a plain buffered writer, as before this module
-    (which refuses it with BufferError: the blob's bytes would be ambiguous)."""
+    (which refuses it with BufferError: the blob's bytes would be ambiguous). `hasher`
+    (`update(bytes)`): fed exactly the bytes written, in order."""
     try:
         views = [memoryview(c).cast("B") for c in chunks]
     except TypeError:  # not C-contiguous: written as the buffered writer always did
+        if hasher is not None:
+            raise ValueError("a hashed write needs C-contiguous chunks") from None
         with os.fdopen(os.dup(fd), "wb") as fh:
             for chunk in chunks:
                 fh.write(chunk)
         return
-    _Writer(fd, views, _disk(fd) if _O_DIRECT else _Disk(direct_ok=False), mode).run()
+    disk = _disk(fd) if _O_DIRECT else _Disk(direct_ok=False)
+    _Writer(fd, views, disk, mode, hasher).run()
 
 
 class _Writer:
-    def __init__(self, fd: int, views: list[memoryview], disk: _Disk, mode: Mode) -> None:
+    def __init__(
+        self, fd: int, views: list[memoryview], disk: _Disk, mode: Mode, hasher: Any = None
+    ) -> None:
         self.fd, self.views, self.disk, self.mode = fd, views, disk, mode
+        self.hasher = hasher
         self.starts = []
         at = 0
         for view in views:
@@ -116,7 +129,9 @@ class _Writer:
         for offset in range(0, self.total, CHUNK):
             size = min(CHUNK, self.total - offset)
             began = time.perf_counter()
-            if self.direct:
+            if self.hasher is not None:
+                self._hashed_chunk(offset, size)
+            elif self.direct:
                 self._direct_chunk(offset, size)
             else:
                 self._buffered_chunk(offset, size)
@@ -170,6 +185,33 @@ class _Writer:
         if aligned < size:  # the unaligned tail (the file's end) through the page cache
             self._set_direct(False)
             self._buffered_chunk(offset + aligned, size - aligned)
+
+    def _hashed_chunk(self, offset: int, size: int) -> None:
+        """Block by block through this thread's buffer: copied, hashed, written from it
+        (directly while the file is direct, but for an unaligned tail)."""
+        end = offset + size
+        with memoryview(_buffer()) as into:
+            while offset < end:
+                n = min(BLOCK, end - offset)
+                if self.direct and n % ALIGN:
+                    n -= n % ALIGN
+                    if not n:  # the unaligned tail (the file's end) through the page cache
+                        self._set_direct(False)
+                        continue
+                filled = 0
+                for piece, _ in self._pieces(offset, n):
+                    into[filled : filled + piece.nbytes] = piece
+                    filled += piece.nbytes
+                self.hasher.update(into[:n])
+                try:
+                    _pwrite_all(self.fd, into[:n], offset)
+                except OSError as exc:
+                    if not self.direct or exc.errno != errno.EINVAL:
+                        raise
+                    self.disk.direct_ok = False  # refused at the write: as _direct_chunk
+                    self._set_direct(False)
+                    _pwrite_all(self.fd, into[:n], offset)
+                offset += n
 
     def _direct_block(self, offset: int, size: int) -> None:
         with memoryview(_buffer()) as into:

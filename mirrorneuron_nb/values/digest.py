@@ -19,6 +19,11 @@ def digest(data: Any) -> str:
     return str(xxhash.xxh3_128_hexdigest(data))
 
 
+def hasher() -> Any:
+    """A streaming form of `digest`: `.update(part)`, then `.hexdigest()`."""
+    return xxhash.xxh3_128()
+
+
 def digest_parts(parts: Iterable[Any]) -> str:
     h = xxhash.xxh3_128()
     for part in parts:

@@ -106,6 +106,48 @@ def test_a_mutation_through_an_alias_cannot_reach_a_pending_write(
     assert isinstance(saved, np.ndarray) and float(saved.sum()) == 1_000_000.0
 
 
+def test_a_big_array_is_written_from_memory_and_code_reaching_it_waits(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """No copy of the array is made in the cell (the writer writes it from memory later),
+    so a cell calling notebook code, which may reach it, waits for the commit."""
+    run(kernel, "def last():\n    return float(a[-1])\n")
+    delay(kernel, 3)
+    run(kernel, ARRAY_STEP)
+    assert stored(workdir, "load") == ("checkpointing", 0)
+    assert not list(workdir.rglob(".tmp-*"))  # nothing frozen in the cell
+    assert run(kernel, "print(last())").stdout.strip() == "999999.0"
+    assert stored(workdir, "load") == ("succeeded", 1)
+    saved = checkpointed(workdir, "load", "a")
+    assert isinstance(saved, np.ndarray) and float(saved[-1]) == 999_999.0
+
+
+def test_memory_changed_while_written_fails_the_checkpoint_never_lands_it(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """A view kept where no analysis looks (a module's attribute) is written into while
+    the array is being written: the bytes no longer hash to the step's digest, so that
+    checkpoint fails, reported, and the previous one stays."""
+    run_settled(kernel, "%%mn_step load\nimport numpy as np\na = np.zeros(1_000_000)\n")
+    delay(kernel, 3)
+    run(
+        kernel,
+        "%%mn_step load\nimport numpy as np, json\n"
+        "a = np.arange(1_000_000, dtype=float)\njson._kept = a[:]\n",
+    )
+    run(kernel, "import json\njson._kept[:] = -1\n")  # names no pending value: no wait
+    out = run(kernel, "print(float(a[-1]))")  # reads `a`: waits, and learns of it
+    assert out.stdout.strip() == "-1.0"
+    assert (
+        "mn_step load: its checkpoint could not be written (its value was changed while "
+        "being written behind the cell" in out.stderr
+    ), out.stderr
+    assert stored(workdir, "load") == ("failed", 1)
+    saved = checkpointed(workdir, "load", "a")
+    assert isinstance(saved, np.ndarray) and float(saved.sum()) == 0.0
+    assert not list(workdir.rglob(".tmp-*"))
+
+
 def test_a_failed_background_write_is_reported_by_the_next_cell(
     kernel: Kernel, workdir: Path
 ) -> None:

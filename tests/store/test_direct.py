@@ -22,7 +22,8 @@ import pytest
 
 from mirrorneuron_nb.store import direct
 from mirrorneuron_nb.store.blobs import BlobStore, write_temp
-from mirrorneuron_nb.values.digest import digest_parts
+from mirrorneuron_nb.errors import BlobChanged
+from mirrorneuron_nb.values.digest import digest_parts, hasher
 
 from ..helpers import checkpointed, run, sidecar, value
 from ..kernels import Kernel
@@ -275,6 +276,50 @@ def test_stage_land_read_verifies_a_blob_written_direct(disk: Disk, tmp_path: Pa
     assert store.put(key2, [memoryview(again).cast("B")])
     assert store.read(key2, again.nbytes, verify=True) == again.tobytes()
     assert temps(store.path(key).parent) == []
+
+
+@pytest.mark.parametrize("mode", ["buffered", "direct", "adaptive"])
+def test_a_hashed_write_hashes_exactly_the_bytes_written(
+    disk: Disk, tmp_path: Path, mode: direct.Mode
+) -> None:
+    """Live memory written behind the cell (kernel/staging.py): the hash is of the bytes
+    that went to the file, in order, at every edge and either way."""
+    disk.buffered = [2.0]
+    for size in EDGES:
+        body = np.frombuffer(data(size, size), dtype=np.uint8).copy()
+        path = tmp_path / f".tmp-{size}"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        hashed = hasher()
+        try:
+            direct.write_chunks(fd, [b"head", memoryview(body)], mode, hashed)
+        finally:
+            os.close(fd)
+        assert path.read_bytes() == b"head" + body.tobytes(), size
+        assert hashed.hexdigest() == digest_parts([b"head", body]), size
+
+
+def test_memory_changed_during_a_verified_stage_fails_and_leaves_no_file(
+    disk: Disk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another thread writes into the array between two blocks: the hash of what was
+    written is not the key, so the stage fails (BlobChanged) and no temp file stays."""
+    body = np.zeros(3 * CHUNK // 8)
+    key = digest_parts([memoryview(body).cast("B")])
+    store = BlobStore(tmp_path / "blobs")
+    real = disk.pwrite
+
+    def pwrite(fd: int, data_: Any, offset: int) -> int:
+        if offset == 2 * CHUNK:
+            body[:] = 7.0  # between the blocks already written and the rest
+        return real(fd, data_, offset)
+
+    monkeypatch.setattr(direct.os, "pwrite", pwrite)
+    with pytest.raises(BlobChanged, match="changed while being written"):
+        store.stage(key, [memoryview(body).cast("B")], tmp_path / "spool", verify=True)
+    assert temps(store.path(key).parent) == []
+    unchanged = np.zeros(3 * CHUNK // 8)
+    tmp = store.stage(key, [memoryview(unchanged).cast("B")], tmp_path / "spool", verify=True)
+    assert store.land(key, tmp) and store.read(key, unchanged.nbytes, verify=True)
 
 
 @contextlib.contextmanager
