@@ -11,11 +11,11 @@ anything pending: a cell with nothing pending pays a few attribute lookups.
 A cell the analysis cannot bound (opaque magics, syntax it refuses) waits for every
 source whole. A cell that may reach any global through code (a function or method
 defined in the notebook, `globals()`, `eval`...) waits whole for the sources that say
-so (`through_code`): the lazy resume, whose values are not checked or not bound yet. The
-writer does not: what it writes is frozen already (staging.py), so no code can change it;
-it only orders a cell that reads a pending value after that value's commit, and a cell
-that only binds the name (`x = 2`) not at all (`binds_wait`): binding a name changes no
-frozen value.
+so (`through_code`): the lazy resume, whose values are not checked or not bound yet, and
+the writer while it writes some value from live memory (staging.py). The writer orders a
+cell that reads a pending value after that value's commit, and a cell that only binds
+the name (`x = 2`) not at all (`binds_wait`): binding a name changes no value, and the
+writer holds the one it writes.
 `%mn_resume`, `%mn_status`, `%mn_reset`, `mn.flush()` and the kernel's shutdown wait for
 everything (`settle`).
 """

@@ -61,8 +61,9 @@ def commit(
     """Checkpoint a successful attempt: its variables, the library state it changed
     (`state_before`: the reading taken before its body) and its outputs.
 
-    Everything is serialized and frozen here; what must reach the disk is then written
-    behind the cell by the writer (writer.py), the step `checkpointing` until it commits.
+    Everything is serialized here (big buffers kept as views of live memory, or frozen:
+    staging.py); what must reach the disk is then written behind the cell by the writer
+    (writer.py), the step `checkpointing` until it commits.
     A checkpoint with nothing new to write, while the writer is idle, commits here."""
     __tracebackhide__ = True
     store, name = session.store, plan.name
@@ -75,7 +76,7 @@ def commit(
     try:
         # Any backend, local or remote; big blobs written from live memory unless a
         # thread of the notebook's may write into them meanwhile (staging.py).
-        staged = session.writer.staging(store.blobs, live=not session.known.foreign_threads())
+        staged = session.writer.staging(store.blobs, live=session.known.quiet)
         target: Blobs = staged
         place = Binding(store.sidecar_id(), name, "")
         names, snaps = _written_names(session, plan, before)
@@ -137,7 +138,7 @@ def commit_at_once(
     binds, all it can change (no namespace-wide comparison: a namespace holds every
     cell's `_iN`)."""
     store, name = session.store, plan.name
-    staged = session.writer.staging(store.blobs, live=not session.known.foreign_threads())
+    staged = session.writer.staging(store.blobs, live=session.known.quiet)
     claim = Claim(plan.run_id, plan.start, who)
     ns = session.shell.user_ns
     names = sorted(n for n in bound if not session.hidden(n))

@@ -135,6 +135,10 @@ class KnownFingerprints:
         """Only a `%%mn_step` cell's own plan may reuse: before its body, nothing ran."""
         return self._step_cell and self._plans == 0
 
+    def quiet(self) -> bool:
+        """No thread the notebook started is alive: only cells write into values."""
+        return not self.foreign_threads()
+
     def foreign_threads(self) -> bool:
         """A thread the notebook started is alive: it may write into any value."""
         return any(

@@ -42,7 +42,8 @@ from ..store.blob_backend import Blobs
 from ..store.blobs import Progress
 
 STAGE_FILE_BYTES = 1 << 20
-"""Mutable buffers from this size up are frozen in a temp file rather than in memory."""
+"""Mutable buffers from this size up are written from live memory (or frozen in a temp
+file), not copied into memory."""
 
 
 @dataclass
@@ -61,8 +62,9 @@ class Frozen:
 
 
 class StagingBlobs:
-    """The store's blob backend, except that `put` freezes a blob for the writer instead
-    of writing it (everything else is the backend's own).
+    """The store's blob backend, except that `put` keeps a blob for the writer instead
+    of writing it (everything else is the backend's own); `live`: big ones as views of
+    live memory.
 
     `room(n)`: whether n more bytes may be held by pending writes (it may wait for the
     writer first); False means write this blob through now. `pending(key)`: whether a
@@ -76,10 +78,11 @@ class StagingBlobs:
         room: Callable[[int], bool],
         pending: Callable[[str], bool],
         landed: Collection[str] = (),
-        live: bool = False,
+        live: Callable[[], bool] | None = None,
     ) -> None:
         self.inner, self._spool = inner, spool
         self._live = live
+        """Asked at the first big buffer (a trivial step never pays for it)."""
         self._room = room
         self._pending = pending
         self._landed = landed
@@ -131,7 +134,8 @@ class StagingBlobs:
 
     def _views(self, chunks: Sequence[Any]) -> list[memoryview] | None:
         """Byte views of the chunks, to write from later; None: freeze them now."""
-        if not self._live:
+        if self._live is None or not self._live():
+            self._live = None
             return None
         try:
             return [memoryview(c).cast("B") for c in chunks]

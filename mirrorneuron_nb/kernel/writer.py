@@ -1,6 +1,7 @@
 """The one background thread per kernel that makes step checkpoints durable (write-behind).
 
-A step's body succeeded: its blobs are frozen (staging.py), its rows and signature made,
+A step's body succeeded: its blobs are kept (staging.py: in memory, in a temp file, or
+as views of live memory that are written and verified here), its rows and signature made,
 the step marked `checkpointing`, and control returns to the user. Here, in FIFO order
 (so checkpoints commit in step order), each one is made durable exactly as before
 write-behind: blobs fsynced and renamed into place, their directories fsynced, then the
@@ -119,10 +120,10 @@ class Writer:
 
     # -- the cell's side ------------------------------------------------------------------
 
-    def staging(self, blobs: Blobs, live: bool = False) -> StagingBlobs:
+    def staging(self, blobs: Blobs, live: Callable[[], bool] | None = None) -> StagingBlobs:
         """Where a step's checkpoint keeps its new blobs, for `blobs` (the store's
-        backend) to land later (the bound is read now); `live`: big ones may be written
-        from live memory (staging.py)."""
+        backend) to land later (the bound is read now); `live()`: whether big ones may be
+        written from live memory (staging.py)."""
         limit = config.pending_bytes()
         return StagingBlobs(
             blobs,
@@ -130,7 +131,7 @@ class Writer:
             lambda n: self._room(n, limit),
             self._pending_key,
             self._landed,
-            live=live and not config.freeze(),
+            live=None if config.freeze() else live,
         )
 
     def spool(self) -> Path:

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mirrorneuron_nb.errors import BlobChanged
 from mirrorneuron_nb.store import direct
 from mirrorneuron_nb.store.blobs import BlobStore, write_temp
-from mirrorneuron_nb.errors import BlobChanged
 from mirrorneuron_nb.values.digest import digest_parts, hasher
 
 from ..helpers import checkpointed, run, sidecar, value
