@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..store.blob_backend import Blobs
-from ..store.blobs import Progress
+from ..store.blobs import BlobStore, Progress
 
 STAGE_FILE_BYTES = 1 << 20
 """Mutable buffers from this size up are written from live memory (or frozen in a temp
@@ -120,7 +121,7 @@ class StagingBlobs:
             self.frozen.append(Frozen(key, size, data=chunks[0]))  # immutable: no copy
         elif size < STAGE_FILE_BYTES:
             self.frozen.append(Frozen(key, size, data=b"".join(bytes(c) for c in chunks)))
-        elif (views := self._views(chunks)) is not None:
+        elif (views := self._views(chunks, size)) is not None:
             self.frozen.append(Frozen(key, size, live=views))
         else:
             # Not fsynced here: landing does it (or uploads), in the writer.
@@ -132,15 +133,31 @@ class StagingBlobs:
         """Some blob is still to be written from live memory."""
         return any(f.live is not None for f in self.frozen)
 
-    def _views(self, chunks: Sequence[Any]) -> list[memoryview] | None:
+    def _views(self, chunks: Sequence[Any], size: int) -> list[memoryview] | None:
         """Byte views of the chunks, to write from later; None: freeze them now."""
         if self._live is None or not self._live():
             self._live = None
+            return None
+        if not self._fits(size):
             return None
         try:
             return [memoryview(c).cast("B") for c in chunks]
         except TypeError:  # not C-contiguous: its bytes are copied out now
             return None
+
+    def _fits(self, size: int) -> bool:
+        """Whether the disk visibly takes the blob: else it is frozen now, so that a write
+        bound to fail (a full disk, the process's file size limit) fails in the step's
+        own cell, which says so, rather than one cell later."""
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY and size > soft:
+            return False
+        where = self.inner.root if isinstance(self.inner, BlobStore) else self._spool
+        try:
+            found = os.statvfs(where if where.exists() else where.parent)
+        except OSError:
+            return True  # nothing to see: the writer finds out, and reports it
+        return found.f_bavail * found.f_frsize >= self.held  # (held counts this blob)
 
     def _there(self, key: str, chunks: Sequence[Any], size: int) -> bool:
         if self.inner.remote:
