@@ -39,6 +39,13 @@ def delay(kernel: Kernel, seconds: float) -> None:
     run(kernel, f"import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '{seconds}'\ndel os")
 
 
+def assert_load_landed(workdir: Path) -> None:
+    """ARRAY_STEP's checkpoint committed, holding `a` as the step left it."""
+    assert stored(workdir, "load") == ("succeeded", 1)
+    saved = checkpointed(workdir, "load", "a")
+    assert isinstance(saved, np.ndarray) and float(saved[-1]) == 999_999.0
+
+
 def test_the_cell_returns_before_the_commit_and_readers_wait_for_it(
     kernel: Kernel, workdir: Path
 ) -> None:
@@ -51,9 +58,7 @@ def test_the_cell_returns_before_the_commit_and_readers_wait_for_it(
     # A cell that mutates `a` waits for its checkpoint: what landed is `a` before it.
     out = run(kernel, "a *= 2\nprint(float(a[-1]))")
     assert out.stdout.strip() == "1999998.0"
-    assert stored(workdir, "load") == ("succeeded", 1)
-    saved = checkpointed(workdir, "load", "a")
-    assert isinstance(saved, np.ndarray) and float(saved[-1]) == 999_999.0
+    assert_load_landed(workdir)
 
 
 def test_a_cell_using_a_module_the_pending_step_imported_does_not_wait(
@@ -117,9 +122,7 @@ def test_a_big_array_is_written_from_memory_and_code_reaching_it_waits(
     assert stored(workdir, "load") == ("checkpointing", 0)
     assert not list(workdir.rglob(".tmp-*"))  # nothing frozen in the cell
     assert run(kernel, "print(last())").stdout.strip() == "999999.0"
-    assert stored(workdir, "load") == ("succeeded", 1)
-    saved = checkpointed(workdir, "load", "a")
-    assert isinstance(saved, np.ndarray) and float(saved[-1]) == 999_999.0
+    assert_load_landed(workdir)
 
 
 def test_memory_changed_while_written_fails_the_checkpoint_never_lands_it(
