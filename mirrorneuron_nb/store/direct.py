@@ -42,6 +42,7 @@ import errno
 import fcntl
 import mmap
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -200,7 +201,7 @@ class _Writer:
                         continue
                 filled = 0
                 for piece, _ in self._pieces(offset, n):
-                    into[filled : filled + piece.nbytes] = piece
+                    _copy(into, filled, piece)
                     filled += piece.nbytes
                 self.hasher.update(into[:n])
                 try:
@@ -217,7 +218,7 @@ class _Writer:
         with memoryview(_buffer()) as into:
             filled = 0
             for piece, _ in self._pieces(offset, size):
-                into[filled : filled + piece.nbytes] = piece
+                _copy(into, filled, piece)
                 filled += piece.nbytes
             _pwrite_all(self.fd, into[:size], offset)
 
@@ -232,6 +233,18 @@ class _Writer:
             lo, hi = max(offset, start), min(end, stop)
             out.append((view[lo - start : hi - start], lo))
         return out
+
+
+def _copy(into: memoryview, at: int, piece: memoryview) -> None:
+    """`into[at:at + len(piece)] = piece`, through numpy when it is loaded: numpy copies
+    without the GIL, a memoryview holds it (a copy of 4 MiB blocks in a loop made a
+    pure-Python loop on the main thread 1.7x slower; numpy's, not at all)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        into[at : at + piece.nbytes] = piece
+        return
+    target = numpy.frombuffer(into, numpy.uint8, piece.nbytes, at)
+    numpy.copyto(target, numpy.frombuffer(piece, numpy.uint8))
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
