@@ -17,8 +17,8 @@ here, in the cell, for the writer to land through the store's own blob backend (
   not the step's value. The freeze this replaces, a temp file written in the cell, cost
   the cell 50-190 ms per 200 MB on the issue-13 VM (page faults on the host);
 - while a thread the notebook started is alive (it may write at any time), with
-  config.FREEZE_ENV set, or for a buffer that is not contiguous, a large buffer is frozen
-  in the cell instead: a local temp file, not fsynced, beside its place for the local
+  config.FREEZE_ENV set, for a buffer that is not contiguous, or when the disk visibly
+  cannot take it (`_fits`), a large buffer is frozen in the cell instead: a local temp file, not fsynced, beside its place for the local
   store (landing is fsync + rename), in a local spool directory for a remote one
   (landing uploads it).
 
@@ -83,7 +83,7 @@ class StagingBlobs:
     ) -> None:
         self.inner, self._spool = inner, spool
         self._live = live
-        """Asked at the first big buffer (a trivial step never pays for it)."""
+        """Asked only when a big buffer comes (a trivial step never pays for it)."""
         self._room = room
         self._pending = pending
         self._landed = landed
