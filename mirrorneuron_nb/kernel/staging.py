@@ -15,12 +15,12 @@ here, in the cell, for the writer to land through the store's own blob backend (
   changed meanwhile by code no cell names (a widget callback, a view kept in a module)
   makes the checkpoint fail, reported, and the previous one stays: never a blob that is
   not the step's value. The freeze this replaces, a temp file written in the cell, cost
-  the cell 50-190 ms per 200 MB on the issue-13 VM (page faults on the host);
+  the issue-13 workload's load step 48-244 ms for its 200 MB (benchmarks/README.md);
 - while a thread the notebook started is alive (it may write at any time), with
   config.FREEZE_ENV set, for a buffer that is not contiguous, or when the disk visibly
-  cannot take it (`_fits`), a large buffer is frozen in the cell instead: a local temp file, not fsynced, beside its place for the local
-  store (landing is fsync + rename), in a local spool directory for a remote one
-  (landing uploads it).
+  cannot take it (`_fits`), a large buffer is frozen in the cell instead: a local temp
+  file, not fsynced, beside its place for the local store (landing is fsync + rename),
+  in a local spool directory for a remote one (landing uploads it).
 
 A blob already in the store (or in a checkpoint still pending) is not frozen again. For a
 remote store "already there" is only what this kernel landed or saw there (asking the

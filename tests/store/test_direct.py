@@ -301,8 +301,9 @@ def test_a_hashed_write_hashes_exactly_the_bytes_written(
 def test_memory_changed_during_a_verified_stage_fails_and_leaves_no_file(
     disk: Disk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another thread writes into the array between two blocks: the hash of what was
-    written is not the key, so the stage fails (BlobChanged) and no temp file stays."""
+    """The array is written into between two blocks (as any other code could while the
+    writer works): the hash of what was written is not the key, so the stage fails
+    (BlobChanged) and no temp file stays."""
     body = np.zeros(3 * CHUNK // 8)
     key = digest_parts([memoryview(body).cast("B")])
     store = BlobStore(tmp_path / "blobs")
