@@ -244,7 +244,10 @@ def _copy(into: memoryview, at: int, piece: memoryview) -> None:
         into[at : at + piece.nbytes] = piece
         return
     target = numpy.frombuffer(into, numpy.uint8, piece.nbytes, at)
-    numpy.copyto(target, numpy.frombuffer(piece, numpy.uint8))
+    try:
+        numpy.copyto(target, numpy.frombuffer(piece, numpy.uint8))
+    finally:
+        del target  # (a traceback keeping it would stop the caller releasing `into`)
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
