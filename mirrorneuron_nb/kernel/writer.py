@@ -162,9 +162,15 @@ class Writer:
             names = frozenset(v.name for v in checkpoint.variables)
         names -= unordered
         job = Job(
-            attempt, checkpoint, staged.inner, staged.frozen, staged.reused, names, staged.held
+            attempt,
+            checkpoint,
+            staged.inner,
+            staged.frozen,
+            staged.reused,
+            names,
+            staged.held,
+            live=staged.live,
         )
-        job.live = staged.live
         with self._cond:
             self._live += job.live
             self._reserved -= staged.held

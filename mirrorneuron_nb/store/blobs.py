@@ -91,16 +91,18 @@ class BlobStore:
         return True
 
     @staticmethod
-    def _write_temp(target: Path, chunks: Sequence[Any], *, fsync: bool) -> str:
+    def _write_temp(
+        target: Path, chunks: Sequence[Any], *, fsync: bool, expect: str | None = None
+    ) -> str:
         """The chunks in a new temp file beside `target` (removed again on any error)."""
-        return write_temp(target.parent, chunks, fsync=fsync)
+        return write_temp(target.parent, chunks, fsync=fsync, expect=expect)
 
     def stage(self, key: str, chunks: Sequence[Any], spool: Path, *, verify: bool = False) -> str:
         """The chunks in a temp file beside the blob's place, not fsynced, for `land`
         (a rename, later; `spool` is for remote stores). `verify`: the bytes written must
         hash to `key` (else BlobChanged)."""
         expect = key if verify else None
-        return write_temp(self.path(key).parent, chunks, fsync=False, expect=expect)
+        return self._write_temp(self.path(key), chunks, fsync=False, expect=expect)
 
     def land(self, key: str, tmp: str) -> bool:
         """Make a file `stage` wrote the blob: fsynced, then renamed into place (its

@@ -199,10 +199,7 @@ class _Writer:
                     if not n:  # the unaligned tail (the file's end) through the page cache
                         self._set_direct(False)
                         continue
-                filled = 0
-                for piece, _ in self._pieces(offset, n):
-                    _copy(into, filled, piece)
-                    filled += piece.nbytes
+                self._gather(into, offset, n)
                 self.hasher.update(into[:n])
                 try:
                     _pwrite_all(self.fd, into[:n], offset)
@@ -216,11 +213,15 @@ class _Writer:
 
     def _direct_block(self, offset: int, size: int) -> None:
         with memoryview(_buffer()) as into:
-            filled = 0
-            for piece, _ in self._pieces(offset, size):
-                _copy(into, filled, piece)
-                filled += piece.nbytes
+            self._gather(into, offset, size)
             _pwrite_all(self.fd, into[:size], offset)
+
+    def _gather(self, into: memoryview, offset: int, size: int) -> None:
+        """Copy file bytes [offset, offset + size) from the views to the start of `into`."""
+        filled = 0
+        for piece, _ in self._pieces(offset, size):
+            _copy(into, filled, piece)
+            filled += piece.nbytes
 
     def _pieces(self, offset: int, size: int) -> list[tuple[memoryview, int]]:
         """Slices of the views covering file bytes [offset, offset + size), with offsets."""

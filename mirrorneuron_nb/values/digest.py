@@ -25,7 +25,7 @@ def hasher() -> Any:
 
 
 def digest_parts(parts: Iterable[Any]) -> str:
-    h = xxhash.xxh3_128()
+    h = hasher()
     for part in parts:
         h.update(part)
     return str(h.hexdigest())
