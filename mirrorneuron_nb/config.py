@@ -249,10 +249,12 @@ def pending_bytes() -> int:
     return limit
 
 
-def check_pending_bytes() -> None:
-    """Refuse a bad PENDING_BYTES_ENV up front (the default needs no check, nor reading)."""
+def check_write_settings() -> None:
+    """Refuse a bad PENDING_BYTES_ENV or FREEZE_ENV up front, before a step's body runs
+    (the default bound needs no check, nor reading)."""
     if os.environ.get(PENDING_BYTES_ENV, "").strip():
         pending_bytes()
+    freeze()
 
 
 _DEFAULT_FOR = 1.0
@@ -291,7 +293,10 @@ def _read_default_pending_bytes() -> int:
 
 def freeze() -> bool:
     """Whether big blobs are frozen in the cell (FREEZE_ENV), not written from memory."""
-    return os.environ.get(FREEZE_ENV, "").strip() not in ("", "0")
+    raw = os.environ.get(FREEZE_ENV, "").strip()
+    if raw not in ("", "0", "1"):
+        raise InvalidInput(f"{FREEZE_ENV} must be 0 or 1, got {raw!r}")
+    return raw == "1"
 
 
 def writer_delay() -> float:

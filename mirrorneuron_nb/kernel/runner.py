@@ -49,7 +49,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     __tracebackhide__ = True
     check_key()  # an unusable signing key stops the step before anything runs
     session.notice_location()
-    config.check_pending_bytes()  # so does a bad bound on pending writes
+    config.check_write_settings()  # so do bad settings of the writer
     session.writer.wait((), step=name)  # its own pending checkpoint may serve it
     plan = make_plan(session, name, body, options)
     if plan.analysis.is_async:
@@ -81,7 +81,7 @@ async def arun_step(
     __tracebackhide__ = True
     check_key()
     session.notice_location()
-    config.check_pending_bytes()
+    config.check_write_settings()
     session.writer.wait((), step=name)
     plan = make_plan(session, name, body, options)
     claimed = _claimed(session, plan)

@@ -265,15 +265,20 @@ def test_past_the_pending_bytes_bound_the_cell_waits(kernel: Kernel, workdir: Pa
     assert stored(workdir, "again") == ("succeeded", 1)
 
 
-def test_a_bad_pending_bytes_bound_is_one_line_and_runs_nothing(
-    kernel: Kernel, workdir: Path
+@pytest.mark.parametrize(
+    ("variable", "said"),
+    [
+        ("MIRRORNEURON_PENDING_BYTES", "must be a number of bytes (0 or more), got 'lots'"),
+        ("MIRRORNEURON_FREEZE", "must be 0 or 1, got 'lots'"),
+    ],
+)
+def test_a_bad_writer_setting_is_one_line_and_runs_nothing(
+    kernel: Kernel, workdir: Path, variable: str, said: str
 ) -> None:
-    run(kernel, "import os\nos.environ['MIRRORNEURON_PENDING_BYTES'] = 'lots'\ndel os")
+    run(kernel, f"import os\nos.environ[{variable!r}] = 'lots'\ndel os")
     out = kernel.run("%%mn_step bad\nopen('ran', 'w').close()\n", check=False)
     assert out.error is not None
-    assert (
-        "MIRRORNEURON_PENDING_BYTES must be a number of bytes (0 or more), got 'lots'" in out.stderr
-    ), out.stderr
+    assert f"{variable} {said}" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
     assert not (workdir / "ran").exists()
 
