@@ -280,13 +280,19 @@ class PgConnection:
 
     @contextlib.contextmanager
     def _transaction(self, begin: str, *, lock: bool) -> Iterator[psycopg.Connection[Any]]:
-        """`begin`; the schema; the lock if asked; the body; COMMIT — pipelined.
+        """`begin`; the schema; the lock if asked; the body — pipelined; then COMMIT.
 
         Statements go out without waiting for each answer, and the connection waits only
-        where a result is read (a fetch, a rowcount) and once at COMMIT. BEGIN and COMMIT
-        are our own statements: psycopg's transaction() inside a pipeline syncs twice
-        more. An error surfaces at the next wait; then (or on any error of the body) the
-        transaction is rolled back."""
+        where a result is read (a fetch, a rowcount), once where the pipeline ends and once
+        at COMMIT. BEGIN and COMMIT are our own statements: psycopg's transaction() inside
+        a pipeline syncs twice more. An error surfaces at the next wait; then (or on any
+        error of the body) the transaction is rolled back.
+
+        The pipeline ends while the transaction is still open, and COMMIT goes alone after
+        it: psycopg ends a pipeline with Sync and then a Flush. Were COMMIT inside it, a
+        PgBouncer in transaction mode could hand the server connection back at Sync's
+        answer and then give it to this client again for the late Flush, which is never
+        answered: every other client then waited for the pool (query_wait_timeout)."""
         with self.session() as raw:
             committed = False
             try:
@@ -298,8 +304,8 @@ class PgConnection:
                         raw.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
                     yield raw
                     self._pipeline = None
-                    raw.execute("COMMIT")
-                committed = True  # the pipeline's last sync returned: COMMIT succeeded
+                raw.execute("COMMIT")
+                committed = True
             finally:
                 self._pipeline = None
                 idle = raw.closed or raw.broken or raw.info.transaction_status == _IDLE

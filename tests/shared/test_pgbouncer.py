@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
+
 from mirrorneuron_nb.store import open_store
 
 from ..store.helpers import new_run, succeed
@@ -65,3 +67,45 @@ def test_a_read_only_client_leaves_writers_through_the_pooler_writing(
             reader.close()
     finally:
         writer.close()
+
+
+def _client_messages(trace: str) -> list[str]:
+    """The frontend's messages in a libpq trace, as `Name argument...` strings."""
+    lines = (line.split("\t") for line in trace.splitlines())
+    return [" ".join(f[2:]) for f in lines if len(f) > 2 and f[0] == "F"]
+
+
+def test_no_flush_follows_the_sync_that_ends_a_transaction(
+    pg_url: str, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A Flush sent after the Sync that answers ReadyForQuery-idle reaches a transaction
+    pooler once it has handed the server connection back: PgBouncer 1.18 gives it to this
+    client again and waits for an answer that never comes, and every other client waits
+    for the pool (query_wait_timeout; seen in CI about once in 50 runs of the test above).
+    psycopg ends a pipeline with Sync + Flush, so COMMIT must come after the pipeline.
+    On 9b227a9 every write transaction ended `COMMIT ... Sync, Flush`."""
+    monkeypatch.setenv("MIRRORNEURON_ROOT", str(tmp_path))
+    store = _open(tmp_path, "nb", pg_url)
+    log = tmp_path / "trace"
+    try:
+        new_run(store, "run1")
+        with log.open("w") as out:
+            with store.conn.session() as raw:
+                raw.pgconn.trace(out.fileno())
+                raw.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            try:
+                succeed(store, "run1", "first")
+                succeed(store, "run1", "second")
+            finally:
+                with store.conn.session() as raw:
+                    raw.pgconn.untrace()
+    finally:
+        store.close()
+    sent = _client_messages(log.read_text())
+    # Where each COMMIT's exchange ends: a simple Query, or the Sync after its Execute.
+    ends = [i for i, m in enumerate(sent) if m == 'Query  "COMMIT"']
+    for at in (i for i, m in enumerate(sent) if m.startswith("Parse") and '"COMMIT"' in m):
+        ends.append(next(i for i in range(at, len(sent)) if sent[i] == "Sync"))
+    assert len(ends) >= 2, "\n".join(sent)
+    for end in ends:
+        assert sent[end + 1 : end + 2] != ["Flush"], "\n".join(sent[: end + 2])
