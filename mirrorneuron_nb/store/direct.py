@@ -30,13 +30,14 @@ remembered and written through the page cache.
 Direct blocks are copied and written by a small pool of `mn-` threads (kernel/known.py
 does not count them as the notebook's): the copy holds the GIL, the write does not.
 
-With a `hasher`, every byte goes through this thread's two buffers in file order instead,
-and is hashed there: the hash covers exactly the bytes written, even when the memory they
+With a `hasher`, every byte goes through this thread's buffer in file order instead, and
+is hashed there: the hash covers exactly the bytes written, even when the memory they
 come from changes meanwhile (kernel/staging.py writes arrays from live memory). Such a
-write is behind the cell, and a reader of the value waits for it and its fsync, so both
-are overlapped: a direct block is written by the pool while the next is copied and hashed,
-and a chunk through the page cache has its writeback started at once. A 200 MB step, until
-durable (bench_writebehind.py, 7 and 9 runs): 154 -> 128 ms and 179 -> 144 ms.
+write is behind the cell, and a reader of the value waits for it and its fsync, so a chunk
+written through the page cache has its writeback started at once: 200 MB, warm pages,
+write + fsync 164 -> 122 ms (7 runs each, side by side). Direct blocks are written in
+turn with their copy and hash: overlapping the two was tried and measured no faster
+(182 vs 192 ms): copying and hashing 200 MB takes 13 ms, the disk the rest.
 """
 
 from __future__ import annotations
@@ -69,15 +70,6 @@ _LEARN = 0.25
 """Weight of each new direct chunk in the disk's running time per byte."""
 
 _O_DIRECT: int = getattr(os, "O_DIRECT", 0)
-
-
-@dataclass(frozen=True)
-class _Write:
-    """A direct block being written by the pool, from a buffer kept until it returns."""
-
-    future: concurrent.futures.Future[None]
-    block: memoryview
-    offset: int
 
 
 @dataclass
@@ -204,69 +196,31 @@ class _Writer:
             self._buffered_chunk(offset + aligned, size - aligned)
 
     def _hashed_chunk(self, offset: int, size: int) -> None:
-        """Block by block through this thread's two buffers: copied, hashed, written from
-        it. A direct block is written by the pool while the next one is copied and hashed
-        into the other buffer, so the disk and the copy overlap; a buffer is filled again
-        only once its last write returned. Returns when none of its writes is running."""
+        """Block by block through this thread's buffer: copied, hashed, written from it
+        (directly while the file is direct, but for an unaligned tail)."""
         end = offset + size
-        flight: list[_Write] = []
-        with memoryview(_buffer(0)) as one, memoryview(_buffer(1)) as two:
-            try:
-                turn = 0
-                while offset < end:
-                    n = min(BLOCK, end - offset)
-                    if self.direct and n % ALIGN:
-                        n -= n % ALIGN
-                        if not n:  # the unaligned tail (the file's end) through the page cache
-                            self._retire(flight)
-                            self._set_direct(False)
-                            continue
-                    into = (one, two)[turn]
-                    turn ^= 1
-                    self._gather(into, offset, n)
-                    block = into[:n]
-                    self.hasher.update(block)
-                    if self.direct:
-                        flight.append(
-                            _Write(
-                                _executor().submit(_pwrite_all, self.fd, block, offset),
-                                block,
-                                offset,
-                            )
-                        )
-                        self._retire(flight, keep=1)  # the other buffer's write: filled next
-                    else:
-                        _pwrite_all(self.fd, block, offset)
-                    offset += n
-                self._retire(flight)
-            finally:  # (an error) never leave a write running into a descriptor soon closed
-                concurrent.futures.wait([w.future for w in flight])
-                flight.clear()
-
-    def _retire(self, flight: list[_Write], keep: int = 0) -> None:
-        """Wait for the writes in flight, oldest first, but the newest `keep`. A block the
-        filesystem refused directly (EINVAL at the write) is written again through the
-        page cache, and everything after it too, as `_direct_chunk` does."""
-        while len(flight) > keep:
-            error = flight[0].future.exception()
-            if error is None:
-                flight.pop(0)
-                continue
-            concurrent.futures.wait([w.future for w in flight])  # nothing left writing
-            if not isinstance(error, OSError) or error.errno != errno.EINVAL:
-                raise error
-            self.disk.direct_ok = False
-            self._set_direct(False)
-            for write in flight:
-                found = write.future.exception()
-                if found is not None:
-                    if not isinstance(found, OSError) or found.errno != errno.EINVAL:
-                        raise found
-                    _pwrite_all(self.fd, write.block, write.offset)
-            flight.clear()
+        with memoryview(_buffer()) as into:
+            while offset < end:
+                n = min(BLOCK, end - offset)
+                if self.direct and n % ALIGN:
+                    n -= n % ALIGN
+                    if not n:  # the unaligned tail (the file's end) through the page cache
+                        self._set_direct(False)
+                        continue
+                self._gather(into, offset, n)
+                self.hasher.update(into[:n])
+                try:
+                    _pwrite_all(self.fd, into[:n], offset)
+                except OSError as exc:
+                    if not self.direct or exc.errno != errno.EINVAL:
+                        raise
+                    self.disk.direct_ok = False  # refused at the write: as _direct_chunk
+                    self._set_direct(False)
+                    _pwrite_all(self.fd, into[:n], offset)
+                offset += n
 
     def _direct_block(self, offset: int, size: int) -> None:
-        with memoryview(_buffer(0)) as into:
+        with memoryview(_buffer()) as into:
             self._gather(into, offset, size)
             _pwrite_all(self.fd, into[:size], offset)
 
@@ -331,13 +285,12 @@ def _disk(fd: int) -> _Disk:
         return _disks.setdefault(dev, _Disk())
 
 
-def _buffer(slot: int) -> mmap.mmap:
-    """One of this thread's two page-aligned block buffers, made once and reused (their
-    pages stay warm)."""
-    bufs: list[mmap.mmap] | None = getattr(_buffers, "bufs", None)
-    if bufs is None or len(bufs[0]) != BLOCK:  # (BLOCK differs only when a test sets it)
-        bufs = _buffers.bufs = [mmap.mmap(-1, BLOCK), mmap.mmap(-1, BLOCK)]
-    return bufs[slot]
+def _buffer() -> mmap.mmap:
+    """This thread's page-aligned block buffer, made once and reused (its pages stay warm)."""
+    buf: mmap.mmap | None = getattr(_buffers, "buf", None)
+    if buf is None or len(buf) != BLOCK:  # (BLOCK differs only when a test sets it)
+        buf = _buffers.buf = mmap.mmap(-1, BLOCK)
+    return buf
 
 
 def _start_writeback(fd: int, offset: int, size: int) -> None:

@@ -384,63 +384,12 @@ def test_a_real_kernel_stages_a_big_array_direct_and_checkpoints_it_exactly(
     assert not list((sidecar(workdir) / "blobs").rglob(".tmp-*"))
 
 
-class _Watched:
-    """A hasher that counts the bytes it was fed (the blocks copied so far)."""
-
-    def __init__(self) -> None:
-        self.inner = hasher()
-        self.fed = 0
-        self.more = threading.Condition()
-
-    def update(self, data: Any) -> None:
-        self.inner.update(data)
-        with self.more:
-            self.fed += memoryview(data).nbytes
-            self.more.notify_all()
-
-    def hexdigest(self) -> str:
-        return str(self.inner.hexdigest())
-
-
-def test_a_hashed_direct_write_copies_the_next_block_while_the_disk_writes(
-    disk: Disk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Live memory written behind the cell: a reader waits for the whole write, so the
-    copy and hash of block k+1 overlap block k's direct write, within a chunk (between
-    chunks the way of writing may change: the writes are waited for there). Each direct
-    write here returns only once the next block was copied (or after 2 s). Before, every
-    block was copied, hashed and written in turn: no write ever saw the next one copied."""
-    real = disk.pwrite
-    overlapped: list[bool] = []
-    body = np.frombuffer(data(2 * CHUNK, 5), dtype=np.uint8).copy()
-    watched = _Watched()
-
-    def slow_disk(fd: int, data_: Any, offset: int) -> int:
-        if (offset + BLOCK) % CHUNK:  # not a chunk's last block
-            with watched.more:
-                overlapped.append(
-                    watched.more.wait_for(lambda: watched.fed >= offset + 2 * BLOCK, timeout=2)
-                )
-        return real(fd, data_, offset)
-
-    monkeypatch.setattr(direct.os, "pwrite", slow_disk)
-    path = tmp_path / ".tmp-x"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        direct.write_chunks(fd, [memoryview(body)], "direct", watched)
-    finally:
-        os.close(fd)
-    assert path.read_bytes() == body.tobytes()
-    assert watched.hexdigest() == digest_parts([body])
-    assert overlapped and all(overlapped), overlapped
-
-
 def test_a_hashed_write_refused_directly_at_a_write_goes_through_the_page_cache(
     disk: Disk, tmp_path: Path
 ) -> None:
-    """EINVAL at a direct write (accepted at fcntl: some network or FUSE filesystems)
-    with blocks in flight: every refused block is written again buffered, and the file
-    and its hash are the bytes, in order."""
+    """EINVAL at a direct write (accepted at fcntl: some network or FUSE filesystems):
+    the refused block is written again buffered, and the file and its hash are the
+    bytes, in order."""
     disk.fail_direct = OSError(errno.EINVAL, "Invalid argument")
     body = np.frombuffer(data(3 * CHUNK + 999, 6), dtype=np.uint8).copy()
     path = tmp_path / ".tmp-x"
