@@ -81,7 +81,8 @@ def test_no_flush_follows_the_sync_that_ends_a_transaction(
     """A Flush sent after the Sync that answers ReadyForQuery-idle reaches a transaction
     pooler once it has handed the server connection back: PgBouncer 1.18 gives it to this
     client again and waits for an answer that never comes, and every other client waits
-    for the pool (query_wait_timeout; seen in CI about once in 50 runs of the test above).
+    for the pool (query_wait_timeout; the test above failed so in CI, and here about once
+    in 30 to 50 runs).
     psycopg ends a pipeline with Sync + Flush, so COMMIT must come after the pipeline.
     On 9b227a9 every write transaction ended `COMMIT ... Sync, Flush`."""
     monkeypatch.setenv("MIRRORNEURON_ROOT", str(tmp_path))

@@ -415,12 +415,12 @@ def test_a_hashed_buffered_write_starts_its_writeback_chunk_by_chunk(
         direct.os, "posix_fadvise", lambda fd, o, n, how: advised.append((o, n, how))
     )
     body = np.frombuffer(data(2 * CHUNK + 5, 7), dtype=np.uint8).copy()
-    path = tmp_path / ".tmp-x"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        direct.write_chunks(fd, [memoryview(body)], "buffered", hasher())
-        direct.write_chunks(os.open(os.devnull, os.O_WRONLY), [b"x" * CHUNK], "buffered")
-    finally:
-        os.close(fd)
+    # A write without a hasher (a value frozen in its cell) is advised nothing.
+    for name, hashed in (("hashed", hasher()), ("frozen", None)):
+        fd = os.open(tmp_path / f".tmp-{name}", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            direct.write_chunks(fd, [memoryview(body)], "buffered", hashed)
+        finally:
+            os.close(fd)
     dontneed = os.POSIX_FADV_DONTNEED
     assert advised == [(0, CHUNK, dontneed), (CHUNK, CHUNK, dontneed), (2 * CHUNK, 5, dontneed)]
