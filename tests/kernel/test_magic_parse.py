@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from mirrorneuron_nb.kernel.magics import MirrorNeuronMagics
 
@@ -15,7 +16,11 @@ from mirrorneuron_nb.kernel.magics import MirrorNeuronMagics
 @pytest.fixture
 def magics() -> MirrorNeuronMagics:
     session: Any = None  # parsing never touches the session
-    return MirrorNeuronMagics(InteractiveShell.instance(), session)
+    # History in memory: the shell outlives this test's tmp dir (its IPYTHONDIR), and
+    # IPython writes the history at exit, when pytest has deleted that dir.
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    return MirrorNeuronMagics(InteractiveShell.instance(config=config), session)
 
 
 @pytest.mark.parametrize("line", ["t1", "  load_data ", "a-b_c", "9"])
