@@ -22,10 +22,10 @@ from ..values.serializers import buffer_keys, snapshot, type_name
 from ..values.signing import Binding, checkpoint_signature
 from . import constants
 from .attempts import Ran
+from .jobs import Claim, Job
 from .plan import StepPlan
 from .session import KernelSession
 from .staging import StagingBlobs
-from .writer import Claim, Job
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def commit(
                 # Past the pending-bytes bound: written through. A batch run reports each
                 # step's outcome from the sidecar as its cell ends, and its kernel is
                 # stopped with a short grace period: there, each cell waits too.
-                job.done.wait()
+                session.writer.landed(job)
                 waited = job
     except BaseException as exc:
         if staged is not None:
@@ -157,7 +157,7 @@ def commit_at_once(
         session.writer.discard(staged)
         raise
     if staged.through or session.batch:  # as commit(): a batch run reports from the sidecar
-        job.done.wait()
+        session.writer.landed(job)
         session.writer.reraise(job)
     _report(session, name, written)
     return StepResult(name, False, None, written.saved, written.unsaved)

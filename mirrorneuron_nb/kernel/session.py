@@ -62,7 +62,13 @@ class KernelSession:
         # Fingerprints that still hold, so a step does not hash unchanged inputs again.
         self.known = KnownFingerprints(shell)
         shell.events.register("pre_run_cell", self._pre_run_cell)
+        # Queued checkpoints never wait behind another cell (wakeup.py); silent
+        # executions too, which skip pre_run_cell.
+        shell.events.register("pre_execute", self._pre_execute)
         barrier.install(self)
+
+    def _pre_execute(self) -> None:
+        self.writer.wake()  # (the writer is replaced when the notebook is found)
 
     def _pre_run_cell(self, info: Any) -> None:
         self.cell_id = getattr(info, "cell_id", None)

@@ -32,56 +32,18 @@ import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
 from ..errors import CheckpointUnavailable, LeaseHeld, MirrorNeuronError, SidecarFull, one_line
-from ..models import Attempt, Claimant, LeaseOwner, NewCheckpoint, StepStart
+from ..models import Attempt, LeaseOwner, NewCheckpoint
 from ..render import format_bytes
 from ..store import Store, open_store
 from ..store.blob_backend import Blobs
 from .heartbeat import Heartbeat
-from .staging import Frozen, StagingBlobs
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A step whose inert body ran before it was claimed (runner.py): the writer takes its
-    lease, begins its attempt and commits its checkpoint in one transaction."""
-
-    run_id: str
-    start: StepStart
-    who: Claimant
-
-
-@dataclass
-class Job:
-    """One checkpoint waiting for the writer."""
-
-    attempt: Attempt | Claim
-    """The attempt it checkpoints; a Claim: the attempt is begun with the commit."""
-    checkpoint: NewCheckpoint | Callable[[Blobs], NewCheckpoint]
-    """Or what builds it here, writing its blobs (constants.py: nothing to freeze)."""
-    blobs: Blobs
-    """The backend its blobs land through (the store's, in the kernel)."""
-    frozen: list[Frozen]
-    reused: list[tuple[str, int]]
-    names: frozenset[str]
-    """The variables it writes: a cell touching one of them waits for it (barrier.py)."""
-    held: int
-    live: bool = False
-    """Some blob is written from live memory (staging.py)."""
-    done: threading.Event = field(default_factory=threading.Event)
-    error: str | None = None
-    failure: BaseException | None = None
-    message: str | None = None
-
-    @property
-    def step(self) -> str:
-        found = self.attempt
-        return found.start.name if isinstance(found, Claim) else found.step
-
+from .jobs import Claim, Job
+from .staging import StagingBlobs
+from .wakeup import LateWake
 
 _NONE: frozenset[str] = frozenset()
 SPOOL_GRACE_SECONDS = 3600
@@ -96,6 +58,7 @@ class Writer:
         self.root, self.notebook = root, notebook
         self.heartbeat = heartbeat
         self._cond = threading.Condition()
+        self._wake = LateWake(self._cond)
         self._queue: deque[Job] = deque()
         """Jobs not yet landed; the first one is being written."""
         self._queued = 0
@@ -122,13 +85,20 @@ class Writer:
 
     def staging(self, blobs: Blobs, live: Callable[[], bool] | None = None) -> StagingBlobs:
         """Where a step's checkpoint keeps its new blobs, for `blobs` (the store's
-        backend) to land later (the bound is read now); `live()`: whether big ones may be
+        backend) to land later (the bound is read as the first one comes: a step of
+        constants does not read /proc/meminfo); `live()`: whether big ones may be
         written from live memory (staging.py)."""
-        limit = config.pending_bytes()
+        limit: list[int] = []
+
+        def room(size: int) -> bool:
+            if not limit:
+                limit.append(config.pending_bytes())
+            return self._room(size, limit[0])
+
         return StagingBlobs(
             blobs,
             self.spool(),
-            lambda n: self._room(n, limit),
+            room,
             self._pending_key,
             self._landed,
             live=None if config.freeze() else live,
@@ -181,8 +151,17 @@ class Writer:
                 self._stop = False
                 self._thread = threading.Thread(target=self._run, name="mn-writer", daemon=True)
                 self._thread.start()
-            self._cond.notify_all()
+            self._wake.soon()  # once the cell's reply is sent (wakeup.py)
         return job
+
+    def wake(self) -> None:
+        """Start on what is queued now (a cell starts, or waits for it: wakeup.py)."""
+        self._wake.now()
+
+    def landed(self, job: Job) -> None:
+        """Wait until `job` has landed."""
+        self._wake.now()
+        job.done.wait()
 
     def discard(self, staged: StagingBlobs) -> None:
         """A staging that will not be queued: its temp files go, its bytes are free."""
@@ -220,7 +199,7 @@ class Writer:
                     last = job
         if last is None:
             return False
-        last.done.wait()
+        self.landed(last)
         return True
 
     def drain(self) -> None:
@@ -282,6 +261,7 @@ class Writer:
         with self._cond:
             if self._queued + self._reserved + size > limit and size <= limit:
                 self._say(limit)
+                self._wake.now()  # it may not have been woken yet
                 while self._queue and self._queued + self._reserved + size > limit:
                     self._cond.wait()
             if self._queued + self._reserved + size > limit:
@@ -307,7 +287,7 @@ class Writer:
         try:
             while True:
                 with self._cond:
-                    while not self._queue and not self._stop:
+                    while (not self._queue or self._wake.owed) and not self._stop:
                         self._cond.wait()
                     if not self._queue:
                         return

@@ -324,3 +324,45 @@ def test_a_plain_cell_is_analysed_only_while_something_is_pending(
     for cell in ("y = 3", "print(y)"):
         run(kernel, cell)
     assert value(kernel, "len(_analysed)") == "0"
+
+
+LANDINGS = """\
+import time
+import mirrorneuron_nb.kernel.writer as _writer
+_landings = []
+_land = _writer.Writer._land
+def _timed_land(self, store, job):
+    _landings.append(time.time())
+    return _land(self, store, job)
+_writer.Writer._land = _timed_land
+"""
+
+
+def answered_at(kernel: Kernel, code: str) -> float:
+    """Run a cell; when (the kernel's clock) its execute_reply was made."""
+    msg_id = kernel.kc.execute(code)
+    while True:
+        reply = kernel.kc.get_shell_msg(timeout=60)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    assert reply["content"]["status"] == "ok", reply["content"]
+    while True:  # the idle status ends the cell's messages
+        msg = kernel.kc.get_iopub_msg(timeout=60)
+        parent = msg["parent_header"].get("msg_id")
+        if parent == msg_id and msg["content"].get("execution_state") == "idle":
+            return float(reply["header"]["date"].timestamp())
+
+
+def test_the_writer_starts_once_the_cell_is_answered(kernel: Kernel, workdir: Path) -> None:
+    """A checkpoint queued by a cell is landed after the cell's reply is sent, not while
+    it is: the writer thread would take the GIL from the reply in turns (wakeup.py)."""
+    run(kernel, LANDINGS)
+    replies = [answered_at(kernel, f"%%mn_step s{i}\nx{i} = {i}\n") for i in range(6)]
+    run(kernel, "%mn_status")  # waits for every pending checkpoint
+    out = run(kernel, "print(repr(_landings))")
+    landings = eval(out.stdout)  # a list of floats the kernel printed
+    assert len(landings) == 6
+    early = [(round(r - s, 6)) for r, s in zip(replies, landings, strict=True) if s < r]
+    assert not early, f"landings began this many seconds before their cell's reply: {early}"
+    for i in range(6):
+        assert stored(workdir, f"s{i}") == ("succeeded", 1)

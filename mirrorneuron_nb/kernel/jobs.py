@@ -1,0 +1,49 @@
+"""What the writer thread is given to land (writer.py): a checkpoint and its attempt."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..models import Attempt, Claimant, NewCheckpoint, StepStart
+from ..store.blob_backend import Blobs
+from .staging import Frozen
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A step whose inert body ran before it was claimed (runner.py): the writer takes its
+    lease, begins its attempt and commits its checkpoint in one transaction."""
+
+    run_id: str
+    start: StepStart
+    who: Claimant
+
+
+@dataclass
+class Job:
+    """One checkpoint waiting for the writer."""
+
+    attempt: Attempt | Claim
+    """The attempt it checkpoints; a Claim: the attempt is begun with the commit."""
+    checkpoint: NewCheckpoint | Callable[[Blobs], NewCheckpoint]
+    """Or what builds it here, writing its blobs (constants.py: nothing to freeze)."""
+    blobs: Blobs
+    """The backend its blobs land through (the store's, in the kernel)."""
+    frozen: list[Frozen]
+    reused: list[tuple[str, int]]
+    names: frozenset[str]
+    """The variables it writes: a cell touching one of them waits for it (barrier.py)."""
+    held: int
+    live: bool = False
+    """Some blob is written from live memory (staging.py)."""
+    done: threading.Event = field(default_factory=threading.Event)
+    error: str | None = None
+    failure: BaseException | None = None
+    message: str | None = None
+
+    @property
+    def step(self) -> str:
+        found = self.attempt
+        return found.start.name if isinstance(found, Claim) else found.step
