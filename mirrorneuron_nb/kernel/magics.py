@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.utils.text import DollarFormatter
 
 from ..errors import MirrorNeuronError
 from ..notebook import validate_name
@@ -52,6 +53,21 @@ def _names(text: str | None, option: str) -> tuple[str, ...]:
     return names
 
 
+_DOLLAR = DollarFormatter()
+
+
+def _expanded(shell: Any, line: str) -> str:
+    """IPython's expansion of `$name` and `{expr}` in a `%%mn_step` line, in the user's
+    namespace, as run_cell_magic makes it; only for a line that has any (`no_var_expand`):
+    IPython copies the whole namespace for it, ~30 us a step, more as `_iN` pile up."""
+    if "$" not in line and "{" not in line:
+        return line
+    try:
+        return str(_DOLLAR.vformat(line, args=[], kwargs=dict(shell.user_ns)))
+    except Exception:
+        return line  # as IPython leaves a line it cannot expand
+
+
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -63,6 +79,9 @@ def _plain_name(line: str) -> str | None:
         return name
     return None
 
+
+DEFAULT_OPTIONS = StepOptions()
+"""A `%%mn_step NAME` line's options (frozen: one for every such step)."""
 
 PARSED_LINES = 1024
 """How many distinct `%%mn_step` lines a kernel keeps parsed."""
@@ -145,6 +164,7 @@ class MirrorNeuronMagics(Magics):
         metavar="KIND",
         help="compute, llm, tool or human: recorded and shown",
     )
+    @no_var_expand  # expanded here, only when there is anything to expand
     @cell_magic
     def mn_step(self, line: str, cell: str) -> Any:
         """Run this cell as a named, checkpointed step.
@@ -154,7 +174,7 @@ class MirrorNeuronMagics(Magics):
         once-only side effects and approval gates are options. The body may `await`.
         """
         __tracebackhide__ = True
-        name, options = self._parse(line)
+        name, options = self._parse(_expanded(self.shell, line))
         with _usage_errors(), shown_from_body(self.shell):
             result = run_step(self.session, name, cell, options)
         return result.value
@@ -162,25 +182,25 @@ class MirrorNeuronMagics(Magics):
     async def mn_step_async(self, line: str, cell: str) -> Any:
         """`%%mn_step` for a body that awaits at top level (see awaiting.py)."""
         __tracebackhide__ = True
-        shell: Any = self.shell
-        line = shell.var_expand(line, 1)  # as run_cell_magic does for mn_step
-        name, options = self._parse(line)
+        name, options = self._parse(_expanded(self.shell, line))
         with _usage_errors(), shown_from_body(self.shell):
             result = await arun_step(self.session, name, cell, options)
         return result.value
 
     def _parse(self, line: str) -> tuple[str, StepOptions]:
         parsed = self._parsed.get(line)
-        plain = _plain_name(line) if parsed is None else None
+        if parsed is not None:
+            return parsed
+        plain = _plain_name(line)
         if plain is not None:
             # Just a name (most steps): what argparse would make of it, without argparse.
             with _usage_errors():
-                parsed = validate_name(plain), StepOptions()
-        if parsed is None:
+                parsed = validate_name(plain), DEFAULT_OPTIONS
+        else:
             parsed = self._parse_line(line)
-            if len(self._parsed) >= PARSED_LINES:
-                self._parsed.clear()
-            self._parsed[line] = parsed
+        if len(self._parsed) >= PARSED_LINES:
+            self._parsed.clear()
+        self._parsed[line] = parsed
         return parsed
 
     def _parse_line(self, line: str) -> tuple[str, StepOptions]:

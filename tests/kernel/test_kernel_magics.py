@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from ..helpers import fresh, mn, run, runs_of, sidecar, tick, value
+from ..helpers import fresh, mn, run, runs_of, sidecar, stored, tick, value
 from ..kernels import Kernel
 from ..messages import RESTORED
 
@@ -137,3 +137,29 @@ def test_batch_run_with_a_changed_parameter_reruns_a_timed_step(workdir: Path) -
     assert "report 50" in report("5")
     counted = (workdir / "counts.txt").read_text().split()
     assert counted.count("train") == 2 and counted.count("report") == 2
+
+
+COUNT_EXPANSIONS = """\
+from IPython.core.interactiveshell import InteractiveShell as _Shell
+_expansions = []
+_expand = _Shell.var_expand
+def _counted(self, *args, **kwargs):
+    _expansions.append(args[0])
+    return _expand(self, *args, **kwargs)
+_Shell.var_expand = _counted
+"""
+
+
+def test_a_step_line_is_expanded_as_ipython_does_and_only_when_it_has_anything_to_expand(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """`$name` and `{expr}` in the magic line are the user's variables, as for any magic;
+    a line without them is not given to IPython's expansion, which copies the whole
+    namespace (every cell's `_iN` too) on each step."""
+    run(kernel, COUNT_EXPANSIONS + "n = 'b'\nk = 3")
+    run(kernel, "%%mn_step plain\nx = 1\n")
+    assert value(kernel, "_expansions") == "[]"
+    run(kernel, "%%mn_step t_$n\ny = 2\n")
+    run(kernel, "%%mn_step u_{k * 2}\nz = 3\n")
+    assert stored(workdir, "t_b") == ("succeeded", 1)
+    assert stored(workdir, "u_6") == ("succeeded", 1)
