@@ -199,6 +199,7 @@ def duplicates(cells: list[StepCell]) -> list[str]:
     return dup
 
 
+@lru_cache(maxsize=256)  # a step's plan hashes its body on every run of the cell
 def code_hash(body: str) -> str:
     """Hash of a step body, blind to surrounding blank lines and trailing spaces
     (IPython hands a cell magic its body with a newline the saved cell lacks)."""

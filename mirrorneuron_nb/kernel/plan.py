@@ -83,9 +83,9 @@ def make_plan(session: KernelSession, name: str, body: str, options: StepOptions
     cache_key = text_digest(
         name,
         code_hash,
-        json.dumps(inputs, sort_keys=True),
-        json.dumps(options.cache_dict(), sort_keys=True),
-        json.dumps(after),
+        json.dumps(inputs, sort_keys=True) if inputs else "{}",  # (json.dumps is slow cold)
+        options.cache_json,
+        json.dumps(after) if after else "{}",
     )
     recorded = options.as_dict()
     if always_runs:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import builtins
 import contextlib
 import importlib
+import json
 import math
 import random
 import signal
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import FrameType
 from typing import Any
 
@@ -76,6 +78,11 @@ class StepOptions:
             "outputs": list(self.outputs) if self.outputs is not None else None,
             "after": list(self.after),
         }
+
+    @cached_property
+    def cache_json(self) -> str:
+        """`cache_dict` as the cache key hashes it; made once (parsed options are kept)."""
+        return json.dumps(self.cache_dict(), sort_keys=True)
 
     def delay(self, failed_attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after attempt N failed: backoff * factor^(N-1), capped, with

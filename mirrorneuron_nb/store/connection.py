@@ -112,22 +112,33 @@ def classify(exc: sqlite3.Error, root: Path | None, what: str) -> SidecarError:
     return SidecarError(f"{what}: {exc}")
 
 
-@contextlib.contextmanager
-def translate_errors(root: Path | None = None) -> Iterator[None]:
+class _Translated:
+    """`translate_errors`: a class, not a generator, as it wraps every store call."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, (SidecarLocked, SidecarDamaged, SidecarFull)):
+            return
+        if isinstance(exc, SidecarError):
+            if isinstance(exc.__cause__, sqlite3.Error):
+                raise classify(exc.__cause__, self.root, str(exc).partition(":")[0]) from exc
+        elif isinstance(exc, sqlite3.Error):
+            raise classify(exc, self.root, "sidecar database is unreadable") from exc
+
+
+def translate_errors(root: Path | None = None) -> contextlib.AbstractContextManager[None]:
     """sqlite3 errors leave the store as ours: locked (retry later), full, damaged or
     unreadable.
 
     This is the only place they are translated; nothing outside store/ sees sqlite3."""
-    try:
-        yield
-    except (SidecarLocked, SidecarDamaged, SidecarFull):
-        raise
-    except SidecarError as exc:
-        if isinstance(exc.__cause__, sqlite3.Error):
-            raise classify(exc.__cause__, root, str(exc).partition(":")[0]) from exc
-        raise
-    except sqlite3.Error as exc:
-        raise classify(exc, root, "sidecar database is unreadable") from exc
+    return _Translated(root)
 
 
 @contextlib.contextmanager

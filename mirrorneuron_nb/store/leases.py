@@ -276,12 +276,15 @@ def released_event(step: str, run_id: str, outcome: str) -> EventRow:
 def live_owner(rows: list[Any], cache_key: str | None, run_id: str) -> LeaseOwner | None:
     """Of a step's lease rows, the live owner of one that excludes `cache_key`, other
     than `run_id` (rows without a lease, from an outer join, are skipped)."""
+    held = [
+        r
+        for r in rows
+        if r["run_id"] not in (None, run_id) and conflicts(r["cache_key"], cache_key)
+    ]
+    if not held:  # (most steps: no lease elsewhere, and no hostname or setting to read)
+        return None
     now, host, timeout = time.time(), this_host(), config.lease_timeout()
-    for r in rows:
-        if r["run_id"] is None or r["run_id"] == run_id:
-            continue
-        if not conflicts(r["cache_key"], cache_key):
-            continue
+    for r in held:
         owner = _owner(r)
         if not lease_free(owner, now, host, timeout):
             return owner

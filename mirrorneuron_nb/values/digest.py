@@ -33,8 +33,5 @@ def digest_parts(parts: Iterable[Any]) -> str:
 
 def text_digest(*texts: str) -> str:
     """Stable digest of text fields (code, names): sha256 truncated, for readability."""
-    h = hashlib.sha256()
-    for text in texts:
-        h.update(text.encode("utf-8"))
-        h.update(b"\x00")
-    return h.hexdigest()[:32]
+    framed = "\x00".join(texts) + "\x00" if texts else ""  # each text, then a NUL
+    return hashlib.sha256(framed.encode("utf-8")).hexdigest()[:32]

@@ -46,8 +46,12 @@ _DATA_DIR_ENV = ("JUPYTER_DATA_DIR", "JUPYTER_PLATFORM_DIRS", "HOME", "XDG_DATA_
 
 def key_path() -> Path:
     # jupyter_data_dir() resolves the home directory on every call (50-90 µs), and a
-    # step signs several times: remembered per value of the environment it reads.
-    return _key_path(os.environ.get(config.KEY_ENV), *map(os.environ.get, _DATA_DIR_ENV))
+    # step signs several times: remembered per value of the environment it reads (an
+    # explicit key file needs no other).
+    explicit = os.environ.get(config.KEY_ENV)
+    if explicit:
+        return _key_path(explicit)
+    return _key_path(None, *map(os.environ.get, _DATA_DIR_ENV))
 
 
 @lru_cache(maxsize=8)
