@@ -134,29 +134,31 @@ def commit_at_once(
     takes the lease, begins the attempt and commits the checkpoint in one transaction,
     behind the cell (writer.py), after every checkpoint queued before it. Should another
     process take the step in between, the next cell says so and nothing of this run is
-    recorded; its values stay, as a plain cell's (writer._denied). `bound`: the names it
+    recorded; its values stay, as a plain cell's (Claim.denied). `bound`: the names it
     binds, all it can change (no namespace-wide comparison: a namespace holds every
     cell's `_iN`)."""
     store, name = session.store, plan.name
-    staged = session.writer.staging(store.blobs, live=session.known.quiet)
     claim = Claim(plan.run_id, plan.start, who)
     ns = session.shell.user_ns
     names = sorted(n for n in bound if not session.hidden(n))
     values = {n: ns[n] for n in names}
-    try:
-        place = Binding(store.sidecar_id(), name, "")
-        if constants.deferrable(values):  # nothing to freeze: built behind the cell too
-            made = functools.partial(constants.build, plan, place, duration, values)
-            job = session.writer.submit(claim, made, staged, names=frozenset(names))
-            written = Written([], [], names, [], [])
-        else:
+    place = Binding(store.sidecar_id(), name, "")
+    through = 0
+    if constants.deferrable(values):  # nothing to freeze: built behind the cell too
+        made = functools.partial(constants.build, plan, place, duration, values)
+        job = session.writer.submit_built(claim, made, store.blobs, frozenset(names))
+        written = Written([], [], names, [], [])
+    else:
+        staged = session.writer.staging(store.blobs, live=session.known.quiet)
+        try:
             written = _checkpoint_variables(session, staged, place, names, {}, plan.reads_only)
             new = _new_checkpoint(plan, place, duration, [], written)
             job = session.writer.submit(claim, new, staged, _modules(session, names))
-    except BaseException:
-        session.writer.discard(staged)
-        raise
-    if staged.through or session.batch:  # as commit(): a batch run reports from the sidecar
+        except BaseException:
+            session.writer.discard(staged)
+            raise
+        through = staged.through
+    if through or session.batch:  # as commit(): a batch run reports from the sidecar
         session.writer.landed(job)
         session.writer.reraise(job)
     _report(session, name, written)

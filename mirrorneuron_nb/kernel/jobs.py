@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..models import Attempt, Claimant, NewCheckpoint, StepStart
+from ..errors import LeaseHeld
+from ..models import Attempt, Claimant, LeaseOwner, NewCheckpoint, StepStart
 from ..store.blob_backend import Blobs
 from .staging import Frozen
 
@@ -19,6 +20,16 @@ class Claim:
     run_id: str
     start: StepStart
     who: Claimant
+
+    def denied(self, owner: LeaseOwner) -> LeaseHeld:
+        """The error of this claim denied at its commit: another process took the step in
+        the moment between the cell's look and the commit (runner._at_once)."""
+        name = self.start.name
+        return LeaseHeld(
+            name,
+            f"step {name!r} was claimed meanwhile by {owner.kind} run {owner.run_id} "
+            f"(pid {owner.pid} on {owner.host}), so this run is not recorded",
+        )
 
 
 @dataclass

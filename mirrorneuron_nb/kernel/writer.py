@@ -35,8 +35,8 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from .. import config
-from ..errors import CheckpointUnavailable, LeaseHeld, MirrorNeuronError, SidecarFull, one_line
-from ..models import Attempt, LeaseOwner, NewCheckpoint
+from ..errors import CheckpointUnavailable, MirrorNeuronError, SidecarFull, one_line
+from ..models import Attempt, NewCheckpoint
 from ..render import format_bytes
 from ..store import Store, open_store
 from ..store.blob_backend import Blobs
@@ -141,10 +141,24 @@ class Writer:
             staged.held,
             live=staged.live,
         )
+        return self._enqueue(job)
+
+    def submit_built(
+        self,
+        claim: Claim,
+        build: Callable[[Blobs], NewCheckpoint],
+        blobs: Blobs,
+        names: frozenset[str],
+    ) -> Job:
+        """Queue the builder of a checkpoint that freezes nothing (constants.py), its
+        blobs written to `blobs` here."""
+        return self._enqueue(Job(claim, build, blobs, [], [], names, 0))
+
+    def _enqueue(self, job: Job) -> Job:
         with self._cond:
             self._live += job.live
-            self._reserved -= staged.held
-            self._queued += staged.held
+            self._reserved -= job.held
+            self._queued += job.held
             self._keys.update(f.key for f in job.frozen)
             self._queue.append(job)
             if self._thread is None:
@@ -340,7 +354,7 @@ class Writer:
             if isinstance(done, tuple):
                 job.attempt = done[0]
             elif done.owner is not None:
-                raise _denied(found, done.owner)
+                raise found.denied(done.owner)
             # else a checkpoint with its key appeared meanwhile: the same constants.
         else:
             store.commit_checkpoint(found, checkpoint)
@@ -383,16 +397,6 @@ class Writer:
         )
         with self._cond:
             self._failures.append(job.message)
-
-
-def _denied(claim: Claim, owner: LeaseOwner) -> LeaseHeld:
-    """A claim the cell did not wait for was denied: another process took the step in
-    the moment between the cell's look and this commit (runner._at_once)."""
-    return LeaseHeld(
-        claim.start.name,
-        f"step {claim.start.name!r} was claimed meanwhile by {owner.kind} run "
-        f"{owner.run_id} (pid {owner.pid} on {owner.host}), so this run is not recorded",
-    )
 
 
 def _sweep(spool: Path) -> None:
