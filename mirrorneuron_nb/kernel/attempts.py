@@ -187,7 +187,7 @@ def _cancelled(
 
 def _compile(shell: Any, plan: StepPlan) -> tuple[CodeType, CodeType | None]:
     """The body and its last expression (if displayed), compiled under the cell's name."""
-    filename = cache_body(shell, plan.code, plan.body, plan.cell)
+    filename = cache_body(shell, plan.code, plan.cell)
     # The __future__ flags of the user's own cells, as IPython compiles them, never this
     # module's (`from __future__ import annotations` would change what the body does).
     flags = int(getattr(shell.compile, "flags", 0))
