@@ -211,6 +211,7 @@ def _compiled(code: str, flags: int, displayed: bool) -> tuple[CodeType, CodeTyp
     return compile(tree, "<body>", "exec", flags=flags, dont_inherit=True), tail
 
 
+@functools.lru_cache(maxsize=256)  # a re-run of a body is named as before (same digest)
 def _named(code: CodeType, filename: str) -> CodeType:
     """`code` and the code objects inside it (functions, classes, comprehensions) under
     `filename`, which tracebacks show as the cell."""

@@ -159,7 +159,8 @@ class Writer:
             self._live += job.live
             self._reserved -= job.held
             self._queued += job.held
-            self._keys.update(f.key for f in job.frozen)
+            if job.frozen:
+                self._keys.update(f.key for f in job.frozen)
             self._queue.append(job)
             if self._thread is None:
                 self._stop = False
