@@ -9,6 +9,7 @@ so the window between the cell's return and the commit is wide enough to look at
 
 from __future__ import annotations
 
+import ast
 import time
 from pathlib import Path
 
@@ -360,9 +361,9 @@ def test_the_writer_starts_once_the_cell_is_answered(kernel: Kernel, workdir: Pa
     replies = [answered_at(kernel, f"%%mn_step s{i}\nx{i} = {i}\n") for i in range(6)]
     run(kernel, "%mn_status")  # waits for every pending checkpoint
     out = run(kernel, "print(repr(_landings))")
-    landings = eval(out.stdout)  # a list of floats the kernel printed
+    landings = ast.literal_eval(out.stdout.strip())  # the floats the kernel printed
     assert len(landings) == 6
-    early = [(round(r - s, 6)) for r, s in zip(replies, landings, strict=True) if s < r]
+    early = [round(r - s, 6) for r, s in zip(replies, landings, strict=True) if s < r]
     assert not early, f"landings began this many seconds before their cell's reply: {early}"
     for i in range(6):
         assert stored(workdir, f"s{i}") == ("succeeded", 1)
