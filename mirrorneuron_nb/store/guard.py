@@ -4,10 +4,10 @@ A writer's connection keeps the files it opened even after they are deleted or r
 SQLite would go on committing into an unlinked `-wal` that nobody else can see, and every
 commit since would vanish with the process. So before each write transaction the guard
 compares the identity (device, inode) of `state.sqlite` and `state.sqlite-wal` with the
-files this connection uses: two `os.stat` calls. When the database file itself changed on
-disk (its mtime or size; SQLite only writes it at a checkpoint, every ~1000 pages of log),
-a quick_check on a fresh connection looks at what is really on disk (this connection's
-page cache may still hold the good pages).
+files this connection uses: two `stat` calls (held_stat.py). When the database file
+itself changed on disk (its mtime or size; SQLite only writes it at a checkpoint, every
+~1000 pages of log), a quick_check on a fresh connection looks at what is really on disk
+(this connection's page cache may still hold the good pages).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import SidecarDamaged
 from .blobs import BlobStore
+from .held_stat import FileStat, file_stat
 from .manifest import LOG_NAME
 
 DB_NAME = "state.sqlite"
@@ -95,15 +96,12 @@ def wal_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-wal")
 
 
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except FileNotFoundError:
-        return None
+def _stat(path: Path) -> FileStat | None:
+    return file_stat(path)  # (keeps the GIL: held_stat.py)
 
 
-def _identity(st: os.stat_result) -> tuple[int, int]:
-    return st.st_dev, st.st_ino
+def _identity(st: FileStat) -> tuple[int, int]:
+    return st.dev, st.ino
 
 
 class WriteGuard:
@@ -121,7 +119,7 @@ class WriteGuard:
         if db is None:
             raise SidecarDamaged(f"sidecar {root}: state.sqlite vanished while it was opened")
         self.db_id = _identity(db)
-        self.db_stamp = (db.st_mtime_ns, db.st_size)
+        self.db_stamp = (db.mtime_ns, db.size)
         wal = _stat(self.wal_path)
         self.wal_id = _identity(wal) if wal is not None else None
         self.refusal: str | None = None
@@ -139,7 +137,7 @@ class WriteGuard:
             self.wal_id = _identity(wal) if wal is not None else None
         elif wal is None or _identity(wal) != self.wal_id:
             raise SidecarDamaged(self._wal_lost(conn, replaced=wal is not None))
-        stamp = (db.st_mtime_ns, db.st_size)
+        stamp = (db.mtime_ns, db.size)
         if stamp != self.db_stamp:
             problem = quick_check(self.db_path)
             if problem is not None:
