@@ -118,6 +118,7 @@ class KernelSession:
             self._store = open_store(
                 self.location.sidecar, notebook=self.location.notebook, recover=True
             )
+            self._store.keep_looks()  # the writer's store reads what they find
         return self._store
 
     def ensure_run(self) -> str:

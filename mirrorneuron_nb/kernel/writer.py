@@ -310,6 +310,7 @@ class Writer:
                 try:
                     if store is None:
                         store = open_store(self.root, notebook=self.notebook, verify=False)
+                        store.keep_looks()
                     self._land(store, job)
                 except BaseException as exc:  # reported, never silent
                     self._failed(store, job, exc)
@@ -321,7 +322,12 @@ class Writer:
                         self._keys.subtract(f.key for f in job.frozen)
                         self._keys = +self._keys
                         self._cond.notify_all()
+                        idle = not self._queue
                     job.done.set()
+                if idle and store is not None:
+                    # What the next step's look finds, read now rather than in its cell.
+                    with contextlib.suppress(MirrorNeuronError, OSError):
+                        store.refresh_looks()
         finally:
             if store is not None:
                 store.close()

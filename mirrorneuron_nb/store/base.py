@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from .blob_backend import Blobs
+from .look_cache import LookCache
 
 # Events about who holds a step (store/leases.py), not about the step's own state.
 LEASE_EVENTS = ("claimed", "released", "waiting", "stopped_waiting", "taken_over")
@@ -49,6 +50,8 @@ class Tables:
     # table as the manifest log copies it. Neither changes under an open store, except
     # by copy_store (transfer.py), which forgets them.
     _sidecar_id: str = ""
+    # What looks before steps find, known between commits (look_cache.py; SQLite writers).
+    _looks: LookCache | None = None
     _meta: dict[str, Any] | None = None
 
 

@@ -102,6 +102,9 @@ class PostgresStore(Store):
     def close(self) -> None:
         self.conn.close()
 
+    def keep_looks(self) -> None:
+        """No wal-index to read (look_cache.py): every look asks the server."""
+
     def data_version(self) -> int:
         """Changes when a write commits: every state change appends an event, and a
         heartbeat (the only write without one) changes no state a reader shows."""

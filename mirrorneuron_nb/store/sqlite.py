@@ -22,6 +22,7 @@ from .guard import BLOB_DIR, DB_NAME, WriteGuard, doctor_hint, empty_database_er
 from .history import HistoryTable
 from .journal import JournalTable
 from .leases import LeasesTable
+from .look_cache import attach, detach
 from .maintenance import Maintenance
 from .runs import RunsTable
 from .schema import check_version, migrate
@@ -135,6 +136,9 @@ class Store(
         """A new connection on the files now on disk (the guard saved the old one's log)."""
         old = self.conn
         self.conn = self._connect_writer()
+        if self._looks is not None:
+            self._forget_looks()
+            self._looks = attach(self.db_path)
         with contextlib.suppress(Exception):
             old.close()
 
@@ -153,7 +157,30 @@ class Store(
         return True
 
     def close(self) -> None:
+        self._forget_looks()
         self.conn.close()
+
+    def _forget_looks(self) -> None:
+        looks, self._looks = self._looks, None
+        if looks is not None:
+            detach(looks)
+
+    def keep_looks(self) -> None:
+        """Answer looks before steps from what `refresh_looks` read, while nothing has
+        committed since (look_cache.py): a kernel's stores, main and writer."""
+        if self._looks is None and not self.readonly:
+            self._looks = attach(self.db_path)
+
+    def forget_looks(self) -> None:
+        """The next look asks the database, until `refresh_looks` reads again."""
+        if self._looks is not None:
+            self._looks.facts = None
+
+    def refresh_looks(self) -> None:
+        """Read again what a look before a step finds (look_cache.py), when anything
+        committed since it was read: the kernel's writer thread, behind the cells."""
+        if self._looks is not None:
+            self._looks.refresh(self.conn)
 
     def data_version(self) -> int:
         """Changes exactly when another connection commits: a cheap "anything new?"."""
