@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,13 @@ class LookCache:
         if first is not None and position is not None and first < position:
             return None
         return NOTHING
+
+    def distrust(self) -> None:
+        """Ask the database at every look until the next refresh (which reads on from
+        what is known)."""
+        facts = self.facts
+        if facts is not None:
+            self.facts = replace(facts, header=b"")
 
     def refresh(self, conn: Any) -> None:
         """Read the facts again in one snapshot, unless they are current (writer thread;

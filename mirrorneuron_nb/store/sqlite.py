@@ -174,7 +174,7 @@ class Store(
     def forget_looks(self) -> None:
         """The next look asks the database, until `refresh_looks` reads again."""
         if self._looks is not None:
-            self._looks.facts = None
+            self._looks.distrust()
 
     def refresh_looks(self) -> None:
         """Read again what a look before a step finds (look_cache.py), when anything

@@ -94,6 +94,26 @@ def test_a_look_sends_no_statement_while_nothing_committed(tmp_path: Path) -> No
         store.close()
 
 
+def test_a_forgotten_look_asks_the_database_until_read_again(tmp_path: Path) -> None:
+    """What the runner does when a claim finds what its look did not."""
+    store = opened(tmp_path / "nb.mn", "run1")
+    try:
+        store.commit_checkpoint(claim(store, "run1", "done", "k1"), ckpt("k1"))
+        store.refresh_looks()
+        assert store._looks is not None and store._looks.facts is not None
+        keys = store._looks.facts.keys
+        store.forget_looks()
+        seen = counting(store)
+        assert store.look_to_run("fresh", "k9", "run1") == NOTHING
+        assert len(seen) == 1
+        store.refresh_looks()  # nothing committed since: read on from what is known
+        assert store._looks.facts.keys is keys
+        assert store.look_to_run("fresh", "k9", "run1") == NOTHING
+        assert [q for q in seen if "LEFT JOIN leases" in q] == seen[:1]  # no second look
+    finally:
+        store.close()
+
+
 def _universe() -> list[tuple[str, str, int | None]]:
     return [(s, k, p) for s in ("a", "b", "c") for k in ("k1", "k2") for p in (None, 1, 3)]
 
