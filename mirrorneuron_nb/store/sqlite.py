@@ -137,7 +137,7 @@ class Store(
         old = self.conn
         self.conn = self._connect_writer()
         if self._looks is not None:
-            self._forget_looks()
+            self._detach_looks()
             self._looks = attach(self.db_path)
         with contextlib.suppress(Exception):
             old.close()
@@ -157,10 +157,10 @@ class Store(
         return True
 
     def close(self) -> None:
-        self._forget_looks()
+        self._detach_looks()
         self.conn.close()
 
-    def _forget_looks(self) -> None:
+    def _detach_looks(self) -> None:
         looks, self._looks = self._looks, None
         if looks is not None:
             detach(looks)
