@@ -115,11 +115,7 @@ def _claimed(
     who claimed it and its row before). While another process holds the step this waits;
     when that owner is done the step is looked at again: its checkpoint may serve it."""
     __tracebackhide__ = True
-    again = False
     while True:
-        if again:  # a claim found what the look did not: the next asks the database
-            session.store.forget_looks()
-        again = True
         served, seen, holder = _before_running(session, plan)
         if served is not None:
             return served
@@ -133,6 +129,7 @@ def _claimed(
         first = lease.claim(session, plan, who)
         if first is not None:
             return first, who, previous
+        session.store.forget_looks()  # the claim found what the look did not: ask next
 
 
 def _at_once(session: KernelSession, plan: StepPlan, who: Claimant, holder: Looked) -> bool:

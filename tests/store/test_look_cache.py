@@ -4,9 +4,7 @@ the database's, whoever committed what, and no statement when it can answer."""
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,14 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mirrorneuron_nb.models import Attempt, Claimant, Run, StepLook, StepStart
+from mirrorneuron_nb.models import Attempt, Run, StepLook, StepStart
 from mirrorneuron_nb.store import Store
 from mirrorneuron_nb.store.wal_index import wal_index
 
-from .conformance.test_step_statements import counting
+from .conformance.test_step_statements import claimant, counting
 from .helpers import ckpt
 
-HOST = socket.gethostname()
 NOTHING = StepLook(None, None, None)
 
 
@@ -35,16 +32,12 @@ def opened(root: Path, *runs: str) -> Store:
     return store
 
 
-def who(run_id: str) -> Claimant:
-    return Claimant(run_id, "kernel", HOST, os.getpid(), False, 0)
-
-
 def start(name: str, key: str, position: int | None = None) -> StepStart:
     return StepStart(name, None, "x = 1", "h", key, {}, position)
 
 
 def claim(store: Store, run_id: str, name: str, key: str) -> Attempt:
-    began = store.claim_attempt(run_id, start(name, key, 1), who(run_id))
+    began = store.claim_attempt(run_id, start(name, key, 1), claimant(run_id))
     assert isinstance(began, Attempt), began
     return began
 
@@ -75,11 +68,17 @@ def test_the_header_moves_with_every_commit_and_only_then(tmp_path: Path) -> Non
         own.close()
 
 
+def read_after_one_checkpoint(root: Path) -> Store:
+    """A store whose cache has read a sidecar holding one checkpoint: step `done`, `k1`."""
+    store = opened(root, "run1")
+    store.commit_checkpoint(claim(store, "run1", "done", "k1"), ckpt("k1"))
+    store.refresh_looks()
+    return store
+
+
 def test_a_look_sends_no_statement_while_nothing_committed(tmp_path: Path) -> None:
-    store = opened(tmp_path / "nb.mn", "run1")
+    store = read_after_one_checkpoint(tmp_path / "nb.mn")
     try:
-        store.commit_checkpoint(claim(store, "run1", "done", "k1"), ckpt("k1"))
-        store.refresh_looks()
         seen = counting(store)
         assert store.look_to_run("fresh", "k9", "run1", position=4) == NOTHING
         assert store.look_to_run("done", "k2", "run1") == NOTHING  # another key of it
@@ -96,10 +95,8 @@ def test_a_look_sends_no_statement_while_nothing_committed(tmp_path: Path) -> No
 
 def test_a_forgotten_look_asks_the_database_until_read_again(tmp_path: Path) -> None:
     """What the runner does when a claim finds what its look did not."""
-    store = opened(tmp_path / "nb.mn", "run1")
+    store = read_after_one_checkpoint(tmp_path / "nb.mn")
     try:
-        store.commit_checkpoint(claim(store, "run1", "done", "k1"), ckpt("k1"))
-        store.refresh_looks()
         assert store._looks is not None and store._looks.facts is not None
         keys = store._looks.facts.keys
         store.forget_looks()
@@ -137,7 +134,7 @@ def test_looks_agree_with_the_database_through_random_changes(tmp_path: Path) ->
             op = rng.choice(["claim", "commit", "release", "reject", "reset", "gc", "refresh"])
             attempt = held.get((store, name))
             if op == "claim" and attempt is None:
-                began = store.claim_attempt(run_id, start(name, key, 2), who(run_id))
+                began = store.claim_attempt(run_id, start(name, key, 2), claimant(run_id))
                 if isinstance(began, Attempt):
                     held[(store, name)] = began
             elif op == "commit" and attempt is not None:
