@@ -35,6 +35,9 @@ def test_a_step_whose_look_finds_nothing_sends_the_database_no_statement(
     kernel.run("%%mn_step first\nx = 1\n")
     kernel.run(CURRENT + "_sql = []\n_s.store.conn.set_trace_callback(_sql.append)\n")
     kernel.run("%%mn_step second\ny = 2\n")
+    # Its landing moves the header: until the writer has read again, a look asks. (A cell
+    # sent at once may find either; waiting makes this one find the read.)
+    kernel.run(CURRENT)
     kernel.run("%%mn_step third\nz = sum(range(4))\n")  # runs code: claimed apart
     out = kernel.run("_s.store.conn.set_trace_callback(None)\nprint(repr(_sql))")
     statements = ast.literal_eval(out.stdout.strip())
