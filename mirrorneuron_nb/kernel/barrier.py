@@ -2,22 +2,23 @@
 touches; between cells, apply and report what that work finished.
 
 Background work comes from sources (the `Source` protocol): the checkpoint writer
-(writer.py: checkpoints still being written behind their cells) and the lazy resume
-(lazy.py: restored values still being hashed or unpickled). Each says which global names
-it has pending and waits for some of them. The barrier analyses the cell once (the AST
+(writer.py: values still being written from live memory behind their cells) and the lazy
+resume (lazy.py: restored values still being hashed or unpickled). Each says which global
+names it has pending and waits for some of them. The barrier analyses the cell once (the AST
 says which names it may read or bind: analysis.py), and only when some source has
 anything pending: a cell with nothing pending pays a few attribute lookups.
 
 A cell the analysis cannot bound (opaque magics, syntax it refuses) waits for every
-source whole. A cell that may reach any global through code (a function or method
-defined in the notebook, `globals()`, `eval`...) waits whole for the sources that say
-so (`through_code`): the lazy resume, whose values are not checked or not bound yet, and
+source's names. A cell that may reach any global through code (a function or method
+defined in the notebook, `globals()`, `eval`...) does so for the sources that say so
+(`through_code`): the lazy resume, whose values are not checked or not bound yet, and
 the writer while it writes some value from live memory (staging.py). The writer orders a
-cell that reads a pending value after that value's commit, and a cell that only binds
-the name (`x = 2`) not at all (`binds_wait`): binding a name changes no value, and the
-writer holds the one it writes.
+cell that reads a pending value after those bytes are written and checked (the value's
+fsync and commit change nothing a cell can see), and a cell that only binds the name
+(`x = 2`) not at all (`binds_wait`): binding a name changes no value, and the writer
+holds the one it writes.
 `%mn_resume`, `%mn_status`, `%mn_reset`, `mn.flush()` and the kernel's shutdown wait for
-everything (`settle`).
+all the work (`settle`: every checkpoint committed).
 """
 
 from __future__ import annotations
@@ -59,7 +60,11 @@ class Source(Protocol):
         ...
 
     def wait_for(self, names: Collection[str] | None) -> None:
-        """Return once the work on `names` (None: all of it) is done."""
+        """Return once a cell may touch `names` (None: any name)."""
+        ...
+
+    def drain(self) -> None:
+        """Return once all of its work is done."""
         ...
 
     def settle(self, session: KernelSession) -> list[str]:
@@ -149,7 +154,7 @@ class Barrier:
     def settle(self) -> None:
         """Wait for every source whole, then report."""
         for source in self.sources():
-            source.wait_for(None)
+            source.drain()
         self.report()
 
 

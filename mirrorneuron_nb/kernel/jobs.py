@@ -50,6 +50,10 @@ class Job:
     live: bool = False
     """Some blob is written from live memory (staging.py)."""
     done: threading.Event = field(default_factory=threading.Event)
+    """Landed (committed, or failed and recorded)."""
+    freed: threading.Event = field(default_factory=threading.Event)
+    """The writer reads none of the kernel's memory for it any more: its values are frozen
+    (at once for a checkpoint with nothing `live`), or it failed."""
     error: str | None = None
     failure: BaseException | None = None
     message: str | None = None

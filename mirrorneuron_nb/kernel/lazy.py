@@ -169,6 +169,9 @@ class LazyValues:
         for load in list(self._loads):
             load.wait_for(wanted)
 
+    def drain(self) -> None:
+        self.wait_for(None)
+
     def settle(self, session: Any) -> list[str]:
         """Main thread only, between cells: bind what background loads finished, unbind
         what was found corrupt (logged in the store), and say what failed, one line each."""

@@ -50,7 +50,7 @@ def run_step(session: KernelSession, name: str, body: str, options: StepOptions)
     check_key()  # an unusable signing key stops the step before anything runs
     session.notice_location()
     config.check_write_settings()  # so do bad settings of the writer
-    session.writer.wait((), step=name)  # its own pending checkpoint may serve it
+    session.writer.wait(name)  # its own pending checkpoint may serve it
     plan = make_plan(session, name, body, options)
     if plan.analysis.is_async:
         # The extension's input transformer sends awaiting bodies to arun_step; here
@@ -82,7 +82,7 @@ async def arun_step(
     check_key()
     session.notice_location()
     config.check_write_settings()
-    session.writer.wait((), step=name)
+    session.writer.wait(name)
     plan = make_plan(session, name, body, options)
     claimed = _claimed(session, plan)
     if isinstance(claimed, StepResult):

@@ -11,43 +11,41 @@ and the step `checkpointing`, which the next open recovers as interrupted.
 
 A write that fails is never silent: the attempt is recorded failed (an event in the log),
 the lease given back, and the message is shown by the next cell (barrier.py). The writer
-is one source of the kernel's read barrier: its pending names are the variables of the
-checkpoints queued.
+is one source of the kernel's read barrier: its pending names are the variables it still
+writes from the kernel's live memory. A cell touching one waits until those bytes are
+written and checked, not for their fsync and commit (which change no value, and which
+`%mn_resume`, the panel, the CLI and `mn.flush()` wait for whole); values frozen in their
+cell are never waited for.
 
 Blobs land through the store's own backend, local or remote (an upload, then), so remote
 blobs are written behind the cell as well. Big ones wait in temp files: beside their
-place for the local store, in a spool directory for a remote one (the sidecar's
-`spool/`, else one in the system's temp directory); a kernel killed meanwhile leaves its
-spool files, which the next writer to stage there deletes once they are an hour old.
+place for the local store, in a spool directory for a remote one (spool.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 import threading
 import time
-import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Collection
 from pathlib import Path
 
 from .. import config
-from ..errors import CheckpointUnavailable, MirrorNeuronError, SidecarFull, one_line
+from ..errors import CheckpointUnavailable, MirrorNeuronError, SidecarFull
 from ..models import Attempt, NewCheckpoint
 from ..render import format_bytes
 from ..store import Store, open_store
 from ..store.blob_backend import Blobs
 from .heartbeat import Heartbeat
 from .jobs import Claim, Job
+from .spool import spool_dir
 from .staging import StagingBlobs
 from .wakeup import LateWake
+from .write_failure import record_failure
 
 _NONE: frozenset[str] = frozenset()
-SPOOL_GRACE_SECONDS = 3600
-"""Spool files older than this are left over by a killed kernel (as blobs' temp files)."""
 
 
 class Writer:
@@ -72,7 +70,7 @@ class Writer:
         """Keys this writer landed or found there (a remote store is not asked again)."""
         self._spool: Path | None = None
         self._live = 0
-        """Queued jobs that write from live memory (staging.py)."""
+        """Queued jobs still to write from live memory (staging.py): not `freed`."""
 
     @property
     def through_code(self) -> bool:
@@ -105,16 +103,9 @@ class Writer:
         )
 
     def spool(self) -> Path:
-        """The local directory a remote store's big blobs wait in (made on first use);
-        spool files a killed kernel left there are deleted the first time."""
+        """The local directory a remote store's big blobs wait in (spool.py)."""
         if self._spool is None:
-            sidecar = self.root if self.root.is_dir() else None  # a database store has none
-            self._spool = (
-                sidecar / "spool"
-                if sidecar is not None
-                else Path(tempfile.gettempdir()) / f"mirrorneuron-spool-{os.getuid()}"
-            )
-            _sweep(self._spool)
+            self._spool = spool_dir(self.root)
         return self._spool
 
     def submit(
@@ -155,6 +146,8 @@ class Writer:
         return self._enqueue(Job(claim, build, blobs, [], [], names, 0))
 
     def _enqueue(self, job: Job) -> Job:
+        if not job.live:
+            job.freed.set()  # frozen in its cell: nothing of the kernel's is read later
         with self._cond:
             self._live += job.live
             self._reserved -= job.held
@@ -203,14 +196,13 @@ class Writer:
         with self._cond:
             return any(j.step == step for j in self._queue)
 
-    def wait(self, names: Collection[str] | None = None, step: str | None = None) -> bool:
-        """Wait until every pending checkpoint that writes one of `names`, or is `step`'s,
-        has landed (and so every one queued before it); `names=None`: all of them.
-        Whether there was anything to wait for."""
+    def wait(self, step: str | None = None) -> bool:
+        """Wait until every pending checkpoint of `step` (None: every one) has landed, and
+        so every one queued before it. Whether there was anything to wait for."""
         with self._cond:
             last = None
             for job in self._queue:
-                if names is None or job.step == step or not job.names.isdisjoint(names):
+                if step is None or job.step == step:
                     last = job
         if last is None:
             return False
@@ -218,7 +210,7 @@ class Writer:
         return True
 
     def drain(self) -> None:
-        self.wait(None)
+        self.wait()
 
     def reraise(self, job: Job) -> None:
         """For a checkpoint its cell waited for (a batch run, or past the bound): one of
@@ -234,14 +226,25 @@ class Writer:
     # -- as a source of the read barrier (barrier.py) ---------------------------------
 
     def pending_names(self) -> frozenset[str]:
-        """The variables of the checkpoints not landed yet."""
-        if not self._queue:  # read without the lock: the hot path of every cell
+        """The variables still to be written from live memory."""
+        if not self._live:  # read without the lock: the hot path of every cell
             return _NONE
         with self._cond:
-            return frozenset().union(*(j.names for j in self._queue))
+            return frozenset().union(*(j.names for j in self._queue if not j.freed.is_set()))
 
     def wait_for(self, names: Collection[str] | None) -> None:
-        self.wait(names)
+        """Return once no value of `names` (None: no value at all) is still to be written
+        from live memory; a failure that freed it is then reported by `settle`."""
+        with self._cond:
+            found = [
+                j
+                for j in self._queue
+                if not j.freed.is_set() and (names is None or not j.names.isdisjoint(names))
+            ]
+        if found:
+            self._wake.now()
+            for job in found:
+                job.freed.wait()
 
     def settle(self, session: object) -> list[str]:
         return self.failures()
@@ -315,10 +318,10 @@ class Writer:
                 except BaseException as exc:  # reported, never silent
                     self._failed(store, job, exc)
                 finally:
+                    self._free(job)  # (on a failure: recorded by now, for settle to say)
                     with self._cond:
                         self._queue.popleft()
                         self._queued -= job.held
-                        self._live -= job.live
                         self._keys.subtract(f.key for f in job.frozen)
                         self._keys = +self._keys
                         self._cond.notify_all()
@@ -343,6 +346,8 @@ class Writer:
             if frozen.live is not None:  # verified as written: BlobChanged if it moved
                 frozen.tmp = blobs.stage(frozen.key, frozen.live, self.spool(), verify=True)
                 frozen.live = None
+        self._free(job)  # written and checked: cells may touch its values again
+        for frozen in job.frozen:
             if frozen.tmp is not None:
                 blobs.land(frozen.key, frozen.tmp)
                 frozen.tmp = None
@@ -371,46 +376,16 @@ class Writer:
                 self._landed.update(k for k, _ in job.reused)
         self.heartbeat.drop(job.step)  # the commit released the lease
 
-    def _failed(self, store: Store | None, job: Job, exc: BaseException) -> None:
-        """Record the attempt failed (an event in the log), give its lease back, and keep
-        the message for the next cell. The values stay in the kernel."""
-        for frozen in job.frozen:
-            frozen.live = None
-            if frozen.tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(frozen.tmp)
-        # Our own errors say what failed already ("store unavailable: ..."); others get
-        # their type.
-        ours = isinstance(exc, MirrorNeuronError) and str(exc).strip()
-        reason = str(exc).strip().splitlines()[0] if ours else one_line(exc)
-        job.error, job.failure = reason, exc
-        self.heartbeat.drop(job.step)
-        attempt = job.attempt
-        if store is not None and isinstance(attempt, Attempt):
-            # A full disk may refuse these too: the next open then finds the step
-            # `checkpointing` with its process gone, and marks it interrupted.
-            with contextlib.suppress(MirrorNeuronError, OSError):
-                store.fail_attempt(
-                    attempt,
-                    f"checkpoint not written: {reason}",
-                    "".join(traceback.format_exception(exc)),
-                )
-            with contextlib.suppress(MirrorNeuronError, OSError):
-                store.release(job.step, attempt.run_id, "failed")
-        job.message = (
-            f"mn_step {job.step}: its checkpoint could not be written ({reason}); the "
-            "previous checkpoint is kept and its values are still in this kernel: re-run "
-            f"step {job.step!r} to checkpoint them"
-        )
+    def _free(self, job: Job) -> None:
         with self._cond:
-            self._failures.append(job.message)
+            if not job.freed.is_set():
+                job.freed.set()
+                self._live -= job.live
+                self._cond.notify_all()
 
-
-def _sweep(spool: Path) -> None:
-    """Delete spool files older than SPOOL_GRACE_SECONDS (a killed kernel's)."""
-    cutoff = time.time() - SPOOL_GRACE_SECONDS
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(spool):
-            with contextlib.suppress(OSError):
-                if entry.name.startswith(".tmp-") and entry.stat().st_mtime < cutoff:
-                    os.unlink(entry.path)
+    def _failed(self, store: Store | None, job: Job, exc: BaseException) -> None:
+        """Recorded, and kept for the next cell to say (write_failure.py). The values stay
+        in the kernel."""
+        message = record_failure(store, job, exc, self.heartbeat)
+        with self._cond:
+            self._failures.append(message)

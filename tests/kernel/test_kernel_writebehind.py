@@ -1,16 +1,22 @@
 """Write-behind checkpoints in a real kernel: the cell returns before its checkpoint
-commits (`checkpointing`, seen from another process), later cells that touch the value
-wait for it, what is written is the value as the step left it, failures are reported,
-a kernel dying mid-write leaves the previous checkpoint, and the pending-bytes bound.
+commits (`checkpointing`, seen from another process), later cells that touch a value
+written from live memory wait until it is written (not for its commit), what is written
+is the value as the step left it, failures are reported, a kernel dying mid-write leaves
+the previous checkpoint, and the pending-bytes bound.
 
 MIRRORNEURON_WRITER_DELAY (tests only) makes the writer sleep before each checkpoint,
-so the window between the cell's return and the commit is wide enough to look at.
+so the window between the cell's return and the commit is wide enough to look at. A
+mutation that did not wait would be caught: the bytes would no longer hash to the
+value's digest, and the checkpoint would fail instead of landing.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +46,24 @@ def delay(kernel: Kernel, seconds: float) -> None:
     run(kernel, f"import os\nos.environ['MIRRORNEURON_WRITER_DELAY'] = '{seconds}'\ndel os")
 
 
+def flush(kernel: Kernel) -> str:
+    """Wait for every pending checkpoint; what the cell printed to stderr."""
+    return run(kernel, "import mirrorneuron_nb as _m\n_m.flush()").stderr
+
+
+@contextlib.contextmanager
+def write_lock(workdir: Path) -> Iterator[None]:
+    """Hold the sidecar database's write lock, as another process writing would: no
+    commit can land meanwhile."""
+    conn = sqlite3.connect(sidecar(workdir) / "state.sqlite", isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        conn.rollback()
+        conn.close()
+
+
 def assert_load_landed(workdir: Path) -> None:
     """ARRAY_STEP's checkpoint committed, holding `a` as the step left it."""
     assert stored(workdir, "load") == ("succeeded", 1)
@@ -56,9 +80,23 @@ def test_the_cell_returns_before_the_commit_and_readers_wait_for_it(
     assert stored(workdir, "load") == ("checkpointing", 0)
     run(kernel, "unrelated = 1")  # touches nothing being written: does not wait
     assert stored(workdir, "load") == ("checkpointing", 0)
-    # A cell that mutates `a` waits for its checkpoint: what landed is `a` before it.
+    # A cell that mutates `a` waits until `a` is written: what lands is `a` before it.
     out = run(kernel, "a *= 2\nprint(float(a[-1]))")
     assert out.stdout.strip() == "1999998.0"
+    assert "could not be written" not in out.stderr + flush(kernel)
+    assert_load_landed(workdir)
+
+
+def test_a_reader_waits_for_the_write_not_for_the_commit(kernel: Kernel, workdir: Path) -> None:
+    """Once `a`'s bytes are written and checked, a cell mutating it runs, though the
+    commit cannot land yet (another process holds the database's write lock)."""
+    delay(kernel, 1)
+    run(kernel, ARRAY_STEP)
+    with write_lock(workdir):
+        out = run(kernel, "a *= 2\nprint(float(a[-1]))")
+        assert out.stdout.strip() == "1999998.0"
+        assert stored(workdir, "load") == ("checkpointing", 0)
+    assert "could not be written" not in out.stderr + flush(kernel)
     assert_load_landed(workdir)
 
 
@@ -70,8 +108,9 @@ def test_a_cell_using_a_module_the_pending_step_imported_does_not_wait(
     # `np` is in the pending checkpoint only as its import name: using it waits for nothing.
     run(kernel, "b = np.zeros(3)")
     assert stored(workdir, "load") == ("checkpointing", 0)
-    run(kernel, "c = float(a[0])")  # `a` itself is still ordered after its commit
-    assert stored(workdir, "load") == ("succeeded", 1)
+    run(kernel, "a[-1] = -5.0")  # `a` itself is still ordered after its write
+    assert "could not be written" not in flush(kernel)
+    assert_load_landed(workdir)
 
 
 def test_rebinding_a_pending_name_does_not_wait_and_the_frozen_value_lands(
@@ -107,7 +146,8 @@ def test_a_mutation_through_an_alias_cannot_reach_a_pending_write(
         assert time.monotonic() < deadline, "the timer never ran"
         time.sleep(0.01)
     assert stored(workdir, "alias") == ("checkpointing", 0)  # mutated while pending
-    assert value(kernel, "float(a.sum())") == "-1000000.0"  # waits for the commit
+    assert value(kernel, "float(a.sum())") == "-1000000.0"
+    assert "could not be written" not in flush(kernel)
     saved = checkpointed(workdir, "alias", "a")
     assert isinstance(saved, np.ndarray) and float(saved.sum()) == 1_000_000.0
 
@@ -116,13 +156,14 @@ def test_a_big_array_is_written_from_memory_and_code_reaching_it_waits(
     kernel: Kernel, workdir: Path
 ) -> None:
     """No copy of the array is made in the cell (the writer writes it from memory later),
-    so a cell calling notebook code, which may reach it, waits for the commit."""
-    run(kernel, "def last():\n    return float(a[-1])\n")
+    so a cell calling notebook code, which may reach it, waits until it is written."""
+    run(kernel, "def bump():\n    a[-1] += 1\n    return float(a[-1])\n")
     delay(kernel, 3)
     run(kernel, ARRAY_STEP)
     assert stored(workdir, "load") == ("checkpointing", 0)
     assert not list(workdir.rglob(".tmp-*"))  # nothing frozen in the cell
-    assert run(kernel, "print(last())").stdout.strip() == "999999.0"
+    assert run(kernel, "print(bump())").stdout.strip() == "1000000.0"
+    assert "could not be written" not in flush(kernel)
     assert_load_landed(workdir)
 
 
@@ -156,9 +197,10 @@ def test_a_failed_background_write_is_reported_by_the_next_cell(
     kernel: Kernel, workdir: Path
 ) -> None:
     """The pickle stream of a list (kept in memory, written by the writer) is over the
-    process's file size limit: the write fails behind the cell, and the next cell says so."""
+    process's file size limit: the write fails behind the cell, and the next cell says so.
+    A cell reading the list does not wait for the writer: it was frozen in its cell."""
     run(kernel, "%%mn_step big\nbig = list(range(10))\n")
-    delay(kernel, 1)
+    delay(kernel, 3)
     run(
         kernel,
         "import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
@@ -167,12 +209,16 @@ def test_a_failed_background_write_is_reported_by_the_next_cell(
     )
     step = run(kernel, "%%mn_step big\nbig = list(range(3_000_000))\n")
     assert "could not be written" not in step.stderr, step.stderr
-    out = run(kernel, "print(len(big))")  # reads `big`: waits, and learns of the failure
-    assert out.stdout.strip() == "3000000"  # the value stays in the kernel
-    assert (
-        "mn_step big: its checkpoint could not be written (OSError: [Errno 27] File too large)"
-        in out.stderr
-    ), out.stderr
+    early = run(kernel, "print(len(big))")
+    assert early.stdout.strip() == "3000000"  # the value stays in the kernel
+    assert stored(workdir, "big") == ("checkpointing", 1)  # (the writer sleeps 3 s)
+    said = "mn_step big: its checkpoint could not be written (OSError: [Errno 27] File too large)"
+    assert "could not be written" not in early.stderr, early.stderr
+    deadline = time.monotonic() + 60
+    while said not in (out := run(kernel, "pass")).stderr:  # the first cell after it says so
+        assert "could not be written" not in out.stderr, out.stderr
+        assert time.monotonic() < deadline, "the write never failed"
+        time.sleep(0.05)
     assert "re-run step 'big' to checkpoint them" in out.stderr
     assert stored(workdir, "big") == ("failed", 1)  # the previous checkpoint is kept
     assert checkpointed(workdir, "big", "big") == list(range(10))
