@@ -2,12 +2,14 @@
 
 A step's body succeeded: its blobs are kept (staging.py: in memory, in a temp file, or
 as views of live memory that are written and verified here), its rows and signature made,
-the step marked `checkpointing`, and control returns to the user. Here, in FIFO order
-(so checkpoints commit in step order), each one is made durable exactly as before
-write-behind: blobs fsynced and renamed into place, their directories fsynced, then the
-one transaction that makes the checkpoint visible (store.commit_checkpoint). A reader
-never sees it before that; a process killed before it leaves the previous checkpoint,
-and the step `checkpointing`, which the next open recovers as interrupted.
+the step marked `checkpointing`, and control returns to the user. Here, first the live
+memory of every queued checkpoint is written to temp files, in queue order (a cell may be
+waiting for it); then, in FIFO order (so checkpoints commit in step order), each one is
+made durable exactly as before write-behind (landing.py): blobs fsynced and renamed into
+place, their directories fsynced, then the one transaction that makes the checkpoint
+visible (store.commit_checkpoint). A reader never sees it before that; a process killed
+before it leaves the previous checkpoint, and the step `checkpointing`, which the next
+open recovers as interrupted.
 
 A write that fails is never silent: the attempt is recorded failed (an event in the log),
 the lease given back, and the message is shown by the next cell (barrier.py). The writer
@@ -33,11 +35,12 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from .. import config
-from ..errors import CheckpointUnavailable, MirrorNeuronError, SidecarFull
+from ..errors import MirrorNeuronError, SidecarFull
 from ..models import Attempt, NewCheckpoint
 from ..render import format_bytes
 from ..store import Store, open_store
 from ..store.blob_backend import Blobs
+from . import landing
 from .heartbeat import Heartbeat
 from .jobs import Claim, Job
 from .spool import spool_dir
@@ -310,11 +313,17 @@ class Writer:
                     if not self._queue:
                         return
                     job = self._queue[0]
+                    # Live memory first, in queue order: a cell may be waiting for it,
+                    # none waits for a commit (the pending-bytes bound bounds the lead).
+                    ahead = next((j for j in self._queue if not j.freed.is_set()), None)
+                if ahead is not None:
+                    store = self._stage_ahead(store, ahead)
+                    continue
                 try:
                     if store is None:
-                        store = open_store(self.root, notebook=self.notebook, verify=False)
-                        store.keep_looks()
-                    self._land(store, job)
+                        store = self._open()
+                    if job.failure is None:  # (else it failed ahead of its turn)
+                        self._land(store, job)
                 except BaseException as exc:  # reported, never silent
                     self._failed(store, job, exc)
                 finally:
@@ -335,45 +344,40 @@ class Writer:
             if store is not None:
                 store.close()
 
+    def _open(self) -> Store:
+        store = open_store(self.root, notebook=self.notebook, verify=False)
+        store.keep_looks()
+        return store
+
+    def _stage_ahead(self, store: Store | None, job: Job) -> Store | None:
+        """Write a checkpoint's live memory before any queued checkpoint lands. A failure
+        is recorded at once, for a cell waiting on it to say; its turn only ends it."""
+        try:
+            self._stage(job)
+        except BaseException as exc:  # reported, never silent
+            if store is None:
+                with contextlib.suppress(MirrorNeuronError, OSError):
+                    store = self._open()
+            self._failed(store, job, exc)
+            self._free(job)
+        return store
+
+    def _begin(self, job: Job) -> None:
+        if not job.begun:
+            job.begun = True
+            delay = config.writer_delay()
+            if delay:
+                time.sleep(delay)
+
+    def _stage(self, job: Job) -> None:
+        """Its live memory written out; then cells may touch those values again."""
+        self._begin(job)
+        landing.stage(job, self.spool())
+        self._free(job)
+
     def _land(self, store: Store, job: Job) -> None:
-        delay = config.writer_delay()
-        if delay:
-            time.sleep(delay)
-        blobs = job.blobs
-        made = job.checkpoint
-        checkpoint = made if isinstance(made, NewCheckpoint) else made(blobs)
-        for frozen in job.frozen:
-            if frozen.live is not None:  # verified as written: BlobChanged if it moved
-                frozen.tmp = blobs.stage(frozen.key, frozen.live, self.spool(), verify=True)
-                frozen.live = None
-        self._free(job)  # written and checked: cells may touch its values again
-        for frozen in job.frozen:
-            if frozen.tmp is not None:
-                blobs.land(frozen.key, frozen.tmp)
-                frozen.tmp = None
-            elif frozen.data is not None:
-                blobs.put(frozen.key, [frozen.data])
-                frozen.data = None  # the memory goes as soon as it is stored
-        for key, size in job.reused:
-            if not blobs.exists(key, size):
-                with self._cond:  # (set aside as corrupt since, say): frozen next time
-                    self._landed.discard(key)
-                raise CheckpointUnavailable(key, f"blob {key} it reuses is gone")
-        blobs.sync_dirs([f.key for f in job.frozen])
-        found = job.attempt
-        if isinstance(found, Claim):
-            done = store.claim_and_commit(found.run_id, found.start, found.who, checkpoint)
-            if isinstance(done, tuple):
-                job.attempt = done[0]
-            elif done.owner is not None:
-                raise found.denied(done.owner)
-            # else a checkpoint with its key appeared meanwhile: the same constants.
-        else:
-            store.commit_checkpoint(found, checkpoint)
-        if blobs.remote:  # (a local blob is looked at again: gc may delete it)
-            with self._cond:
-                self._landed.update(f.key for f in job.frozen)
-                self._landed.update(k for k, _ in job.reused)
+        self._begin(job)  # (its live memory was written ahead: _stage_ahead)
+        landing.land(store, job, self._landed, self._cond)
         self.heartbeat.drop(job.step)  # the commit released the lease
 
     def _free(self, job: Job) -> None:

@@ -100,6 +100,27 @@ def test_a_reader_waits_for_the_write_not_for_the_commit(kernel: Kernel, workdir
     assert_load_landed(workdir)
 
 
+def test_a_later_checkpoints_array_is_written_before_an_earlier_commit(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """Two big checkpoints queued back to back: the second one's array is written while
+    the first cannot commit (another process holds the write lock), so a cell mutating
+    it runs; both land as their steps left them once the lock goes."""
+    delay(kernel, 2)
+    run(kernel, ARRAY_STEP)
+    second = "%%mn_step second\nimport numpy as np\nb = np.arange(1_000_000, dtype=float) * 3\n"
+    run(kernel, second)  # (not `a`'s bytes: those would be written once, for both)
+    with write_lock(workdir):
+        out = run(kernel, "b *= 2\nprint(float(b[-1]))")
+        assert out.stdout.strip() == "5999994.0"
+        assert stored(workdir, "load") == ("checkpointing", 0)
+        assert stored(workdir, "second") == ("checkpointing", 0)
+    assert "could not be written" not in out.stderr + flush(kernel)
+    assert_load_landed(workdir)
+    saved = checkpointed(workdir, "second", "b")
+    assert isinstance(saved, np.ndarray) and float(saved[-1]) == 2_999_997.0
+
+
 def test_a_cell_using_a_module_the_pending_step_imported_does_not_wait(
     kernel: Kernel, workdir: Path
 ) -> None:
