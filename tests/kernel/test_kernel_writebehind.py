@@ -89,8 +89,9 @@ def test_the_cell_returns_before_the_commit_and_readers_wait_for_it(
 
 def test_a_reader_waits_for_the_write_not_for_the_commit(kernel: Kernel, workdir: Path) -> None:
     """Once `a`'s bytes are written and checked, a cell mutating it runs, though the
-    commit cannot land yet (another process holds the database's write lock)."""
-    delay(kernel, 1)
+    commit cannot land yet (another process holds the database's write lock; the
+    writer's 2 s sleep leaves time to take it before the commit)."""
+    delay(kernel, 2)
     run(kernel, ARRAY_STEP)
     with write_lock(workdir):
         out = run(kernel, "a *= 2\nprint(float(a[-1]))")
