@@ -54,8 +54,6 @@ class Job:
     freed: threading.Event = field(default_factory=threading.Event)
     """The writer reads none of the kernel's memory for it any more: its values are frozen
     (at once for a checkpoint with nothing `live`), or it failed."""
-    begun: bool = False
-    """The writer has started on it."""
     error: str | None = None
     failure: BaseException | None = None
     message: str | None = None

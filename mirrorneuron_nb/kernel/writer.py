@@ -327,7 +327,6 @@ class Writer:
                 except BaseException as exc:  # reported, never silent
                     self._failed(store, job, exc)
                 finally:
-                    self._free(job)  # (on a failure: recorded by now, for settle to say)
                     with self._cond:
                         self._queue.popleft()
                         self._queued -= job.held
@@ -359,24 +358,17 @@ class Writer:
                 with contextlib.suppress(MirrorNeuronError, OSError):
                     store = self._open()
             self._failed(store, job, exc)
-            self._free(job)
         return store
-
-    def _begin(self, job: Job) -> None:
-        if not job.begun:
-            job.begun = True
-            delay = config.writer_delay()
-            if delay:
-                time.sleep(delay)
 
     def _stage(self, job: Job) -> None:
         """Its live memory written out; then cells may touch those values again."""
-        self._begin(job)
+        _delay()
         landing.stage(job, self.spool())
         self._free(job)
 
     def _land(self, store: Store, job: Job) -> None:
-        self._begin(job)  # (its live memory was written ahead: _stage_ahead)
+        if not job.live:
+            _delay()  # (a live one's memory was written ahead, after the delay: _stage)
         landing.land(store, job, self._landed, self._cond)
         self.heartbeat.drop(job.step)  # the commit released the lease
 
@@ -393,3 +385,11 @@ class Writer:
         message = record_failure(store, job, exc, self.heartbeat)
         with self._cond:
             self._failures.append(message)
+        self._free(job)  # a cell waiting on it goes on, and says so
+
+
+def _delay() -> None:
+    """Tests only (config.writer_delay): a window before the writer starts on a job."""
+    delay = config.writer_delay()
+    if delay:
+        time.sleep(delay)
