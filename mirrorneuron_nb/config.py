@@ -56,6 +56,9 @@ FREEZE_ENV = "MIRRORNEURON_FREEZE"
 """`1`: freeze every big new blob of a step in its cell (a temp file) instead of writing
 it from the kernel's memory behind the cell (kernel/staging.py): slower cells, and a
 value written into meanwhile by something no cell names still checkpoints."""
+SNAPSHOT_ENV = "MIRRORNEURON_SNAPSHOT"
+"""`0`: never fork the kernel to write a step's big arrays from a snapshot of its memory
+(kernel/snapshot.py); they are written from live memory, later cells touching them wait."""
 WRITER_DELAY_ENV = "MIRRORNEURON_WRITER_DELAY"
 """Tests only: seconds the background writer sleeps before writing each checkpoint (to
 observe a step `checkpointing`, or kill a kernel there)."""
@@ -250,11 +253,12 @@ def pending_bytes() -> int:
 
 
 def check_write_settings() -> None:
-    """Refuse a bad PENDING_BYTES_ENV or FREEZE_ENV up front, before a step's body runs
-    (the default bound needs no check, nor reading)."""
+    """Refuse a bad PENDING_BYTES_ENV, FREEZE_ENV or SNAPSHOT_ENV up front, before a
+    step's body runs (the default bound needs no check, nor reading)."""
     if os.environ.get(PENDING_BYTES_ENV, "").strip():
         pending_bytes()
     freeze()
+    snapshot()
 
 
 _DEFAULT_FOR = 1.0
@@ -297,6 +301,14 @@ def freeze() -> bool:
     if raw not in ("", "0", "1"):
         raise InvalidInput(f"{FREEZE_ENV} must be 0 or 1, got {raw!r}")
     return raw == "1"
+
+
+def snapshot() -> bool:
+    """Whether big arrays may be written from a forked snapshot (SNAPSHOT_ENV, default on)."""
+    raw = os.environ.get(SNAPSHOT_ENV, "").strip()
+    if raw not in ("", "0", "1"):
+        raise InvalidInput(f"{SNAPSHOT_ENV} must be 0 or 1, got {raw!r}")
+    return raw != "0"
 
 
 def writer_delay() -> float:

@@ -93,8 +93,11 @@ def commit(
             session.heartbeat.drop(name)  # the commit released the lease
         else:
             store.mark_checkpointing(ran.attempt, [v.name for v in written.variables])
-            job = session.writer.submit(ran.attempt, new, staged, _modules(session, names))
-            if staged.through or session.batch:
+            waits = bool(staged.through or session.batch)
+            job = session.writer.submit(
+                ran.attempt, new, staged, _modules(session, names), behind=not waits
+            )
+            if waits:
                 # Past the pending-bytes bound: written through. A batch run reports each
                 # step's outcome from the sidecar as its cell ends, and its kernel is
                 # stopped with a short grace period: there, each cell waits too.
@@ -153,7 +156,10 @@ def commit_at_once(
         try:
             written = _checkpoint_variables(session, staged, place, names, {}, plan.reads_only)
             new = _new_checkpoint(plan, place, duration, [], written)
-            job = session.writer.submit(claim, new, staged, _modules(session, names))
+            waits = bool(staged.through or session.batch)
+            job = session.writer.submit(
+                claim, new, staged, _modules(session, names), behind=not waits
+            )
         except BaseException:
             session.writer.discard(staged)
             raise

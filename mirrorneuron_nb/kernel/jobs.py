@@ -5,11 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import LeaseHeld
 from ..models import Attempt, Claimant, LeaseOwner, NewCheckpoint, StepStart
 from ..store.blob_backend import Blobs
 from .staging import Frozen
+
+if TYPE_CHECKING:
+    from .snapshot import Child
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Job:
     held: int
     live: bool = False
     """Some blob is written from live memory (staging.py)."""
+    snapshot: Child | None = None
+    """The forked child writing its live blobs from a snapshot (snapshot.py): the
+    kernel's memory is not read for it, it is not `live`."""
     done: threading.Event = field(default_factory=threading.Event)
     """Landed (committed, or failed and recorded)."""
     freed: threading.Event = field(default_factory=threading.Event)

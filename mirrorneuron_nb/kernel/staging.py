@@ -8,7 +8,8 @@ here, in the cell, for the writer to land through the store's own blob backend (
 - immutable bytes (a pickle stream) are kept as they are: nothing to copy;
 - other small buffers are copied into memory;
 - larger buffers (at least STAGE_FILE_BYTES: arrays' memory) are written by the writer
-  from the kernel's live memory, hashed as they are written (direct.py): the blob must
+  from the kernel's live memory, or from a forked snapshot of it (snapshot.py: from 16
+  MiB, on Linux), hashed as they are written (direct.py): the blob must
   hash to its key, the digest the step's fingerprint took when its body ended. Until
   then the read barrier holds back every cell that names the value or anything saved
   with it (sharing.py), or that may reach any global through code (writer.py). Memory

@@ -17,7 +17,8 @@ is one source of the kernel's read barrier: its pending names are the variables 
 writes from the kernel's live memory. A cell touching one waits until those bytes are
 written and checked, not for their fsync and commit (which change no value, and which
 `%mn_resume`, the panel, the CLI and `mn.flush()` wait for whole); values frozen in their
-cell are never waited for.
+cell are never waited for, nor are big arrays a forked child writes from a snapshot of
+the kernel taken as the step's cell ended (snapshot.py).
 
 Blobs land through the store's own backend, local or remote (an upload, then), so remote
 blobs are written behind the cell as well. Big ones wait in temp files: beside their
@@ -40,7 +41,7 @@ from ..models import Attempt, NewCheckpoint
 from ..render import format_bytes
 from ..store import Store, open_store
 from ..store.blob_backend import Blobs
-from . import landing
+from . import landing, snapshot
 from .heartbeat import Heartbeat
 from .jobs import Claim, Job
 from .spool import spool_dir
@@ -118,10 +119,12 @@ class Writer:
         staged: StagingBlobs,
         unordered: frozenset[str] = frozenset(),
         names: frozenset[str] = frozenset(),
+        behind: bool = True,
     ) -> Job:
         """Queue a checkpoint whose blobs are frozen (or its builder, with the `names` it
         writes); the writer lands it in order. A cell naming one of its variables waits
-        for it, except those `unordered` (modules)."""
+        for it, except those `unordered` (modules). `behind`: the cell goes on without
+        it (else its live memory is not snapshotted: nothing would run meanwhile)."""
         if isinstance(checkpoint, NewCheckpoint):
             names = frozenset(v.name for v in checkpoint.variables)
         names -= unordered
@@ -135,6 +138,9 @@ class Writer:
             staged.held,
             live=staged.live,
         )
+        if job.live and behind:
+            job.snapshot = snapshot.take(job, self.spool())
+            job.live = job.snapshot is None
         return self._enqueue(job)
 
     def submit_built(
@@ -369,6 +375,7 @@ class Writer:
     def _land(self, store: Store, job: Job) -> None:
         if not job.live:
             _delay()  # (a live one's memory was written ahead, after the delay: _stage)
+        snapshot.finish(job, self.spool())
         landing.land(store, job, self._landed, self._cond)
         self.heartbeat.drop(job.step)  # the commit released the lease
 
@@ -382,6 +389,7 @@ class Writer:
     def _failed(self, store: Store | None, job: Job, exc: BaseException) -> None:
         """Recorded, and kept for the next cell to say (write_failure.py). The values stay
         in the kernel."""
+        snapshot.abandon(job)
         message = record_failure(store, job, exc, self.heartbeat)
         with self._cond:
             self._failures.append(message)

@@ -93,6 +93,17 @@ _pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
 _buffers = threading.local()
 
 
+def _renew_lock() -> None:
+    """In a forked child (kernel/snapshot.py), which writes through this module: another
+    thread of the parent may have held the lock at the fork, and no thread will free it."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_lock)
+
+
 def write_chunks(
     fd: int, chunks: Sequence[Any], mode: Mode = "adaptive", hasher: Any = None
 ) -> None:

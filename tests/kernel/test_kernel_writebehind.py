@@ -339,6 +339,7 @@ def test_past_the_pending_bytes_bound_the_cell_waits(kernel: Kernel, workdir: Pa
     [
         ("MIRRORNEURON_PENDING_BYTES", "must be a number of bytes (0 or more), got 'lots'"),
         ("MIRRORNEURON_FREEZE", "must be 0 or 1, got 'lots'"),
+        ("MIRRORNEURON_SNAPSHOT", "must be 0 or 1, got 'lots'"),
     ],
 )
 def test_a_bad_writer_setting_is_one_line_and_runs_nothing(
