@@ -21,13 +21,16 @@ Only where it is safe and pays:
 - not when config.SNAPSHOT_ENV is `0`; not for a cell that waits for its checkpoint.
 
 The kernel forks from its main thread in our own code, with no thread of the notebook's
-alive (staging writes from live memory only then). The child runs nothing but the write,
-garbage collector off; it ignores SIGINT (an interrupt goes to the kernel's process group
-and is not for it), dies with the kernel (PR_SET_PDEATHSIG) and reports its temp files,
-or why it could not, through a pipe. Any failure of the child, a stall (no byte written
-for STALL_SECONDS) included, falls back to the write from live memory in the writer
-thread, verified against the step's digest as always: the value as the step left it, or
-a failed checkpoint, never another value.
+alive (staging writes from live memory only then), an interrupt held back until the job
+is queued. Its temp files are made here first, so none outlives a child that dies. The
+child runs nothing but the write (no lock another thread could hold, no import), garbage
+collector off; it ignores SIGINT (an interrupt goes to the kernel's process group and is
+not for it), goes first if memory runs out (oom_score_adj), dies with the kernel
+(PR_SET_PDEATHSIG) and says "ok", or why not, through a pipe. Any failure of the child, a
+stall (no byte written for STALL_SECONDS) included, falls back to the write from live
+memory in the writer thread, verified against the step's digest as always: the value as
+the step left it, or a failed checkpoint, never another value. The child starts from the
+disk speed this kernel learned (direct.py) but does not teach it back.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import json
 import os
 import re
 import select
@@ -43,15 +45,18 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from .. import config
-from ..errors import one_line
+from ..errors import BlobChanged, one_line
+from ..store.direct import write_chunks
+from ..values.digest import hasher
 from . import landing
 from .jobs import Job
+from .staging import Frozen
 
 SNAPSHOT_BYTES = 16 << 20
 """Live bytes in a checkpoint from which it is written by a forked child."""
@@ -77,33 +82,71 @@ warnings.filterwarnings(
 
 @dataclass
 class Child:
-    """A forked child writing one checkpoint's live buffers."""
+    """A forked child writing one checkpoint's live buffers into temp files made for it."""
 
     pid: int
     pipe: int
     """The read end of its report."""
+    tmps: list[str]
+    """The temp file of each live blob, in order: made here, so none outlives a child
+    that dies mid-write."""
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Around `take` and the queueing of its job: an interrupt (SIGINT, which Jupyter
+    sends the kernel's whole process group) must reach neither a child before it ignores
+    it (it would run the kernel's code) nor this thread before the child is queued (it
+    would be lost, its files with it). One that comes meanwhile is delivered after."""
+    hit: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: hit.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if old is None else old)
+        if hit:
+            signal.raise_signal(signal.SIGINT)
 
 
 def take(job: Job, spool: Path) -> Child | None:
     """Fork a child that writes `job`'s live buffers; None: not here (module docstring),
-    the writer writes them from live memory."""
-    views = [v for f in job.frozen if f.live is not None for v in f.live]
+    the writer writes them from live memory. In the main thread, inside
+    `interrupts_held`."""
+    live = [f for f in job.frozen if f.live is not None]
+    views = [v for f in live for v in f.live or ()]
     if _prctl is None or sum(v.nbytes for v in views) < SNAPSHOT_BYTES:
         return None
     if not config.snapshot() or not _private(views):
         return None
-    read, write = os.pipe()
-    parent = os.getpid()
+    tmps: list[str] = []
+    fds: list[int] = []
+    pid = 0
     try:
+        for frozen in live:
+            tmps.append(job.blobs.stage(frozen.key, [], spool))  # empty, in its place
+        fds.extend(os.pipe())
+        parent = os.getpid()
         pid = os.fork()
-    except OSError:  # no memory or processes left for it: written from live memory
-        os.close(read)
-        os.close(write)
-        return None
-    if pid == 0:
-        _child(job, spool, write, parent)
-    os.close(write)
-    return Child(pid, read)
+        if pid == 0:
+            try:
+                _child(live, tmps, fds[1], parent)
+            finally:
+                os._exit(1)
+        os.close(fds.pop())
+        child = Child(pid, fds[0], tmps)
+        fds.clear()
+        return child
+    except BaseException as exc:
+        if pid > 0:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            _reap(pid)
+        _drop(tmps)
+        for fd in fds:
+            os.close(fd)
+        if isinstance(exc, OSError):  # no memory, processes or files left for it
+            return None
+        raise
 
 
 def finish(job: Job, spool: Path) -> None:
@@ -113,44 +156,48 @@ def finish(job: Job, spool: Path) -> None:
     if child is None:
         return
     live = [f for f in job.frozen if f.live is not None]
-    tmps = _collect(child)
-    if tmps is not None and len(tmps) == len(live):
-        for frozen, tmp in zip(live, tmps, strict=True):
+    failed = _collect(child)
+    if failed is None:
+        for frozen, tmp in zip(live, child.tmps, strict=True):
             frozen.tmp, frozen.live = tmp, None
         return
-    for tmp in tmps or ():
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-    landing.stage(job, spool)
+    _drop(child.tmps)
+    try:
+        landing.stage(job, spool)
+    except BlobChanged:  # (not "code no cell named": cells were free to change it)
+        raise BlobChanged(
+            f"its snapshot could not be written ({failed}), and the value has changed "
+            "since the step"
+        ) from None
 
 
 def abandon(job: Job) -> None:
     """A job failed before its child's files were taken: wait for it, drop its files."""
     child, job.snapshot = job.snapshot, None
     if child is not None:
-        for tmp in _collect(child) or ():
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        _collect(child)
+        _drop(child.tmps)
 
 
 # -- the parent's side --------------------------------------------------------------------
 
 
-def _collect(child: Child) -> list[str] | None:
-    """The child's temp files once it exits (None: it failed, or was stopped stalled)."""
+def _collect(child: Child) -> str | None:
+    """Wait for the child to exit: None when it wrote every file, else why not."""
     report = b""
+    poller = select.poll()
+    poller.register(child.pipe, select.POLLIN)
     written, since = _written(child.pid), time.monotonic()
     try:
         while True:
-            ready, _, _ = select.select([child.pipe], [], [], 1.0)
-            if ready:
+            if poller.poll(1000):
                 part = os.read(child.pipe, 1 << 16)
                 if not part:
                     break
                 report += part
                 continue
             now = _written(child.pid)
-            if now != written:
+            if now is None or now != written:  # (progress unknown: never stopped)
                 written, since = now, time.monotonic()
             elif time.monotonic() - since > STALL_SECONDS:
                 with contextlib.suppress(OSError):
@@ -158,21 +205,20 @@ def _collect(child: Child) -> list[str] | None:
     finally:
         os.close(child.pipe)
         status = _reap(child.pid)
-    try:
-        found = json.loads(report)
-    except ValueError:
+    said = report.decode("utf-8", "replace").strip()
+    if status == 0 and said == "ok":
         return None
-    tmps = found.get("tmps") if isinstance(found, dict) else None
-    if status != 0 or not isinstance(tmps, list) or not all(isinstance(t, str) for t in tmps):
-        return None
-    return tmps
+    if status is None:
+        return "its writer process was stopped"
+    return said or f"its writer process exited with {status}"
 
 
 def _reap(pid: int) -> int | None:
-    """The child's exit code (None: killed, or reaped by someone else)."""
+    """The child's exit code (None: killed by a signal); 0 when someone else reaped it
+    (the notebook's own os.wait(), SIGCHLD ignored): its report tells."""
     try:
         _, status = os.waitpid(pid, 0)
-    except ChildProcessError:  # the notebook's own os.wait() took it: its report counts
+    except ChildProcessError:
         return 0
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None
 
@@ -187,6 +233,12 @@ def _written(pid: int) -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _drop(tmps: Sequence[str]) -> None:
+    for tmp in tmps:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _private(views: Sequence[memoryview]) -> bool:
@@ -235,22 +287,34 @@ def _covered(lo: int, hi: int, maps: list[tuple[int, int, bool]]) -> bool:
 # -- the child ----------------------------------------------------------------------------
 
 
-def _child(job: Job, spool: Path, pipe: int, parent: int) -> NoReturn:
-    """Write the live buffers as this snapshot holds them, report, exit. Nothing here
-    may print or return into the kernel's code."""
-    code, report = 1, dict[str, Any]()
+def _child(live: list[Frozen], tmps: list[str], pipe: int, parent: int) -> None:
+    """Write the live buffers as this snapshot holds them into their temp files and say
+    "ok", or why not. Nothing here may print."""
+    said = "ok"
     try:
         gc.disable()  # a collection would touch, and so copy, the whole heap
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() == parent:  # (else the kernel died before the line above)
-            time.sleep(config.writer_delay())  # (tests: the writer's window, here too)
-            live = [f for f in job.frozen if f.live is not None]
-            landing.stage(job, spool)
-            report, code = {"tmps": [f.tmp for f in live]}, 0
+        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")  # out of memory, this goes first: the writer writes instead
+        if os.getppid() != parent:  # the kernel died before PDEATHSIG was set
+            return
+        time.sleep(config.writer_delay())  # (tests: the writer's window, here too)
+        for frozen, tmp in zip(live, tmps, strict=True):
+            _write(frozen, tmp)
     except BaseException as exc:
-        report = {"error": one_line(exc)}
+        said = one_line(exc)
+    os.write(pipe, said.encode("utf-8", "replace")[:4096])
+    os._exit(0 if said == "ok" else 1)
+
+
+def _write(frozen: Frozen, tmp: str) -> None:
+    """One blob's bytes into its temp file, hashed as written: they must be its key."""
+    fd = os.open(tmp, os.O_WRONLY)
     try:
-        os.write(pipe, json.dumps(report).encode())
+        hashed = hasher()
+        write_chunks(fd, frozen.live or (), hasher=hashed)
     finally:
-        os._exit(code)
+        os.close(fd)
+    if hashed.hexdigest() != frozen.key:
+        raise BlobChanged("its bytes changed before the snapshot (code no cell named)")

@@ -138,9 +138,11 @@ class Writer:
             staged.held,
             live=staged.live,
         )
-        if job.live and behind:
-            job.snapshot = snapshot.take(job, self.spool())
-            job.live = job.snapshot is None
+        if job.live and behind and threading.current_thread() is threading.main_thread():
+            with snapshot.interrupts_held():
+                job.snapshot = snapshot.take(job, self.spool())
+                job.live = job.snapshot is None
+                return self._enqueue(job)
         return self._enqueue(job)
 
     def submit_built(

@@ -91,6 +91,21 @@ def test_an_array_changed_by_code_no_cell_names_lands_as_the_step_left_it(
     assert_landed_as_the_step_left_it(workdir)
 
 
+def test_an_interrupt_of_the_kernel_does_not_stop_the_snapshots_writer(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """Jupyter interrupts the kernel's whole process group: the child, still to write,
+    ignores it (were it stopped, the writer would write from live memory, which the next
+    cell changed: a failed checkpoint)."""
+    delay(kernel, 3)
+    run(kernel, BIG_STEP)
+    run(kernel, "a[:] = -1.0")
+    kernel.km.interrupt_kernel()
+    run(kernel, "import time\ntime.sleep(0.5)")
+    assert "could not be written" not in flush(kernel)
+    assert_landed_as_the_step_left_it(workdir)
+
+
 def test_shared_memory_is_written_from_live_memory_and_its_reader_waits(
     kernel: Kernel, workdir: Path
 ) -> None:

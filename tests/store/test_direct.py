@@ -369,10 +369,11 @@ FAST_DISK = (
 def test_a_real_kernel_stages_a_big_array_direct_and_checkpoints_it_exactly(
     kernel: Kernel, workdir: Path
 ) -> None:
-    """40 MB + 8 bytes (chunks, blocks and an unaligned tail), frozen in the cell through
-    the pool's `mn-` threads, landed by the writer, read back verified by this process;
-    a mutation right after the cell does not reach it."""
-    run(kernel, FAST_DISK)
+    """40 MB + 8 bytes (chunks, blocks and an unaligned tail), written from the kernel's
+    live memory by its writer (no snapshot: this kernel's learning is looked at), landed,
+    read back verified by this process; a mutation right after the cell does not reach
+    it."""
+    run(kernel, FAST_DISK + "import os\nos.environ['MIRRORNEURON_SNAPSHOT'] = '0'\ndel os\n")
     run(kernel, "%%mn_step big\nimport numpy as np\na = np.arange(5_000_001, dtype=float)\n")
     # learned from the direct chunks (it was 0.0): some of the blob went direct
     assert value(kernel, "_d._disks[_d.os.stat('.').st_dev].seconds_per_byte > 0") == "True"
