@@ -43,9 +43,10 @@ import re
 import select
 import signal
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,17 @@ class Child:
     that dies mid-write."""
 
 
+def queue(job: Job, spool: Path, enqueue: Callable[[Job], Job]) -> Job:
+    """`enqueue(job)`, its live buffers handed to a forked child first where that is
+    safe and pays (`take`): then no cell waits for them, the job is not `live`."""
+    if threading.current_thread() is not threading.main_thread():
+        return enqueue(job)
+    with interrupts_held():
+        job.snapshot = take(job, spool)
+        job.live = job.snapshot is None
+        return enqueue(job)
+
+
 @contextlib.contextmanager
 def interrupts_held() -> Iterator[None]:
     """Around `take` and the queueing of its job: an interrupt (SIGINT, which Jupyter
@@ -111,7 +123,7 @@ def interrupts_held() -> Iterator[None]:
 def take(job: Job, spool: Path) -> Child | None:
     """Fork a child that writes `job`'s live buffers; None: not here (module docstring),
     the writer writes them from live memory. In the main thread, inside
-    `interrupts_held`."""
+    `interrupts_held` (`queue`)."""
     live = [f for f in job.frozen if f.live is not None]
     views = [v for f in live for v in f.live or ()]
     if _prctl is None or sum(v.nbytes for v in views) < SNAPSHOT_BYTES:

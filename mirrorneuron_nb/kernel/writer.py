@@ -138,11 +138,8 @@ class Writer:
             staged.held,
             live=staged.live,
         )
-        if job.live and behind and threading.current_thread() is threading.main_thread():
-            with snapshot.interrupts_held():
-                job.snapshot = snapshot.take(job, self.spool())
-                job.live = job.snapshot is None
-                return self._enqueue(job)
+        if job.live and behind:
+            return snapshot.queue(job, self.spool(), self._enqueue)
         return self._enqueue(job)
 
     def submit_built(
