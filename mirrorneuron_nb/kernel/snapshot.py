@@ -28,9 +28,12 @@ collector off; it ignores SIGINT (an interrupt goes to the kernel's process grou
 not for it), goes first if memory runs out (oom_score_adj), dies with the kernel
 (PR_SET_PDEATHSIG) and says "ok", or why not, through a pipe. Any failure of the child, a
 stall (no byte written for STALL_SECONDS) included, falls back to the write from live
-memory in the writer thread, verified against the step's digest as always: the value as
-the step left it, or a failed checkpoint, never another value. The child starts from the
-disk speed this kernel learned (direct.py) but does not teach it back.
+memory in the writer thread. So does a child holding more memory than `_cap` (1.1 times
+what it writes, or the pending-bytes bound if more): a page the kernel writes while the
+child lives is left to the child alone, and a cell rewriting gigabytes meanwhile would
+double them. Either way the write is verified against the step's digest as always: the
+value as the step left it, or a failed checkpoint, never another value. The child starts
+from the disk speed this kernel learned (direct.py) but does not teach it back.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from ..errors import BlobChanged, one_line
+from ..errors import BlobChanged, MirrorNeuronError, one_line
+from ..render import format_bytes
 from ..store.direct import write_chunks
 from ..values.digest import hasher
 from . import landing
@@ -63,6 +67,8 @@ SNAPSHOT_BYTES = 16 << 20
 """Live bytes in a checkpoint from which it is written by a forked child."""
 STALL_SECONDS = 60.0
 """A child that writes nothing for this long is stopped; the writer writes instead."""
+WATCH_SECONDS = 0.25
+"""How often a child's progress and memory are looked at."""
 _PR_SET_PDEATHSIG = 1
 
 # Resolved here: looking a symbol up in the child could wait on a loader lock that some
@@ -91,6 +97,9 @@ class Child:
     tmps: list[str]
     """The temp file of each live blob, in order: made here, so none outlives a child
     that dies mid-write."""
+    cap: int
+    """Bytes of memory the child may hold alone (pages the kernel has written since the
+    fork) before it is stopped: `_cap`."""
 
 
 def queue(job: Job, spool: Path, enqueue: Callable[[Job], Job]) -> Job:
@@ -145,7 +154,7 @@ def take(job: Job, spool: Path) -> Child | None:
             finally:
                 os._exit(1)
         os.close(fds.pop())
-        child = Child(pid, fds[0], tmps)
+        child = Child(pid, fds[0], tmps, _cap(sum(v.nbytes for v in views)))
         fds.clear()
         return child
     except BaseException as exc:
@@ -200,9 +209,10 @@ def _collect(child: Child) -> str | None:
     poller = select.poll()
     poller.register(child.pipe, select.POLLIN)
     written, since = _written(child.pid), time.monotonic()
+    stopped = ""
     try:
         while True:
-            if poller.poll(1000):
+            if poller.poll(int(WATCH_SECONDS * 1000)):
                 part = os.read(child.pipe, 1 << 16)
                 if not part:
                     break
@@ -212,6 +222,14 @@ def _collect(child: Child) -> str | None:
             if now is None or now != written:  # (progress unknown: never stopped)
                 written, since = now, time.monotonic()
             elif time.monotonic() - since > STALL_SECONDS:
+                stopped = f"its writer process wrote nothing for {STALL_SECONDS:.0f} s"
+            held = _held(child.pid)
+            if held is not None and held > child.cap:
+                stopped = (
+                    f"its writer process held {format_bytes(held)} of pages the kernel "
+                    f"changed since, past {format_bytes(child.cap)}"
+                )
+            if stopped:
                 with contextlib.suppress(OSError):
                     os.kill(child.pid, signal.SIGKILL)
     finally:
@@ -220,9 +238,28 @@ def _collect(child: Child) -> str | None:
     said = report.decode("utf-8", "replace").strip()
     if status == 0 and said == "ok":
         return None
-    if status is None:
-        return "its writer process was stopped"
-    return said or f"its writer process exited with {status}"
+    return stopped or said or f"its writer process exited with {status}"
+
+
+def _cap(size: int) -> int:
+    """What a snapshot of `size` live bytes may cost in memory: 1.1 times them, or what
+    the pending-bytes bound allows (config.PENDING_BYTES_ENV), whichever is more."""
+    try:
+        bound = config.pending_bytes()
+    except MirrorNeuronError:  # (refused before the step's body ran: not here)
+        bound = 0
+    return max(size + size // 10, bound)
+
+
+def _held(pid: int) -> int | None:
+    """Bytes of memory only the child maps (copies the kernel's writes left it), when
+    the OS tells (smaps_rollup: Linux 4.14+)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            found = [int(line.split()[1]) for line in fh if line.startswith(b"Private_")]
+    except (OSError, ValueError, IndexError):
+        return None
+    return sum(found) * 1024 if found else None
 
 
 def _reap(pid: int) -> int | None:

@@ -372,9 +372,10 @@ class Writer:
         self._free(job)
 
     def _land(self, store: Store, job: Job) -> None:
-        if not job.live:
+        if job.snapshot is not None:
+            snapshot.finish(job, self.spool())  # (its child waits the test delay)
+        elif not job.live:
             _delay()  # (a live one's memory was written ahead, after the delay: _stage)
-        snapshot.finish(job, self.spool())
         landing.land(store, job, self._landed, self._cond)
         self.heartbeat.drop(job.step)  # the commit released the lease
 

@@ -106,6 +106,28 @@ def test_an_interrupt_of_the_kernel_does_not_stop_the_snapshots_writer(
     assert_landed_as_the_step_left_it(workdir)
 
 
+def test_a_snapshot_holding_more_memory_than_the_bound_allows_is_dropped(
+    kernel: Kernel, workdir: Path
+) -> None:
+    """A cell rewrites a 160 MB array while the child waits to write 24 MB: every page
+    it writes is copied, left to the child alone. Past the pending-bytes bound the child
+    is stopped at once, and the writer writes the step's array from live memory (which
+    no cell changed): the checkpoint lands all the same."""
+    run(kernel, "import os\nos.environ['MIRRORNEURON_PENDING_BYTES'] = '30000000'\ndel os")
+    run(kernel, "import numpy as np\nb = np.ones(20_000_000)")
+    delay(kernel, 30)
+    run(kernel, BIG_STEP)
+    writing = children(kernel.pid)
+    assert writing, "no child writes the snapshot"
+    run(kernel, "b *= 2")
+    deadline = time.monotonic() + 10  # (the child would wait 30 s before writing)
+    while alive := [p for p in writing if Path(f"/proc/{p}").exists()]:
+        assert time.monotonic() < deadline, f"the child kept its copies: {alive}"
+        time.sleep(0.1)
+    assert "could not be written" not in flush(kernel)
+    assert_landed_as_the_step_left_it(workdir)
+
+
 def test_shared_memory_is_written_from_live_memory_and_its_reader_waits(
     kernel: Kernel, workdir: Path
 ) -> None:
