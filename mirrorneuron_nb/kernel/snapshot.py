@@ -139,6 +139,7 @@ def take(job: Job, spool: Path) -> Child | None:
         return None
     if not config.snapshot() or not _private(views):
         return None
+    cap = _cap(sum(v.nbytes for v in views))
     tmps: list[str] = []
     fds: list[int] = []
     pid = 0
@@ -154,7 +155,7 @@ def take(job: Job, spool: Path) -> Child | None:
             finally:
                 os._exit(1)
         os.close(fds.pop())
-        child = Child(pid, fds[0], tmps, _cap(sum(v.nbytes for v in views)))
+        child = Child(pid, fds[0], tmps, cap)
         fds.clear()
         return child
     except BaseException as exc:
