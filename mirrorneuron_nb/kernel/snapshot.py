@@ -57,8 +57,7 @@ from typing import Any
 from .. import config
 from ..errors import BlobChanged, MirrorNeuronError, one_line
 from ..render import format_bytes
-from ..store.direct import write_chunks
-from ..values.digest import hasher
+from ..store.blobs import fill
 from . import landing
 from .jobs import Job
 from .staging import Frozen
@@ -97,9 +96,8 @@ class Child:
     tmps: list[str]
     """The temp file of each live blob, in order: made here, so none outlives a child
     that dies mid-write."""
-    cap: int
-    """Bytes of memory the child may hold alone (pages the kernel has written since the
-    fork) before it is stopped: `_cap`."""
+    size: int
+    """The live bytes it writes (what sets its memory cap: `_cap`)."""
 
 
 def queue(job: Job, spool: Path, enqueue: Callable[[Job], Job]) -> Job:
@@ -135,11 +133,11 @@ def take(job: Job, spool: Path) -> Child | None:
     `interrupts_held` (`queue`)."""
     live = [f for f in job.frozen if f.live is not None]
     views = [v for f in live for v in f.live or ()]
-    if _prctl is None or sum(v.nbytes for v in views) < SNAPSHOT_BYTES:
+    size = sum(v.nbytes for v in views)
+    if _prctl is None or size < SNAPSHOT_BYTES:
         return None
     if not config.snapshot() or not _private(views):
         return None
-    cap = _cap(sum(v.nbytes for v in views))
     tmps: list[str] = []
     fds: list[int] = []
     pid = 0
@@ -155,7 +153,7 @@ def take(job: Job, spool: Path) -> Child | None:
             finally:
                 os._exit(1)
         os.close(fds.pop())
-        child = Child(pid, fds[0], tmps, cap)
+        child = Child(pid, fds[0], tmps, size)
         fds.clear()
         return child
     except BaseException as exc:
@@ -210,7 +208,7 @@ def _collect(child: Child) -> str | None:
     poller = select.poll()
     poller.register(child.pipe, select.POLLIN)
     written, since = _written(child.pid), time.monotonic()
-    stopped = ""
+    cap, stopped = _cap(child.size), ""
     try:
         while True:
             if poller.poll(int(WATCH_SECONDS * 1000)):
@@ -225,10 +223,10 @@ def _collect(child: Child) -> str | None:
             elif time.monotonic() - since > STALL_SECONDS:
                 stopped = f"its writer process wrote nothing for {STALL_SECONDS:.0f} s"
             held = _held(child.pid)
-            if held is not None and held > child.cap:
+            if held is not None and held > cap:
                 stopped = (
                     f"its writer process held {format_bytes(held)} of pages the kernel "
-                    f"changed since, past {format_bytes(child.cap)}"
+                    f"changed since, past {format_bytes(cap)}"
                 )
             if stopped:
                 with contextlib.suppress(OSError):
@@ -362,9 +360,6 @@ def _write(frozen: Frozen, tmp: str) -> None:
     """One blob's bytes into its temp file, hashed as written: they must be its key."""
     fd = os.open(tmp, os.O_WRONLY)
     try:
-        hashed = hasher()
-        write_chunks(fd, frozen.live or (), hasher=hashed)
+        fill(fd, frozen.live or (), expect=frozen.key)
     finally:
         os.close(fd)
-    if hashed.hexdigest() != frozen.key:
-        raise BlobChanged("its bytes changed before the snapshot (code no cell named)")

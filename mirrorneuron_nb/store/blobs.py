@@ -319,14 +319,7 @@ def write_temp(
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
         try:
-            hashed = None if expect is None else hasher()
-            write_chunks(fd, chunks, hasher=hashed)
-            if hashed is not None and hashed.hexdigest() != expect:
-                raise BlobChanged(
-                    "its value was changed while being written behind the cell, by "
-                    "code no cell named it in (a widget callback, a reference kept "
-                    "elsewhere)"
-                )
+            fill(fd, chunks, expect)
             if fsync:
                 os.fsync(fd)
         finally:
@@ -336,6 +329,20 @@ def write_temp(
             os.unlink(tmp)
         raise
     return tmp
+
+
+def fill(fd: int, chunks: Sequence[Any], expect: str | None = None) -> None:
+    """Write the chunks into `fd`, a new empty file (direct.py). `expect`: the digest the
+    bytes written must have, hashed as they are written; else BlobChanged (the memory
+    they came from changed meanwhile)."""
+    hashed = None if expect is None else hasher()
+    write_chunks(fd, chunks, hasher=hashed)
+    if hashed is not None and hashed.hexdigest() != expect:
+        raise BlobChanged(
+            "its value was changed while being written behind the cell, by "
+            "code no cell named it in (a widget callback, a reference kept "
+            "elsewhere)"
+        )
 
 
 def _not_regular(key: str) -> CheckpointUnavailable:
